@@ -1,0 +1,32 @@
+export { tf } from './tf.js';
+export type { Tensor, Rank } from './tf.js';
+
+export { initRuntime, describeRuntime, runtimeNotice } from './runtime.js';
+export type { BackendName, RuntimeDescription, InitRuntimeOptions } from './runtime.js';
+
+export { SafetensorsFile, SafetensorsError, readSafetensors, writeSafetensors, checkpointFiles } from './safetensors.js';
+export type { SafetensorsDtype, TensorEntry, HostTensor, WritableTensor } from './safetensors.js';
+
+export { Module, ModuleList, Parameter, StateDictError, formatLoadReport, withShapesOnly } from './nn/module.js';
+export type { ParameterOptions, BufferEntry, LoadReport, LoadOptions, StateDictInput, StateDictValue } from './nn/module.js';
+export { Linear } from './nn/linear.js';
+export type { LinearOptions } from './nn/linear.js';
+export { Conv2d, Conv3d } from './nn/conv.js';
+export type { Conv2dOptions, Conv3dOptions } from './nn/conv.js';
+export { LayerNorm, GroupNorm, RMSNorm } from './nn/norms.js';
+export type { NormOptions } from './nn/norms.js';
+export { SiLU, GELU, Dropout } from './nn/activations.js';
+export { uniformFanIn } from './nn/init.js';
+
+export { layerNorm, groupNorm, rmsNorm } from './ops/norms.js';
+export { geluTanh, silu } from './ops/activations.js';
+export { scaledDotProductAttention, attentionBias } from './ops/attention.js';
+export type { AttentionOptions } from './ops/attention.js';
+export { windowPartition, windowMerge } from './ops/window.js';
+export type { WindowLayout, WindowPartition, WindowOptions } from './ops/window.js';
+export { ropeFrequencies, ropeAngles, applyRotary } from './ops/rope.js';
+export { timestepEmbedding } from './ops/timestep-embedding.js';
+export { causalPad3d, upsampleNearest3d, modulate, toChannelsLast, toChannelsFirst } from './ops/video.js';
+
+export { setFusedKernelsEnabled, fusedKernelAvailable } from './fused/registry.js';
+export type { FusedKernelName } from './fused/registry.js';

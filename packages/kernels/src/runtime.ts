@@ -1,0 +1,126 @@
+// Backend choice at start-up: tfjs-node-gpu, then tfjs-node (preferred where they load),
+// then our N-API `native` backend, then tfjs's pure-JS `cpu`. OPENSORA_BACKEND or
+// `initRuntime({ backend })` override the order.
+import { createRequire } from 'node:module';
+import { tf } from './tf.js';
+
+export type BackendName = 'tensorflow' | 'native' | 'cpu' | (string & {});
+
+export interface RuntimeDescription {
+  backend: string;
+  threads: number;
+  /** Where the backend came from: a package name, or 'builtin'. */
+  source: string;
+  /** Backends tried before the chosen one, each with why it was skipped. */
+  skipped: { backend: string; reason: string }[];
+}
+
+export interface InitRuntimeOptions {
+  /** Force a backend ('tensorflow', 'native', 'cpu'); defaults to OPENSORA_BACKEND, then auto. */
+  backend?: BackendName;
+  /** Print the one-line notice of the choice (default true unless OPENSORA_QUIET is set). */
+  announce?: boolean;
+  /** Where the notice goes; defaults to stderr. */
+  log?: (line: string) => void;
+}
+
+const requireHere = createRequire(import.meta.url);
+
+let described: RuntimeDescription | undefined;
+
+interface Candidate {
+  backend: string;
+  source: string;
+  load: () => number; // returns thread count; throws when unavailable
+}
+
+function threadsFromEnv(): number {
+  const raw = process.env.OPENSORA_THREADS;
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`OPENSORA_THREADS='${raw}': expected a positive integer thread count; unset it to use every core.`);
+  }
+  return n;
+}
+
+function candidates(): Candidate[] {
+  const tfjsNode = (pkg: string): Candidate => ({
+    backend: 'tensorflow',
+    source: pkg,
+    load: () => {
+      requireHere(pkg); // registers the 'tensorflow' backend into the shared engine
+      if (tf.findBackendFactory('tensorflow') == null) throw new Error(`${pkg} loaded but registered no backend`);
+      return 0;
+    },
+  });
+  return [
+    tfjsNode('@tensorflow/tfjs-node-gpu'),
+    tfjsNode('@tensorflow/tfjs-node'),
+    {
+      backend: 'native',
+      source: '@opensora-ts/tfjs-backend-native',
+      load: () => {
+        const mod = requireHere('@opensora-ts/tfjs-backend-native') as {
+          registerNativeBackend: (opts?: { threads?: number }) => { threads: number };
+        };
+        return mod.registerNativeBackend({ threads: threadsFromEnv() || undefined }).threads;
+      },
+    },
+    { backend: 'cpu', source: 'builtin', load: () => 1 },
+  ];
+}
+
+function shortReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0]!.slice(0, 160);
+}
+
+/**
+ * Chooses and activates the tensor backend. Safe to call more than once: later calls with
+ * no explicit backend return the first choice.
+ */
+export async function initRuntime(options: InitRuntimeOptions = {}): Promise<RuntimeDescription> {
+  const wanted = options.backend ?? (process.env.OPENSORA_BACKEND || undefined);
+  if (described && (wanted === undefined || wanted === described.backend)) return described;
+  const all = candidates();
+  const known = [...new Set(all.map((c) => c.backend))];
+  if (wanted !== undefined && !known.includes(wanted)) {
+    throw new Error(`OPENSORA_BACKEND='${wanted}': unknown backend; expected one of ${known.join(', ')}.`);
+  }
+  const skipped: RuntimeDescription['skipped'] = [];
+  for (const c of all) {
+    if (wanted !== undefined && c.backend !== wanted) continue;
+    let threads: number;
+    try {
+      threads = c.load();
+    } catch (err) {
+      skipped.push({ backend: `${c.backend} (${c.source})`, reason: shortReason(err) });
+      continue;
+    }
+    const ok = await tf.setBackend(c.backend);
+    if (!ok) {
+      skipped.push({ backend: `${c.backend} (${c.source})`, reason: 'tf.setBackend failed' });
+      continue;
+    }
+    await tf.ready();
+    described = { backend: c.backend, threads, source: c.source, skipped };
+    const announce = options.announce ?? !process.env.OPENSORA_QUIET;
+    if (announce) (options.log ?? ((l: string) => process.stderr.write(l + '\n')))(runtimeNotice(described));
+    return described;
+  }
+  const why = skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ');
+  throw new Error(`backend '${wanted}' could not start (${why}). Unset OPENSORA_BACKEND to fall back automatically.`);
+}
+
+/** The one line printed at start-up, e.g. `opensora-ts: backend native (2 threads); skipped tensorflow: ...`. */
+export function runtimeNotice(d: RuntimeDescription): string {
+  const base = `opensora-ts: backend ${d.backend} (${d.threads} thread${d.threads === 1 ? '' : 's'}, ${d.source})`;
+  if (d.skipped.length === 0) return base;
+  return `${base}; skipped ${d.skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`;
+}
+
+/** What the runtime is using now (initialises it with the default choice when needed). */
+export async function describeRuntime(): Promise<RuntimeDescription> {
+  return described ?? initRuntime({ announce: false });
+}

@@ -1,0 +1,58 @@
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SafetensorsFile, readSafetensors, writeSafetensors } from './safetensors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'st-'));
+
+describe('safetensors', () => {
+  it('round-trips every dtype and the metadata', () => {
+    const p = join(dir, 'all.safetensors');
+    const f = Float32Array.from([1.5, -2.25, 3e-3, 65504, 0]);
+    writeSafetensors(
+      p,
+      {
+        f32: { shape: [5], data: f },
+        f16: { shape: [5], data: f, dtype: 'F16' },
+        bf16: { shape: [5], data: f, dtype: 'BF16' },
+        i32: { shape: [2], data: Int32Array.from([7, -9]) },
+        i64: { shape: [2], data: BigInt64Array.from([3n, -4n]) },
+        bool: { shape: [3], data: Uint8Array.from([1, 0, 1]) },
+      },
+      { format: 'pt' },
+    );
+    const file = new SafetensorsFile(p);
+    expect(file.metadata).toEqual({ format: 'pt' });
+    expect(Array.from(file.read('f32').data)).toEqual(Array.from(f));
+    expect(Array.from(file.read('f16').data)).toEqual([1.5, -2.25, Math.fround(0.0030002593994140625), 65504, 0]);
+    expect(Array.from(file.read('bf16').data)).toEqual([1.5, -2.25, Math.fround(0.0030059814453125), 65536, 0]);
+    expect(Array.from(file.read('i32').data)).toEqual([7, -9]);
+    expect(Array.from(file.read('i64').data)).toEqual([3, -4]);
+    expect(file.read('bool').dtype).toBe('bool');
+    expect(Array.from(file.read('bool').data)).toEqual([1, 0, 1]);
+    file.close();
+  });
+
+  it('reads a sharded checkpoint through its index', () => {
+    writeSafetensors(join(dir, 'a.safetensors'), { x: { shape: [1], data: Float32Array.of(1) } });
+    writeSafetensors(join(dir, 'b.safetensors'), { y: { shape: [1], data: Float32Array.of(2) } });
+    const idx = join(dir, 'model.safetensors.index.json');
+    writeFileSync(idx, JSON.stringify({ weight_map: { x: 'a.safetensors', y: 'b.safetensors' } }));
+    const sd = readSafetensors(idx);
+    expect([...sd.keys()].sort()).toEqual(['x', 'y']);
+    expect(sd.get('y')!.data[0]).toBe(2);
+  });
+
+  it('names the file and the problem for truncated and corrupt files', () => {
+    const p = join(dir, 'trunc.safetensors');
+    writeSafetensors(p, { w: { shape: [64], data: new Float32Array(64) } });
+    const bytes = readFileSync(p);
+    writeFileSync(p, bytes.subarray(0, bytes.length - 10));
+    expect(() => new SafetensorsFile(p)).toThrow(/trunc\.safetensors: tensor 'w' ends at byte .* truncated/);
+    const q = join(dir, 'junk.safetensors');
+    writeFileSync(q, 'this is not a safetensors file at all');
+    expect(() => new SafetensorsFile(q)).toThrow(/junk\.safetensors: header length/);
+    expect(() => new SafetensorsFile(join(dir, 'nope.safetensors'))).toThrow(/nope\.safetensors: file not found/);
+  });
+});

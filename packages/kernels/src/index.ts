@@ -30,3 +30,15 @@ export { causalPad3d, upsampleNearest3d, modulate, toChannelsLast, toChannelsFir
 
 export { setFusedKernelsEnabled, fusedKernelAvailable } from './fused/registry.js';
 export type { FusedKernelName } from './fused/registry.js';
+
+export { loadParityCase, tensorDistance, compareParityOutput } from './parity.js';
+export type {
+  ParityCase,
+  ParityCaseJson,
+  ParityTolerance,
+  ParityTensor,
+  ParityOutput,
+  ParityRunner,
+  ParityComparison,
+  ParityReport,
+} from './parity.js';

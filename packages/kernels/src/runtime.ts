@@ -1,7 +1,9 @@
 // Backend choice at start-up: tfjs-node-gpu, then tfjs-node (preferred where they load),
 // then our N-API `native` backend, then tfjs's pure-JS `cpu`. OPENSORA_BACKEND or
 // `initRuntime({ backend })` override the order.
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { tf } from './tf.js';
 
 export type BackendName = 'tensorflow' | 'native' | 'cpu' | (string & {});
@@ -49,6 +51,7 @@ function candidates(): Candidate[] {
     backend: 'tensorflow',
     source: pkg,
     load: () => {
+      assertTfjsNodeBinding(pkg);
       requireHere(pkg); // registers the 'tensorflow' backend into the shared engine
       if (tf.findBackendFactory('tensorflow') == null) throw new Error(`${pkg} loaded but registered no backend`);
       return 0;
@@ -69,6 +72,17 @@ function candidates(): Candidate[] {
     },
     { backend: 'cpu', source: 'builtin', load: () => 1 },
   ];
+}
+
+/**
+ * tfjs-node's JS loads even when its install step (a libtensorflow download) never ran, and
+ * then registers its kernels before failing; check for the binding first to stay quiet.
+ */
+function assertTfjsNodeBinding(pkg: string): void {
+  const root = dirname(requireHere.resolve(`${pkg}/package.json`));
+  const lib = join(root, 'lib');
+  const found = existsSync(lib) && readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
+  if (!found) throw new Error('installed without its libtensorflow binding (its install step downloads it)');
 }
 
 function shortReason(err: unknown): string {

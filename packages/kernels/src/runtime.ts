@@ -118,6 +118,9 @@ export async function initRuntime(options: InitRuntimeOptions = {}): Promise<Run
       continue;
     }
     await tf.ready();
+    // tfjs-cpu prints a multi-line "install tfjs-node" banner on first use; our notice says it in one line.
+    const be = tf.backend() as { firstUse?: boolean };
+    if ('firstUse' in be) be.firstUse = false;
     described = { backend: c.backend, threads, source: c.source, skipped };
     const announce = options.announce ?? !process.env.OPENSORA_QUIET;
     if (announce) (options.log ?? ((l: string) => process.stderr.write(l + '\n')))(runtimeNotice(described));

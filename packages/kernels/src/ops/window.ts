@@ -41,14 +41,15 @@ export function windowPartition(x: tf.Tensor, kernel: [number, number], options:
   const hp = Math.ceil((h + shiftH) / kh) * kh;
   const wp = Math.ceil((w + shiftW) / kw) * kw;
   const layout: WindowLayout = { b, h, w, t, c, kh, kw, hp, wp, shiftH, shiftW };
-  return tf.tidy(() => {
+  const { windows, keyMask } = tf.tidy(() => {
     const pads: [number, number][] = [[0, 0], [shiftH, hp - h - shiftH], [shiftW, wp - w - shiftW], [0, 0], [0, 0]];
     const padded = tf.pad(x, pads);
     const windows = toWindows(padded, layout, c) as tf.Tensor3D;
     const valid = tf.pad(tf.ones([b, h, w, t, 1]), pads);
     const keyMask = tf.reshape(toWindows(valid, layout, 1), [-1, kh * kw * t]) as tf.Tensor2D;
-    return { windows, keyMask, layout };
+    return { windows, keyMask };
   });
+  return { windows, keyMask, layout };
 }
 
 function toWindows(padded: tf.Tensor, l: WindowLayout, c: number): tf.Tensor {

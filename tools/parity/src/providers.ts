@@ -2,6 +2,10 @@
 // exports a `parity` subpath mapping kinds to runners. A package not installed yet simply
 // contributes nothing, and its kinds report "not implemented".
 import type { ParityRunner } from '@opensora-ts/kernels';
+import { rflowSample } from './kinds/rflow-sample.js';
+
+/** Kinds that compose several packages (as an app would) are implemented here. */
+const COMPOSED: Record<string, ParityRunner> = { rflow_sample: rflowSample };
 
 const PROVIDERS = [
   '@opensora-ts/vae/parity',
@@ -13,7 +17,7 @@ const PROVIDERS = [
 ];
 
 export async function loadRunners(): Promise<Map<string, ParityRunner>> {
-  const runners = new Map<string, ParityRunner>();
+  const runners = new Map<string, ParityRunner>(Object.entries(COMPOSED));
   for (const spec of PROVIDERS) {
     let mod: { parityRunners?: Record<string, ParityRunner> };
     try {

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { tf } from '@opensora-ts/kernels';
+import { DemoTextEncoder } from './demo-encoder.js';
+import { preparePrompt } from './prepare-prompt.js';
+
+describe('DemoTextEncoder', () => {
+  it('encodes with no files, deterministically, and distinguishes prompts', async () => {
+    const a = new DemoTextEncoder({ maxLength: 32 });
+    const b = new DemoTextEncoder({ maxLength: 32 });
+    const prompt = preparePrompt('A red circle moves left', { aes: 6.5 }).final;
+    const ea = await a.encode([prompt, 'a blue square moves right']);
+    const eb = await b.encode([prompt]);
+    expect(ea.states.shape).toEqual([2, 1, 32, a.dim]);
+    const sa = (await ea.states.data()) as Float32Array;
+    const sb = (await eb.states.data()) as Float32Array;
+    expect(Array.from(sb)).toEqual(Array.from(sa.slice(0, sb.length)));
+    let diff = 0;
+    for (let i = 0; i < sb.length; i++) diff += Math.abs(sa[i]! - sa[i + sb.length]!);
+    expect(diff).toBeGreaterThan(1);
+    const m = Array.from(await ea.mask.data());
+    // "a red circle moves left the aesthetic score is excellent." -> 10 words + "." + </s>
+    expect(m.slice(0, 32).reduce((x, y) => x + y, 0)).toBe(12);
+    for (const t of [ea.states, ea.mask, eb.states, eb.mask]) t.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
+  it('reports words outside its vocabulary', () => {
+    const enc = new DemoTextEncoder({ maxLength: 8 });
+    expect(enc.knownWords().has('triangle')).toBe(true);
+    expect(enc.unknownWords('a red dragon flies over the square')).toEqual(['dragon', 'flies']);
+    enc.dispose();
+  });
+
+  it('changes with the seed', async () => {
+    const a = new DemoTextEncoder({ maxLength: 8, seed: 1 });
+    const b = new DemoTextEncoder({ maxLength: 8, seed: 2 });
+    const [x, y] = await Promise.all([a.encode(['red']), b.encode(['red'])]);
+    expect(tf.sum(tf.abs(tf.sub(x.states, y.states))).dataSync()[0]).toBeGreaterThan(0.1);
+    tf.dispose([x.states, x.mask, y.states, y.mask]);
+    a.dispose();
+    b.dispose();
+  });
+});

@@ -1,0 +1,28 @@
+export { aesToText, flowToText, cameraMotionText, CAMERA_MOTIONS, UNMERGED_CAMERA_MOTIONS } from './scores.js';
+export { appendScoreToPrompt, appendScoreToPrompts, score2text, mergeCameraMotion } from './templates.js';
+export type { ScoreInput, ScoreOptions, Score2TextOptions } from './templates.js';
+export { splitPrompt, mergePrompt, promptForLoop } from './loop-prompt.js';
+export type { SplitPrompt } from './loop-prompt.js';
+export { cleanCaption, textPreprocessing } from './clean-caption.js';
+export { preparePrompt } from './prepare-prompt.js';
+export type { PreparedPrompt } from './prepare-prompt.js';
+export { htmlToText } from './html-text.js';
+export { htmlUnescape } from './html-entities.js';
+export { fixText } from './fix-text.js';
+export { seededRandom } from './seeded-random.js';
+
+export type { TextEncoder, TextEncoding } from './text-encoder.js';
+export { T5ConfigSchema, parseT5Config } from './t5-config.js';
+export type { T5Config } from './t5-config.js';
+export { T5Tokenizer } from './t5-tokenizer.js';
+export type { TokenizedBatch } from './t5-tokenizer.js';
+export { CheckpointWeights, MemoryWeights } from './t5-weights.js';
+export type { WeightSource } from './t5-weights.js';
+export { T5Encoder, relativePositionBucket, nullEncoding } from './t5-encoder.js';
+export type { T5EncoderOptions } from './t5-encoder.js';
+export { buildUnigramTokenizerJson } from './unigram-tokenizer.js';
+export { DemoTextEncoder, DEMO_VOCABULARY, DEMO_T5_CONFIG, seededT5Weights } from './demo-encoder.js';
+export type { DemoEncoderOptions } from './demo-encoder.js';
+export { EmbeddingCache } from './embedding-cache.js';
+export { refinePrompt, refinePromptDetailed, REFINE_SYSTEM_PROMPT, RANDOM_PROMPT_REQUEST } from './refine-prompt.js';
+export type { RefineOptions, RefineResult } from './refine-prompt.js';

@@ -1,0 +1,240 @@
+// T5 v1.1 encoder (the reference's DeepFloyd/t5-v1_1-xxl): token embedding, self-attention with
+// bucketed relative positions (biases from block 0, shared by all blocks, no 1/sqrt(d) scale),
+// RMS layer norms without mean or bias, a gated-GELU (tanh form) feed-forward, no biases
+// anywhere, fp32. `layerByLayer` reads one block's weights at a time so T5-XXL (4.7B
+// parameters, 19 GB in fp32) runs with about one block (~0.8 GB) resident.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf, type HostTensor } from '@opensora-ts/kernels';
+import { parseT5Config, type T5Config } from './t5-config.js';
+import { T5Tokenizer } from './t5-tokenizer.js';
+import { CheckpointWeights, type WeightSource } from './t5-weights.js';
+import type { TextEncoder, TextEncoding } from './text-encoder.js';
+
+export interface T5EncoderOptions {
+  /** Read each block's weights when it runs and free them after (for models that do not fit). */
+  layerByLayer?: boolean;
+  /** Pad/truncate length; default the tokenizer's model_max_length or 300. */
+  maxLength?: number;
+  /** Identity for caches; default derived from the source. */
+  id?: string;
+}
+
+/** Bidirectional relative-position bucket of (key position - query position), as T5 computes it. */
+export function relativePositionBucket(relative: number, numBuckets: number, maxDistance: number): number {
+  const half = Math.floor(numBuckets / 2);
+  let bucket = relative > 0 ? half : 0;
+  const n = Math.abs(relative);
+  const maxExact = Math.floor(half / 2);
+  if (n < maxExact) return bucket + n;
+  const large = maxExact + Math.trunc((Math.log(n / maxExact) / Math.log(maxDistance / maxExact)) * (half - maxExact));
+  bucket += Math.min(large, half - 1);
+  return bucket;
+}
+
+const key = {
+  embedding: ['shared.weight', 'encoder.embed_tokens.weight'],
+  relBias: 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
+  finalNorm: 'encoder.final_layer_norm.weight',
+  block: (i: number) => ({
+    ln0: `encoder.block.${i}.layer.0.layer_norm.weight`,
+    q: `encoder.block.${i}.layer.0.SelfAttention.q.weight`,
+    k: `encoder.block.${i}.layer.0.SelfAttention.k.weight`,
+    v: `encoder.block.${i}.layer.0.SelfAttention.v.weight`,
+    o: `encoder.block.${i}.layer.0.SelfAttention.o.weight`,
+    ln1: `encoder.block.${i}.layer.1.layer_norm.weight`,
+    wi0: `encoder.block.${i}.layer.1.DenseReluDense.wi_0.weight`,
+    wi1: `encoder.block.${i}.layer.1.DenseReluDense.wi_1.weight`,
+    wi: `encoder.block.${i}.layer.1.DenseReluDense.wi.weight`,
+    wo: `encoder.block.${i}.layer.1.DenseReluDense.wo.weight`,
+  }),
+};
+
+type BlockWeights = Record<string, tf.Tensor>;
+
+function gated(cfg: T5Config): boolean {
+  return cfg.feed_forward_proj.startsWith('gated-');
+}
+
+function act(cfg: T5Config, x: tf.Tensor): tf.Tensor {
+  if (cfg.feed_forward_proj.endsWith('relu')) return tf.relu(x);
+  // gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+}
+
+function rms(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  const variance = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), w);
+}
+
+export class T5Encoder implements TextEncoder {
+  readonly config: T5Config;
+  readonly tokenizer: T5Tokenizer;
+  readonly maxLength: number;
+  readonly dim: number;
+  readonly id: string;
+  private readonly weights: WeightSource;
+  private readonly layerByLayer: boolean;
+  private resident: Map<string, tf.Tensor> | null = null;
+  private nullEmbedding: tf.Tensor | null = null;
+
+  constructor(config: T5Config, tokenizer: T5Tokenizer, weights: WeightSource, opts: T5EncoderOptions = {}) {
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.weights = weights;
+    this.layerByLayer = opts.layerByLayer ?? false;
+    this.maxLength = opts.maxLength ?? tokenizer.maxLength;
+    this.dim = config.d_model;
+    this.id = opts.id ?? `t5:${weights.description}:${this.maxLength}`;
+    this.checkKeys();
+    if (!this.layerByLayer) {
+      this.resident = new Map();
+      for (const k of this.allKeys()) this.resident.set(k, this.toTensor(k));
+    }
+  }
+
+  /** Loads a Hugging Face folder: config.json, tokenizer.json, model.safetensors or its sharded index. */
+  static fromFolder(folder: string, opts: T5EncoderOptions = {}): T5Encoder {
+    const cfgFile = join(folder, 'config.json');
+    if (!existsSync(cfgFile)) throw new Error(`${folder}: no config.json; pass a Hugging Face T5 folder (config.json, tokenizer.json, model.safetensors[.index.json]).`);
+    const config = parseT5Config(JSON.parse(readFileSync(cfgFile, 'utf8')), cfgFile);
+    const tokenizer = T5Tokenizer.fromFolder(folder, opts.maxLength);
+    return new T5Encoder(config, tokenizer, new CheckpointWeights(folder), { id: `t5:${folder}:${opts.maxLength ?? tokenizer.maxLength}`, ...opts });
+  }
+
+  private embeddingKey(): string {
+    const k = key.embedding.find((name) => this.weights.has(name));
+    if (!k) throw new Error(`${this.weights.description}: missing 'shared.weight' (or 'encoder.embed_tokens.weight'), the token embedding [${this.config.vocab_size}, ${this.config.d_model}].`);
+    return k;
+  }
+
+  private blockKeys(i: number): string[] {
+    const b = key.block(i);
+    const ff = gated(this.config) ? [b.wi0, b.wi1, b.wo] : [b.wi, b.wo];
+    return [b.ln0, b.q, b.k, b.v, b.o, b.ln1, ...ff];
+  }
+
+  private allKeys(): string[] {
+    const keys = [this.embeddingKey(), key.relBias, key.finalNorm];
+    for (let i = 0; i < this.config.num_layers; i++) keys.push(...this.blockKeys(i));
+    return keys;
+  }
+
+  private checkKeys(): void {
+    const missing = this.allKeys().filter((k) => !this.weights.has(k));
+    if (missing.length) {
+      throw new Error(`${this.weights.description}: ${missing.length} encoder tensor(s) missing, e.g. '${missing[0]}'; the checkpoint does not match config (num_layers ${this.config.num_layers}, feed_forward_proj ${this.config.feed_forward_proj}).`);
+    }
+  }
+
+  private toTensor(k: string): tf.Tensor {
+    const h: HostTensor = this.weights.read(k);
+    return tf.tensor(h.data as Float32Array, h.shape, 'float32');
+  }
+
+  private weight(k: string): tf.Tensor {
+    return this.resident ? this.resident.get(k)! : this.toTensor(k);
+  }
+
+  private release(t: tf.Tensor): void {
+    if (!this.resident) t.dispose();
+  }
+
+  /** Relative-position bias [1, H, L, L] from block 0's table. */
+  private positionBias(L: number): tf.Tensor {
+    const { relative_attention_num_buckets: nb, relative_attention_max_distance: md } = this.config;
+    const buckets = new Int32Array(L * L);
+    for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) buckets[i * L + j] = relativePositionBucket(j - i, nb, md);
+    const table = this.weight(key.relBias); // [nb, H]
+    const out = tf.tidy(() => tf.transpose(tf.reshape(tf.gather(table, tf.tensor1d(buckets, 'int32')), [L, L, -1]), [2, 0, 1]).expandDims(0));
+    this.release(table);
+    return out;
+  }
+
+  /** Runs the encoder on token ids [B, L] with mask [B, L]; returns last_hidden_state [B, L, D]. */
+  forward(ids: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+    const [B, L] = ids.shape as [number, number];
+    const { num_heads: H, d_kv: dk, d_model: D, layer_norm_epsilon: eps } = this.config;
+    const embKey = this.embeddingKey();
+    const emb = this.weight(embKey);
+    let x = tf.tidy(() => tf.gather(emb, ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32')));
+    this.release(emb);
+    const posBias = this.positionBias(L);
+    // Padding keys get the most negative float32, as the reference's extended attention mask.
+    const bias = tf.tidy(() => tf.add(posBias, tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4028234663852886e38).reshape([B, 1, 1, L])));
+    posBias.dispose();
+    for (let i = 0; i < this.config.num_layers; i++) {
+      const names = key.block(i);
+      const w: BlockWeights = {};
+      for (const k of this.blockKeys(i)) w[k] = this.weight(k);
+      const next = tf.tidy(() => {
+        const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, L, H, dk]), [0, 2, 1, 3]);
+        const h = tf.reshape(rms(x, w[names.ln0]!, eps), [B * L, D]);
+        const q = heads(tf.matMul(h, w[names.q]!, false, true));
+        const k = heads(tf.matMul(h, w[names.k]!, false, true));
+        const v = heads(tf.matMul(h, w[names.v]!, false, true));
+        const scores = tf.add(tf.matMul(q, k, false, true), bias);
+        const ctx = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores, -1), v), [0, 2, 1, 3]), [B * L, H * dk]);
+        const x1 = tf.add(x, tf.reshape(tf.matMul(ctx, w[names.o]!, false, true), [B, L, D]));
+        const h2 = tf.reshape(rms(x1, w[names.ln1]!, eps), [B * L, D]);
+        const inner = gated(this.config)
+          ? tf.mul(act(this.config, tf.matMul(h2, w[names.wi0]!, false, true)), tf.matMul(h2, w[names.wi1]!, false, true))
+          : act(this.config, tf.matMul(h2, w[names.wi]!, false, true));
+        return tf.add(x1, tf.reshape(tf.matMul(inner, w[names.wo]!, false, true), [B, L, D]));
+      });
+      x.dispose();
+      x = next;
+      for (const t of Object.values(w)) this.release(t);
+    }
+    bias.dispose();
+    const fin = this.weight(key.finalNorm);
+    const out = tf.tidy(() => rms(x, fin, eps));
+    this.release(fin);
+    x.dispose();
+    return out;
+  }
+
+  async encode(prompts: readonly string[]): Promise<TextEncoding> {
+    const tok = this.tokenizer.batch(prompts, this.maxLength);
+    const ids = tf.tensor2d(tok.ids, [tok.batch, tok.length], 'int32');
+    const mask = tf.tensor2d(tok.mask, [tok.batch, tok.length], 'int32');
+    const hidden = this.forward(ids, mask);
+    ids.dispose();
+    const states = tf.tidy(() => hidden.expandDims(1));
+    hidden.dispose();
+    return { states, mask };
+  }
+
+  setNullEmbedding(embedding: tf.Tensor): void {
+    const [L, D] = embedding.shape;
+    if (embedding.rank !== 2 || L !== this.maxLength || D !== this.dim) {
+      throw new Error(`null embedding: shape [${embedding.shape}], expected [${this.maxLength}, ${this.dim}] (the DiT's y_embedder.y_embedding).`);
+    }
+    this.nullEmbedding?.dispose();
+    this.nullEmbedding = tf.keep(embedding.clone());
+  }
+
+  null(n: number): TextEncoding {
+    return nullEncoding(this.nullEmbedding, n, this.maxLength);
+  }
+
+  dispose(): void {
+    for (const t of this.resident?.values() ?? []) t.dispose();
+    this.resident = null;
+    this.nullEmbedding?.dispose();
+    this.nullEmbedding = null;
+    this.weights.close();
+  }
+}
+
+/** [n, 1, L, D] copies of the null embedding with an all-ones mask. */
+export function nullEncoding(embedding: tf.Tensor | null, n: number, maxLength: number): TextEncoding {
+  if (!embedding) {
+    throw new Error("null(): no null caption set; call setNullEmbedding() with the DiT's 'y_embedder.y_embedding' [model_max_length, caption_channels] (Open-Sora does not use the encoder's output for \"\").");
+  }
+  return tf.tidy(() => ({
+    states: tf.tile(embedding.expandDims(0).expandDims(0), [n, 1, 1, 1]),
+    mask: tf.ones([n, maxLength], 'int32'),
+  }));
+}

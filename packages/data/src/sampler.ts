@@ -1,0 +1,174 @@
+// A bucketed batch sampler in the manner of the reference's VariableVideoBatchSampler: each epoch
+// samples are assigned to buckets (keep-probability draws seeded by seed + epoch + row *
+// numBuckets), shuffled within their bucket, cut into batches of the bucket's batch size (the
+// remainder dropped in training, padded otherwise), and the bucket access order is shuffled. The
+// position is a plain counter, so `state()` / `restore()` resume exactly where a run stopped.
+// Shuffles use this package's seeded generator (not torch.randperm): the order differs from the
+// reference's, the bucket assignment does not.
+import { Bucket, bucketKey, type BucketConfig, type BucketId } from './bucket.js';
+import { mixSeed, SeededRandom } from './rng.js';
+
+export interface SampleShape {
+  numFrames: number;
+  height: number;
+  width: number;
+}
+
+export interface SamplerOptions {
+  seed?: number;
+  shuffle?: boolean;
+  /** Drop incomplete batches (training); pad them with the bucket's first samples otherwise. */
+  dropLast?: boolean;
+  frameInterval?: number;
+  /** Data-parallel replicas and this process's rank. */
+  numReplicas?: number;
+  rank?: number;
+}
+
+export interface Batch {
+  bucket: BucketId;
+  /** Target [T, H, W] of the bucket. */
+  thw: [number, number, number];
+  /** Sample indices (positions in the rows given to the sampler). */
+  indices: number[];
+  /** The reference's index strings "{row}-{T}-{H}-{W}". */
+  keys: string[];
+}
+
+export interface SamplerState {
+  seed: number;
+  epoch: number;
+  /** Micro-batch accesses consumed this epoch (all replicas together). */
+  consumed: number;
+}
+
+export class BucketSampler {
+  readonly bucket: Bucket;
+  private readonly opts: Required<SamplerOptions>;
+  private epoch = 0;
+  private consumed = 0;
+  private cache?: { epoch: number; groups: Map<string, number[]>; rejected: number };
+
+  constructor(
+    private readonly samples: readonly SampleShape[],
+    config: BucketConfig | Bucket,
+    opts: SamplerOptions = {},
+  ) {
+    this.bucket = config instanceof Bucket ? config : new Bucket(config);
+    this.opts = { seed: 0, shuffle: true, dropLast: true, frameInterval: 1, numReplicas: 1, rank: 0, ...opts };
+    if (this.opts.rank < 0 || this.opts.rank >= this.opts.numReplicas) {
+      throw new Error(`sampler rank ${this.opts.rank} is outside 0..${this.opts.numReplicas - 1}.`);
+    }
+  }
+
+  setEpoch(epoch: number): void {
+    if (epoch !== this.epoch) this.consumed = 0;
+    this.epoch = epoch;
+  }
+
+  state(): SamplerState {
+    return { seed: this.opts.seed, epoch: this.epoch, consumed: this.consumed };
+  }
+
+  restore(s: SamplerState): void {
+    if (s.seed !== this.opts.seed) {
+      throw new Error(`sampler state has seed ${s.seed}, this sampler ${this.opts.seed}; resume with the run's seed.`);
+    }
+    this.epoch = s.epoch;
+    this.consumed = s.consumed;
+  }
+
+  /** Bucket key -> sample indices for the current epoch (bucket order: first sample seen). */
+  groups(): { groups: Map<string, number[]>; rejected: number } {
+    if (this.cache?.epoch === this.epoch) return this.cache;
+    const groups = new Map<string, number[]>();
+    let rejected = 0;
+    const base = this.opts.seed + this.epoch;
+    this.samples.forEach((s, i) => {
+      const id = this.bucket.getBucketId(s.numFrames, s.height, s.width, this.opts.frameInterval, base + i * this.bucket.numBuckets);
+      if (!id) {
+        rejected++;
+        return;
+      }
+      const k = bucketKey(id);
+      let list = groups.get(k);
+      if (!list) groups.set(k, (list = []));
+      list.push(i);
+    });
+    this.cache = { epoch: this.epoch, groups, rejected };
+    return this.cache;
+  }
+
+  /** The whole epoch's plan: batch contents per bucket and the access order (all replicas). */
+  private plan(): { lists: Map<string, number[]>; order: string[] } {
+    const rng = new SeededRandom(mixSeed(this.opts.seed, this.epoch));
+    const lists = new Map<string, number[]>();
+    const counts: [string, number][] = [];
+    for (const [k, src] of this.groups().groups) {
+      const bs = this.bucket.getBatchSize(parseKey(k));
+      let list = [...src];
+      const rem = list.length % bs;
+      if (rem > 0) list = this.opts.dropLast ? list.slice(0, list.length - rem) : list.concat(padding(list, bs - rem));
+      if (this.opts.shuffle) rng.shuffle(list);
+      lists.set(k, list);
+      counts.push([k, list.length / bs]);
+    }
+    let order: string[] = [];
+    for (const [k, n] of counts) for (let j = 0; j < n; j++) order.push(k);
+    if (this.opts.shuffle) rng.shuffle(order);
+    const R = this.opts.numReplicas;
+    const rem = order.length % R;
+    if (rem > 0) order = this.opts.dropLast ? order.slice(0, order.length - rem) : order.concat(order.slice(0, R - rem));
+    return { lists, order };
+  }
+
+  /** Batches this rank gets in the current epoch (consumed or not). */
+  length(): number {
+    return Math.floor(this.plan().order.length / this.opts.numReplicas);
+  }
+
+  /**
+   * The remaining batches of the current epoch for this rank. Each yielded batch counts as consumed;
+   * at the end the epoch advances and the counter resets.
+   */
+  *batches(): Generator<Batch> {
+    const { lists, order } = this.plan();
+    const R = this.opts.numReplicas;
+    const used = new Map<string, number>();
+    const start = Math.floor(this.consumed / R);
+    this.consumed = start * R;
+    for (let i = 0; i < this.consumed; i++) {
+      const k = order[i]!;
+      used.set(k, (used.get(k) ?? 0) + this.bucket.getBatchSize(parseKey(k)));
+    }
+    const steps = Math.floor(order.length / R);
+    for (let step = start; step < steps; step++) {
+      let mine: { k: string; from: number; to: number } | undefined;
+      for (let r = 0; r < R; r++) {
+        const k = order[step * R + r]!;
+        const bs = this.bucket.getBatchSize(parseKey(k));
+        const from = used.get(k) ?? 0;
+        used.set(k, from + bs);
+        if (r === this.opts.rank) mine = { k, from, to: from + bs };
+      }
+      this.consumed += R;
+      const id = parseKey(mine!.k);
+      const thw = this.bucket.getThw(id);
+      const indices = lists.get(mine!.k)!.slice(mine!.from, mine!.to);
+      yield { bucket: id, thw, indices, keys: indices.map((x) => `${x}-${thw[0]}-${thw[1]}-${thw[2]}`) };
+    }
+    this.epoch++;
+    this.consumed = 0;
+  }
+}
+
+function parseKey(k: string): BucketId {
+  const [resolution, frames, aspect] = k.split('/') as [string, string, string];
+  return { resolution, frames: Number(frames), aspect };
+}
+
+function padding(list: number[], n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(list[i % list.length]!);
+  return out;
+}

@@ -1,0 +1,206 @@
+// Decoding and encoding through ffmpeg: raw rgb24 frames over pipes. Decoding keeps only the frames
+// asked for, so a long clip never sits in memory whole. Every failure a user's file can cause is a
+// MediaError with a reason (missing, unreadable, no-frames, too-short), never a crash.
+import { existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, extname, basename, join } from 'node:path';
+import { MediaError, ffmpegPath, firstLine, probeMedia, runTool } from './ffmpeg.js';
+import { resizeCropImage, resizeCropVideo, temporalCropIndices, type Clip, type ClipLayout, type RandomInt } from './transforms.js';
+
+/** Video extensions the reference reads; everything else with an image extension is an image. */
+export const VIDEO_EXTENSIONS = ['.mp4', '.avi', '.mov', '.mkv'] as const;
+/** torchvision's IMG_EXTENSIONS. */
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp'] as const;
+/** The fps the reference gives an image sample. */
+export const IMG_FPS = 120;
+
+export function mediaType(path: string): 'video' | 'image' | null {
+  const ext = extname(path).toLowerCase();
+  if ((VIDEO_EXTENSIONS as readonly string[]).includes(ext)) return 'video';
+  if ((IMAGE_EXTENSIONS as readonly string[]).includes(ext)) return 'image';
+  return null;
+}
+
+/** uint8 RGB frames, T x H x W x 3. */
+export interface Frames {
+  data: Uint8Array;
+  numFrames: number;
+  height: number;
+  width: number;
+  fps: number;
+}
+
+function checkExists(path: string): void {
+  if (!existsSync(path)) throw new MediaError(path, 'missing', 'file not found; check the path (relative paths resolve against the CSV folder).');
+  if (!statSync(path).isFile()) throw new MediaError(path, 'unreadable', 'not a regular file.');
+}
+
+export interface DecodeOptions {
+  /** Keep only these frame indices (ascending); all frames when omitted. */
+  indices?: number[];
+  /** Stop decoding after this many frames. */
+  maxFrames?: number;
+  /** Known geometry (skips a probe). */
+  width?: number;
+  height?: number;
+  fps?: number;
+}
+
+/** Decodes a video (or image) to RGB frames. */
+export async function decodeFrames(path: string, opts: DecodeOptions = {}): Promise<Frames> {
+  checkExists(path);
+  let { width, height, fps } = opts;
+  if (width === undefined || height === undefined || fps === undefined) {
+    const p = await probeMedia(path, false);
+    width = p.width;
+    height = p.height;
+    fps = p.fps;
+  }
+  if (!(width > 0 && height > 0)) throw new MediaError(path, 'unreadable', `bad frame size ${width}x${height}.`);
+  const frameBytes = width * height * 3;
+  const want = opts.indices;
+  const keep = want ? new Map(want.map((f, k) => [f, k])) : undefined;
+  const lastWanted = want ? Math.max(-1, ...want) : Infinity;
+  const limit = Math.min(opts.maxFrames ?? Infinity, lastWanted + 1);
+  const chunks: Buffer[] = [];
+  const out = want ? new Uint8Array(want.length * frameBytes) : undefined;
+  const got = new Set<number>();
+  let pending: Buffer = Buffer.alloc(0);
+  let frameNo = 0;
+  const onFrame = (buf: Buffer) => {
+    if (keep) {
+      const k = keep.get(frameNo);
+      if (k !== undefined) {
+        out!.set(buf, k * frameBytes);
+        got.add(frameNo);
+      }
+    } else chunks.push(Buffer.from(buf));
+    frameNo++;
+  };
+  const args = ['-v', 'error', '-nostdin', '-i', path];
+  if (Number.isFinite(limit)) args.push('-frames:v', String(limit));
+  // passthrough: one output frame per decoded frame (no duplication to a constant rate).
+  args.push('-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  const r = await runTool(ffmpegPath(), args, {
+    onStdout: (c) => {
+      pending = pending.length ? Buffer.concat([pending, c]) : c;
+      let off = 0;
+      while (pending.length - off >= frameBytes) {
+        onFrame(pending.subarray(off, off + frameBytes));
+        off += frameBytes;
+      }
+      pending = pending.subarray(off);
+    },
+  });
+  // A damaged file may still yield frames with a non-zero exit; only "no frames" is fatal here.
+  if (frameNo === 0) {
+    throw new MediaError(path, r.code !== 0 ? 'unreadable' : 'no-frames', r.code !== 0 ? `ffmpeg could not decode it: ${firstLine(r.stderr)}` : 'no frames decoded.');
+  }
+  if (want) {
+    const missingIdx = want.filter((f) => !got.has(f));
+    if (missingIdx.length) {
+      throw new MediaError(path, 'too-short', `decoded ${frameNo} frames, but frame ${missingIdx[0]} was needed (the CSV's num_frames may be wrong).`);
+    }
+    return { data: out!, numFrames: want.length, height, width, fps };
+  }
+  return { data: new Uint8Array(Buffer.concat(chunks)), numFrames: frameNo, height, width, fps };
+}
+
+export interface LoadOptions {
+  /** Target frames (1 for images), height and width: the bucket's [T, H, W]. */
+  numFrames: number;
+  height: number;
+  width: number;
+  frameInterval?: number;
+  /** Random source for the temporal crop's start; `Math.random` based when omitted. */
+  randint?: RandomInt;
+  /** Total frames when known (e.g. the CSV's num_frames); probed by counting otherwise. */
+  totalFrames?: number;
+  layout?: ClipLayout;
+}
+
+export interface Sample extends Clip {
+  fps: number;
+  path: string;
+  frameIndices: number[];
+}
+
+const defaultRandint: RandomInt = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo + 1));
+
+/**
+ * One training sample as the reference's VariableVideoTextDataset makes it: video -> temporal crop
+ * (n frames at `frameInterval`) -> resize_crop -> [-1, 1]; image -> one frame at fps 120.
+ */
+export async function loadSample(path: string, opts: LoadOptions): Promise<Sample> {
+  const type = mediaType(path);
+  if (!type) throw new MediaError(path, 'unsupported', `unsupported extension '${extname(path)}'; videos: ${VIDEO_EXTENSIONS.join(' ')}, images: ${IMAGE_EXTENSIONS.join(' ')}.`);
+  const layout = opts.layout ?? 'CTHW';
+  if (type === 'image') {
+    const f = await decodeFrames(path, { maxFrames: 1 });
+    const clip = resizeCropImage(f.data, f.height, f.width, opts.height, opts.width, layout);
+    return { ...clip, fps: IMG_FPS, path, frameIndices: [0] };
+  }
+  checkExists(path);
+  const probe = await probeMedia(path, opts.totalFrames === undefined);
+  const total = opts.totalFrames ?? probe.numFrames;
+  if (!(total > 0)) throw new MediaError(path, 'no-frames', 'the video has no frames.');
+  const interval = opts.frameInterval ?? 1;
+  let indices: number[];
+  try {
+    indices = temporalCropIndices(total, opts.numFrames, interval, opts.randint ?? defaultRandint);
+  } catch (e) {
+    throw new MediaError(path, 'too-short', (e as Error).message);
+  }
+  const f = await decodeFrames(path, { indices, width: probe.width, height: probe.height, fps: probe.fps });
+  const clip = resizeCropVideo(f.data, f.numFrames, f.height, f.width, opts.height, opts.width, layout);
+  const fps = Number.isFinite(probe.fps) ? Math.floor(probe.fps / interval) : Math.floor(24 / interval);
+  return { ...clip, fps, path, frameIndices: indices };
+}
+
+function tmpName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp${extname(path)}`);
+}
+
+async function writeAtomically(path: string, args: (tmp: string) => string[], input: Uint8Array): Promise<void> {
+  const tmp = tmpName(path);
+  const r = await runTool(ffmpegPath(), args(tmp), { input });
+  if (r.code !== 0) {
+    if (existsSync(tmp)) unlinkSync(tmp);
+    throw new Error(`${path}: ffmpeg failed to encode: ${firstLine(r.stderr)}`);
+  }
+  renameSync(tmp, path);
+}
+
+export interface EncodeOptions {
+  fps?: number;
+  /** x264 constant rate factor (0 lossless ... 51); 18 is visually lossless. */
+  crf?: number;
+}
+
+/** Encodes uint8 RGB frames (T x H x W x 3) to an H.264 mp4 (yuv420p, faststart), atomically. */
+export async function writeVideo(path: string, frames: Uint8Array, numFrames: number, height: number, width: number, opts: EncodeOptions = {}): Promise<void> {
+  if (frames.length !== numFrames * height * width * 3) {
+    throw new Error(`${path}: ${frames.length} bytes is not ${numFrames} frames of ${height}x${width}x3.`);
+  }
+  if (height % 2 || width % 2) throw new Error(`${path}: H.264 yuv420p needs even sizes, got ${height}x${width}; crop or pad to even.`);
+  await writeAtomically(
+    path,
+    (tmp) => ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(opts.fps ?? 24), '-i', 'pipe:0',
+      '-c:v', 'libx264', '-crf', String(opts.crf ?? 18), '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', tmp],
+    frames,
+  );
+}
+
+/** Writes one uint8 RGB frame (H x W x 3) as PNG, atomically. */
+export async function writePng(path: string, rgb: Uint8Array, height: number, width: number): Promise<void> {
+  if (rgb.length !== height * width * 3) throw new Error(`${path}: ${rgb.length} bytes is not ${height}x${width}x3.`);
+  await writeAtomically(
+    path,
+    (tmp) => ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0', '-frames:v', '1', '-f', 'image2', '-c:v', 'png', tmp],
+    rgb,
+  );
+}
+
+/** Decodes an image to RGB. */
+export async function readImage(path: string): Promise<Frames> {
+  return decodeFrames(path, { maxFrames: 1 });
+}

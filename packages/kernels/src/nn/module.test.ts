@@ -79,3 +79,15 @@ describe('Module', () => {
     expect(net.conv.training).toBe(false);
   });
 });
+
+describe('Module memory', () => {
+  it('leaves no tensor behind after construction, load and dispose', () => {
+    const before = tf.memory().numTensors;
+    const a = new Net();
+    const sd = a.stateDict();
+    a.loadStateDict(sd);
+    tf.dispose([...sd.values()]);
+    a.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

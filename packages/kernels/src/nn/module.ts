@@ -93,7 +93,13 @@ export abstract class Module {
 
   /** Registers a parameter. `init` returns the value in compute layout; it is not called under withShapesOnly. */
   protected registerParameter(name: string, torchShape: number[], init: () => tf.Tensor, options: ParameterOptions = {}): Parameter {
-    const variable = shapesOnly ? null : tf.variable(init(), options.trainable ?? true, undefined, 'float32');
+    let variable: tf.Variable | null = null;
+    if (!shapesOnly) {
+      // The variable shares the initial tensor's data; dispose the handle so nothing is orphaned.
+      const initial = init();
+      variable = tf.variable(initial, options.trainable ?? true, undefined, 'float32');
+      initial.dispose();
+    }
     const p = new Parameter(variable, torchShape, options);
     this._params.set(name, p);
     return p;

@@ -1,0 +1,181 @@
+// Official checkpoints (HF `model.safetensors`, F32, the reference's key names) load with no
+// renaming. Keys and shapes are checked against the file headers before any data is read, and
+// tensors are then read one at a time, so peak memory is the model plus one tensor.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  SafetensorsFile,
+  StateDictError,
+  checkpointFiles,
+  formatLoadReport,
+  tf,
+  withShapesOnly,
+  type HostTensor,
+  type LoadReport,
+  type StateDictValue,
+} from '@opensora-ts/kernels';
+import type { STDiT3ConfigInput } from './config.js';
+import { STDiT3, type STDiT3BuildOptions } from './stdit3.js';
+
+export interface LoadWeightsOptions {
+  /** Every key present with its shape, nothing extra (default true). */
+  strict?: boolean;
+  /** Convert a 4-channel (Open-Sora 1.0-1.2 VAE) checkpoint to 16 channels (the reference's adapt_16ch). */
+  adapt_16ch?: boolean;
+}
+
+const X_EMBED = 'x_embedder.proj.weight';
+const FINAL_W = 'final_layer.linear.weight';
+const FINAL_B = 'final_layer.linear.bias';
+const ADAPT_FROM = 4;
+const ADAPT_TO = 16;
+const REPEAT = ADAPT_TO / ADAPT_FROM;
+
+/** Shape of a key after adapt_16ch. */
+function adaptedShape(key: string, shape: number[], file: string): number[] {
+  if (key === X_EMBED) {
+    if (shape[1] !== ADAPT_FROM) throw new Error(`${file}: adapt_16ch expects '${X_EMBED}' with ${ADAPT_FROM} input channels, found [${shape}]; load this checkpoint without adapt_16ch`);
+    return [shape[0]!, ADAPT_TO, ...shape.slice(2)];
+  }
+  if (key === FINAL_W || key === FINAL_B) {
+    const groups = shape[0]! / (2 * ADAPT_FROM);
+    if (!Number.isInteger(groups)) throw new Error(`${file}: adapt_16ch expects '${key}' rows = patches x 2 x ${ADAPT_FROM}, found [${shape}]`);
+    return [shape[0]! * REPEAT, ...shape.slice(1)];
+  }
+  return shape;
+}
+
+/**
+ * adapt_16ch on one tensor (host data): the patch-embed weight is tiled x4 along input channels
+ * and divided by 4; the final linear rows, grouped (patch, pred|sigma, channel 4), tile the
+ * channel x4 -> (patch, 2, 16). Other keys pass through.
+ */
+export function adapt16chTensor(key: string, t: HostTensor): HostTensor {
+  const src = t.data as Float32Array;
+  if (key === X_EMBED) {
+    const [o, ci, ...k] = t.shape as [number, number, ...number[]];
+    const inner = k.reduce((a, b) => a * b, 1);
+    const co = ci * REPEAT;
+    const out = new Float32Array(o * co * inner);
+    for (let a = 0; a < o; a++) {
+      for (let j = 0; j < co; j++) {
+        const from = (a * ci + (j % ci)) * inner;
+        const to = (a * co + j) * inner;
+        for (let q = 0; q < inner; q++) out[to + q] = src[from + q]! / REPEAT;
+      }
+    }
+    return { ...t, shape: [o, co, ...k], data: out };
+  }
+  if (key === FINAL_W || key === FINAL_B) {
+    const rowsIn = t.shape[0]!;
+    const inner = t.shape.slice(1).reduce((a, b) => a * b, 1);
+    const groups = rowsIn / ADAPT_FROM; // (patch, pred|sigma) pairs
+    const out = new Float32Array(rowsIn * REPEAT * inner);
+    for (let g = 0; g < groups; g++) {
+      for (let j = 0; j < ADAPT_TO; j++) {
+        const from = (g * ADAPT_FROM + (j % ADAPT_FROM)) * inner;
+        const to = (g * ADAPT_TO + j) * inner;
+        for (let q = 0; q < inner; q++) out[to + q] = src[from + q]!;
+      }
+    }
+    return { ...t, shape: [rowsIn * REPEAT, ...t.shape.slice(1)], data: out };
+  }
+  return t;
+}
+
+function toHost(v: StateDictValue): HostTensor {
+  if (v instanceof tf.Tensor) return { dtype: 'float32', shape: [...v.shape], data: Float32Array.from(v.dataSync()) } as HostTensor;
+  return v;
+}
+
+/** adapt_16ch over a whole state dict (the reference's adapt_16ch_vae); returns a new map. */
+export function adapt16ch(stateDict: Map<string, StateDictValue>): Map<string, StateDictValue> {
+  const out = new Map(stateDict);
+  if (!stateDict.has(X_EMBED)) return out;
+  for (const key of [X_EMBED, FINAL_W, FINAL_B]) {
+    const v = stateDict.get(key);
+    if (!v) continue;
+    adaptedShape(key, [...v.shape], 'state dict');
+    out.set(key, adapt16chTensor(key, toHost(v)));
+  }
+  return out;
+}
+
+/** Loads safetensors weights (file, index.json or folder) into `model`, checking every key and shape first. */
+export function loadSTDiT3Weights(model: STDiT3, path: string, options: LoadWeightsOptions = {}): LoadReport {
+  const strict = options.strict ?? true;
+  const files = checkpointFiles(path);
+  const opened = files.map((f) => new SafetensorsFile(f));
+  try {
+    const where = new Map<string, SafetensorsFile>();
+    for (const f of opened) for (const k of f.keys()) where.set(k, f);
+    const expected = model.stateDictShapes();
+    const report: LoadReport = { missing: [], unexpected: [], mismatched: [], expectedShapes: {}, loaded: 0 };
+    const shapeOf = (k: string, f: SafetensorsFile) => {
+      const s = [...f.info(k).shape];
+      return options.adapt_16ch ? adaptedShape(k, s, f.path) : s;
+    };
+    for (const k of where.keys()) if (!expected.has(k)) report.unexpected.push(k);
+    for (const [k, shape] of expected) {
+      const f = where.get(k);
+      if (!f) {
+        report.missing.push(k);
+        report.expectedShapes[k] = shape;
+        continue;
+      }
+      const found = shapeOf(k, f);
+      if (found.length !== shape.length || found.some((v, i) => v !== shape[i])) report.mismatched.push({ key: k, expected: shape, found });
+    }
+    const source = files.length === 1 ? files[0]! : `${path} (${files.length} shards)`;
+    if (report.mismatched.length || (strict && (report.missing.length || report.unexpected.length))) {
+      throw new StateDictError(formatLoadReport(report, source), report);
+    }
+    for (const [k] of expected) {
+      const f = where.get(k);
+      if (!f) continue;
+      let t = f.read(k);
+      if (t.dtype !== 'float32') throw new Error(`${f.path}: tensor '${k}' is ${t.stored}; STDiT3 weights must be floating point`);
+      if (options.adapt_16ch) t = adapt16chTensor(k, t);
+      model.loadStateDict(new Map([[k, t]]), { strict: false, source });
+      report.loaded++;
+    }
+    return report;
+  } finally {
+    for (const f of opened) f.close();
+  }
+}
+
+export interface LoadCheckpointOptions extends LoadWeightsOptions, Pick<STDiT3BuildOptions, 'seed'> {
+  /** Config (reference key names); merged over the folder's config.json when there is one. */
+  config?: STDiT3ConfigInput;
+}
+
+/**
+ * Builds STDiT3 from a checkpoint: a `model.safetensors` file or an HF folder (config.json +
+ * model.safetensors). With strict loading nothing is allocated before the weights are read.
+ */
+export function loadSTDiT3(path: string, options: LoadCheckpointOptions = {}): STDiT3 {
+  const folder = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
+  const cfgFile = join(folder, 'config.json');
+  let fileConfig: Record<string, unknown> = {};
+  if (existsSync(path) && statSync(path).isDirectory() && existsSync(cfgFile)) {
+    try {
+      fileConfig = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`${cfgFile}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+  const config = { ...fileConfig, ...(options.config ?? {}) };
+  const strict = options.strict ?? true;
+  // Non-strict loads keep the initial values of keys the file lacks, as the reference does.
+  const model = strict
+    ? withShapesOnly(() => new STDiT3(config, { referenceInit: false, seed: options.seed }))
+    : new STDiT3(config, { seed: options.seed });
+  try {
+    loadSTDiT3Weights(model, path, options);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
+}

@@ -1,0 +1,214 @@
+// opensora-vae: encode a video to latents, decode latents to a video, or reconstruct a video
+// and print PSNR/SSIM. Video I/O goes through this package's own ffmpeg wrapper.
+import { existsSync, readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { initRuntime, SafetensorsFile, tf, writeSafetensors } from '@opensora-ts/kernels';
+import { ChunkedVideoCodec, type ChunkProgress } from './chunked-codec.js';
+import { parseVaeConfig, VAE_PRESETS, type VaeConfigInput } from './config.js';
+import { readVideo, VideoWriter, type RawVideo } from './ffmpeg.js';
+import { loadVaeWeights } from './load-weights.js';
+import { psnr, ssim } from './metrics.js';
+import { createVae, type OpenSoraVAE } from './vae.js';
+
+interface CommonOptions {
+  weights?: string;
+  config: string;
+  frames?: string;
+  size?: string;
+  fps?: string;
+  seed?: string;
+  sample?: boolean;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function loadConfig(spec: string): VaeConfigInput {
+  if (VAE_PRESETS[spec]) return VAE_PRESETS[spec]!;
+  if (!existsSync(spec)) throw new Error(`--config ${spec}: neither a preset (${Object.keys(VAE_PRESETS).join(', ')}) nor an existing JSON file.`);
+  try {
+    return JSON.parse(readFileSync(spec, 'utf8')) as VaeConfigInput;
+  } catch (err) {
+    throw new Error(`--config ${spec}: not valid JSON (${(err as Error).message}).`);
+  }
+}
+
+function buildVae(o: CommonOptions): OpenSoraVAE {
+  const vae = createVae(loadConfig(o.config));
+  if (o.weights) loadVaeWeights(vae, o.weights);
+  else log('opensora-vae: no --weights given: using random weights (only useful to try the pipeline).');
+  return vae;
+}
+
+function parseSize(size?: string): { width?: number; height?: number } {
+  if (!size) return {};
+  const m = /^(\d+)x(\d+)$/.exec(size);
+  if (!m) throw new Error(`--size ${size}: expected HEIGHTxWIDTH, e.g. 256x256.`);
+  return { height: Number(m[1]), width: Number(m[2]) };
+}
+
+function parseCount(flag: string, v?: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} ${v}: expected a positive integer.`);
+  return n;
+}
+
+const progress: ChunkProgress = ({ op, chunk, chunks, item, items }) =>
+  log(`${op} chunk ${chunk + 1}/${chunks}${items > 1 ? ` (clip ${item + 1}/${items})` : ''}`);
+
+/** rgb24 [T, H, W, 3] -> [1, 3, T, H, W] in [-1, 1]. */
+function videoToTensor(v: RawVideo): tf.Tensor5D {
+  return tf.tidy(() => {
+    const x = tf.tensor(v.data, [1, v.frames, v.height, v.width, 3], 'int32');
+    return tf.transpose(tf.sub(tf.div(tf.cast(x, 'float32'), 127.5), 1), [0, 4, 1, 2, 3]) as tf.Tensor5D;
+  });
+}
+
+/** [1, 3, n, H, W] in [-1, 1] -> rgb24 [n, h, w, 3], cropped to h x w. */
+function tensorToRgb(x: tf.Tensor5D, height: number, width: number): Uint8Array {
+  const t = tf.tidy(() => {
+    const [, c, n] = x.shape;
+    const cl = tf.slice(tf.transpose(x, [0, 2, 3, 4, 1]), [0, 0, 0, 0, 0], [1, n, height, width, c]);
+    return tf.round(tf.mul(tf.add(tf.clipByValue(cl, -1, 1), 1), 127.5));
+  });
+  const out = Uint8Array.from(t.dataSync());
+  t.dispose();
+  return out;
+}
+
+/** The reference trims clips to 16k+1 frames with overlapping chunks (17k without). */
+function usableFrames(codec: ChunkedVideoCodec, available: number, wanted?: number): number {
+  const n = Math.min(wanted ?? available, available);
+  const { micro_frame_size: m, temporal_overlap: overlap } = codec.options;
+  if (!m || n === 1) return n;
+  const k = overlap ? Math.floor((n - 1) / (m - 1)) * (m - 1) + 1 : Math.floor(n / m) * m;
+  if (k < 1 || (overlap && k === 1 && n > 1)) {
+    throw new Error(`the video has ${n} frames; with micro_frame_size ${m} at least ${overlap ? m : m} frames are needed (or 1 for an image).`);
+  }
+  return k;
+}
+
+async function encodeVideo(input: string, o: CommonOptions) {
+  const probeFrames = parseCount('--frames', o.frames);
+  // Read (and validate) the input before building the model, so bad input fails fast.
+  const video = await readVideo(input, { ...parseSize(o.size), frames: probeFrames });
+  const vae = buildVae(o);
+  const codec = new ChunkedVideoCodec(vae);
+  const frames = usableFrames(codec, video.frames, probeFrames);
+  const clip: RawVideo = { ...video, frames, data: video.data.subarray(0, frames * video.width * video.height * 3) };
+  if (frames !== video.frames) log(`opensora-vae: using ${frames} of ${video.frames} frames (whole ${codec.options.micro_frame_size}-frame chunks).`);
+  const x = videoToTensor(clip);
+  const z = codec.encode(x, { samplePosterior: !!o.sample, seed: parseCount('--seed', o.seed), onProgress: progress });
+  x.dispose();
+  return { z, clip, vae };
+}
+
+async function decodeToFile(codec: ChunkedVideoCodec, z: tf.Tensor5D, out: string, fps: number, crop?: { height: number; width: number }, collect?: Uint8Array[]) {
+  const [, , t, h, w] = z.shape;
+  const [, ph, pw] = codec.vae.compression;
+  const height = crop?.height ?? h * ph;
+  const width = crop?.width ?? w * pw;
+  const writer = new VideoWriter(out, width, height, fps);
+  try {
+    for (const piece of codec.decodeFrames(z, { onProgress: progress })) {
+      const rgb = tensorToRgb(piece.frames, height, width);
+      piece.frames.dispose();
+      collect?.push(rgb);
+      await writer.write(rgb);
+    }
+  } finally {
+    await writer.close();
+  }
+  log(`opensora-vae: wrote ${out} (${codec.decodedFrames(t)} frames, ${width}x${height})`);
+}
+
+function readLatent(path: string): { z: tf.Tensor5D; fps: number; crop?: { height: number; width: number } } {
+  if (!existsSync(path)) throw new Error(`${path}: file not found.`);
+  const f = new SafetensorsFile(path);
+  try {
+    const key = f.has('z') ? 'z' : f.keys().length === 1 ? f.keys()[0]! : null;
+    if (!key) throw new Error(`${path}: no tensor named 'z' (found ${f.keys().join(', ')}); write latents with 'opensora-vae encode'.`);
+    const t = f.read(key);
+    if (t.shape.length !== 5) throw new Error(`${path}: latent '${key}' has shape [${t.shape}], expected [B, z_channels, T', h, w].`);
+    const meta = f.metadata;
+    const crop = meta.height && meta.width ? { height: Number(meta.height), width: Number(meta.width) } : undefined;
+    return { z: tf.tensor(t.data as Float32Array, t.shape as [number, number, number, number, number], 'float32') as tf.Tensor5D, fps: Number(meta.fps ?? 24), crop };
+  } finally {
+    f.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('opensora-vae')
+    .description('Open-Sora 1.3 VAE: encode videos to latents, decode latents to videos, measure reconstruction.')
+    .showHelpAfterError();
+  const common = (cmd: Command) =>
+    cmd
+      .option('--weights <path>', 'OpenSoraVAE_V1_3 checkpoint (model.safetensors); random weights when absent')
+      .option('--config <preset|file.json>', `preset (${Object.keys(VAE_PRESETS).join(', ')}) or a JSON config with the reference's keys`, 'OpenSoraVAE_V1_3')
+      .option('--frames <n>', 'frames to read (trimmed to whole chunks: 16k+1 with overlap)')
+      .option('--size <HxW>', 'resize frames to HEIGHTxWIDTH before encoding')
+      .option('--fps <fps>', 'output frame rate (default: the input video or latent file)');
+
+  common(program.command('encode <video>').description('encode a video to latents.safetensors ([1, 16, T\', h, w], normalized)'))
+    .requiredOption('-o, --output <file>', 'latents .safetensors to write')
+    .option('--sample', 'sample the posterior (the reference default) instead of taking its mean')
+    .option('--seed <n>', 'seed of the posterior noise')
+    .action(async (video: string, o: CommonOptions & { output: string }) => {
+      await initRuntime();
+      const { z, clip } = await encodeVideo(video, o);
+      const data = z.dataSync() as Float32Array;
+      writeSafetensors(o.output, { z: { shape: [...z.shape], data } }, { frames: String(clip.frames), height: String(clip.height), width: String(clip.width), fps: String(clip.fps), config: o.config });
+      log(`opensora-vae: wrote ${o.output} (z [${z.shape}] from ${clip.frames} frames ${clip.width}x${clip.height})`);
+      z.dispose();
+    });
+
+  common(program.command('decode <latents>').description('decode latents.safetensors to an mp4 video'))
+    .requiredOption('-o, --output <file>', 'mp4 to write')
+    .action(async (latents: string, o: CommonOptions & { output: string }) => {
+      await initRuntime();
+      const { z, fps, crop } = readLatent(latents);
+      const zChannels = parseVaeConfig(loadConfig(o.config), `--config ${o.config}`).encoder.z_channels;
+      if (z.shape[1] !== zChannels) throw new Error(`${latents}: latent has ${z.shape[1]} channels (shape [${z.shape}]), the VAE expects ${zChannels} (layout [B, C, T, h, w]).`);
+      const codec = new ChunkedVideoCodec(buildVae(o));
+      await decodeToFile(codec, z, o.output, o.fps ? Number(o.fps) : fps, crop);
+      z.dispose();
+    });
+
+  common(program.command('reconstruct <video>').description('encode then decode a video; prints PSNR and SSIM against the input'))
+    .requiredOption('-o, --output <file>', 'mp4 to write')
+    .option('--sample', 'sample the posterior instead of taking its mean')
+    .option('--seed <n>', 'seed of the posterior noise')
+    .action(async (video: string, o: CommonOptions & { output: string }) => {
+      await initRuntime();
+      const { z, clip, vae } = await encodeVideo(video, o);
+      const codec = new ChunkedVideoCodec(vae);
+      const pieces: Uint8Array[] = [];
+      await decodeToFile(codec, z, o.output, o.fps ? Number(o.fps) : clip.fps, { height: clip.height, width: clip.width }, pieces);
+      z.dispose();
+      const recon = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of pieces) {
+        recon.set(p, at);
+        at += p.length;
+      }
+      const p = psnr(clip.data, recon);
+      const s = clip.width >= 11 && clip.height >= 11 ? ssim(clip.data, recon, clip.width, clip.height).toFixed(4) : 'n/a (frames under 11 px)';
+      console.log(`PSNR ${p.toFixed(2)} dB  SSIM ${s}  (${clip.frames} frames ${clip.width}x${clip.height})`);
+    });
+  return program;
+}
+
+/** Runs the CLI; user errors print one line and give exit code 1. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    const lines = ((err as Error).message ?? String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+    // Multi-line reports (a checkpoint's key list) keep their summary and first entry on one line.
+    process.stderr.write(`opensora-vae: ${lines[0]}${lines.length > 1 ? `; first: ${lines[1]}` : ''}\n`);
+    if (process.env.OPENSORA_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,139 @@
+// VAE configuration with the reference's own key names (VideoEncoder / VideoDecoder constructor
+// dicts and the OpenSoraVAE_V1_3 builder's runtime options), validated with zod so a typo or a
+// wrong type fails with the key's name instead of deep inside a forward pass.
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+
+export const encoderConfigSchema = z.object({
+  type: z.literal('VideoEncoder').optional(),
+  ch: positiveInt,
+  ch_mult: z.array(positiveInt).min(1),
+  num_res_blocks: positiveInt,
+  in_channels: positiveInt.default(3),
+  z_channels: positiveInt.default(16),
+  double_z: z.boolean().default(true),
+  /** Levels whose downsample is the 3D (time and space) one; the others halve space only. */
+  down_sampling_layer: z.array(z.number().int().nonnegative()).default([1, 2]),
+  dropout: z.number().min(0).max(1).default(0),
+  out_ch: positiveInt.optional(),
+  micro_batch_size_2d: positiveInt.nullable().optional(),
+  resamp_with_conv: z.literal(true).optional(),
+});
+
+export const decoderConfigSchema = z.object({
+  type: z.literal('VideoDecoder').optional(),
+  ch: positiveInt,
+  ch_mult: z.array(positiveInt).min(1),
+  num_res_blocks: positiveInt,
+  out_ch: positiveInt.default(3),
+  in_channels: positiveInt.optional(),
+  z_channels: positiveInt.default(16),
+  /** Levels whose upsample is the 3D one (time x2 too); the others double space only. */
+  temporal_up_layers: z.array(z.number().int().nonnegative()).default([2, 3]),
+  /** The decoder drops its first `temporal_downsample - 1` output frames. */
+  temporal_downsample: positiveInt.default(4),
+  dropout: z.number().min(0).max(1).default(0),
+  micro_batch_size_2d: positiveInt.nullable().optional(),
+  resamp_with_conv: z.literal(true).optional(),
+});
+
+export const vaeConfigSchema = z
+  .object({
+    type: z.literal('OpenSoraVAE_V1_3').optional(),
+    encoder: encoderConfigSchema.optional(),
+    decoder: decoderConfigSchema.optional(),
+    z_channels: positiveInt.default(16),
+    micro_batch_size: positiveInt.nullable().default(null),
+    micro_batch_size_2d: positiveInt.nullable().default(null),
+    micro_frame_size: positiveInt.nullable().default(null),
+    use_tiled_conv3d: z.boolean().default(false),
+    tile_size: positiveInt.default(16),
+    tiled_dim: z.union([z.literal(2), z.literal(3), z.literal(4)]).nullable().default(null),
+    num_tiles: positiveInt.nullable().default(null),
+    temporal_overlap: z.boolean().default(false),
+    normalization: z.enum(['video']).nullable().default(null),
+    // Builder arguments that matter only to the reference's loader; accepted so its configs parse.
+    from_pretrained: z.string().nullable().optional(),
+    force_huggingface: z.boolean().optional(),
+    dtype: z.enum(['bf16', 'fp16', 'fp32']).optional(),
+  })
+  .strict();
+
+export type EncoderConfig = z.output<typeof encoderConfigSchema>;
+export type DecoderConfig = z.output<typeof decoderConfigSchema>;
+export type VaeConfigInput = z.input<typeof vaeConfigSchema>;
+
+/** A parsed config: encoder and decoder always present. */
+export type VaeConfig = Omit<z.output<typeof vaeConfigSchema>, 'encoder' | 'decoder'> & {
+  encoder: EncoderConfig;
+  decoder: DecoderConfig;
+};
+
+/** Runtime (pipeline) options of the codec, the builder's keyword arguments. */
+export type CodecOptions = Pick<
+  VaeConfig,
+  'micro_batch_size' | 'micro_frame_size' | 'temporal_overlap' | 'normalization' | 'use_tiled_conv3d' | 'tile_size' | 'tiled_dim' | 'num_tiles'
+>;
+
+/** The released architecture (what the registry builder hard-codes). */
+export function releasedArchitecture(zChannels = 16): { encoder: EncoderConfig; decoder: DecoderConfig } {
+  return {
+    encoder: encoderConfigSchema.parse({ ch: 128, ch_mult: [1, 2, 4, 4], num_res_blocks: 2, z_channels: zChannels, down_sampling_layer: [1, 2] }),
+    decoder: decoderConfigSchema.parse({ ch: 128, ch_mult: [1, 2, 4, 4], num_res_blocks: 2, z_channels: zChannels, temporal_up_layers: [2, 3] }),
+  };
+}
+
+/**
+ * Parses a config object (the builder's keys, optionally with explicit `encoder`/`decoder`
+ * dicts). Throws one message listing every bad key, prefixed with `source` (a file name).
+ */
+export function parseVaeConfig(input: unknown, source = 'VAE config'): VaeConfig {
+  const r = vaeConfigSchema.safeParse(input ?? {});
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${source}: invalid VAE config (${issues}). Use the reference's key names, e.g. micro_frame_size, temporal_overlap, encoder.ch_mult.`);
+  }
+  const c = r.data;
+  const released = releasedArchitecture(c.z_channels);
+  const encoder = c.encoder ?? released.encoder;
+  const decoder = c.decoder ?? released.decoder;
+  if (encoder.z_channels !== decoder.z_channels) {
+    throw new Error(`${source}: encoder.z_channels ${encoder.z_channels} differs from decoder.z_channels ${decoder.z_channels}; they must match.`);
+  }
+  for (const [name, ch, mult] of [['encoder', encoder.ch, encoder.ch_mult], ['decoder', decoder.ch, decoder.ch_mult]] as const) {
+    for (const m of [1, ...mult]) {
+      if ((ch * m) % 32 !== 0) throw new Error(`${source}: ${name}.ch * ch_mult = ${ch * m} is not a multiple of 32 (GroupNorm uses 32 groups).`);
+    }
+  }
+  return { ...c, encoder, decoder, z_channels: encoder.z_channels };
+}
+
+/** The released OpenSoraVAE_V1_3 with the options every 1.3 DiT config uses (spec §1.2). */
+export const OPENSORA_VAE_V1_3: VaeConfigInput = {
+  type: 'OpenSoraVAE_V1_3',
+  z_channels: 16,
+  micro_batch_size: 1,
+  micro_batch_size_2d: 4,
+  micro_frame_size: 17,
+  use_tiled_conv3d: true,
+  tile_size: 4,
+  normalization: 'video',
+  temporal_overlap: true,
+};
+
+/** A tiny model of the same architecture (ch 32, one res block per level) for tests and demos. */
+export const TINY_VAE: VaeConfigInput = {
+  encoder: { ch: 32, ch_mult: [1, 2, 2, 2], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1, 2] },
+  decoder: { ch: 32, ch_mult: [1, 2, 2, 2], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [2, 3] },
+  micro_batch_size: 1,
+  micro_frame_size: 17,
+  normalization: 'video',
+  temporal_overlap: true,
+};
+
+/** Named presets for `createVae('OpenSoraVAE_V1_3')` and the CLI's --config. */
+export const VAE_PRESETS: Record<string, VaeConfigInput> = {
+  OpenSoraVAE_V1_3: OPENSORA_VAE_V1_3,
+  tiny: TINY_VAE,
+};

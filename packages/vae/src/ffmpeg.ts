@@ -1,0 +1,107 @@
+// A small ffmpeg/ffprobe wrapper (child processes with streams) so the VAE package reads and
+// writes videos on its own. Frames are rgb24 bytes [T, H, W, 3].
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+
+export interface VideoInfo {
+  width: number;
+  height: number;
+  fps: number;
+  frames: number;
+}
+
+export interface RawVideo {
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+  /** rgb24, frame-major: [T, H, W, 3]. */
+  data: Uint8Array;
+}
+
+function run(cmd: string, args: string[], input?: Uint8Array): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', (e) => reject(new Error(`${cmd} could not start (${e.message}); install ffmpeg (apt-get install ffmpeg) and make sure it is on PATH.`)));
+    p.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err.trim() }));
+    p.stdin.on('error', () => {});
+    if (input) p.stdin.end(input);
+    else p.stdin.end();
+  });
+}
+
+function checkFile(path: string): void {
+  if (!existsSync(path)) throw new Error(`${path}: file not found.`);
+  if (!statSync(path).isFile()) throw new Error(`${path}: not a file.`);
+}
+
+export async function probeVideo(path: string): Promise<VideoInfo> {
+  checkFile(path);
+  const r = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,height,avg_frame_rate,nb_read_frames', '-of', 'json', path]);
+  const firstLine = r.stderr.split('\n')[0] ?? '';
+  let stream: { width?: number; height?: number; avg_frame_rate?: string; nb_read_frames?: string } | undefined;
+  try {
+    stream = (JSON.parse(r.stdout.toString() || '{}') as { streams?: (typeof stream)[] }).streams?.[0];
+  } catch {
+    stream = undefined;
+  }
+  if (r.code !== 0 || !stream?.width || !stream.height) {
+    throw new Error(`${path}: not a video (ffprobe found no video stream${firstLine ? `: ${firstLine}` : ''}).`);
+  }
+  const [num, den] = (stream.avg_frame_rate ?? '0/1').split('/').map(Number);
+  const fps = den ? num! / den : 0;
+  return { width: stream.width, height: stream.height, fps: fps > 0 ? fps : 24, frames: Number(stream.nb_read_frames ?? 0) };
+}
+
+/** Decodes up to `frames` frames, scaled to width x height when given. */
+export async function readVideo(path: string, options: { frames?: number; width?: number; height?: number } = {}): Promise<RawVideo> {
+  const info = await probeVideo(path);
+  const width = options.width ?? info.width;
+  const height = options.height ?? info.height;
+  const args = ['-v', 'error', '-nostdin', '-i', path];
+  if (width !== info.width || height !== info.height) args.push('-vf', `scale=${width}:${height}:flags=bicubic`);
+  if (options.frames) args.push('-frames:v', String(options.frames));
+  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  const r = await run('ffmpeg', args);
+  if (r.code !== 0) throw new Error(`${path}: ffmpeg could not decode it (${r.stderr.split('\n')[0]}).`);
+  const frameBytes = width * height * 3;
+  if (r.stdout.length === 0 || r.stdout.length % frameBytes !== 0) {
+    throw new Error(`${path}: ffmpeg returned ${r.stdout.length} bytes, not a whole number of ${width}x${height} rgb frames.`);
+  }
+  return { width, height, fps: info.fps, frames: r.stdout.length / frameBytes, data: new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length) };
+}
+
+/** An H.264 mp4 writer fed frame by frame (rgb24), so long videos never sit in memory whole. */
+export class VideoWriter {
+  private readonly proc;
+  private readonly done: Promise<void>;
+  private stderr = '';
+
+  constructor(readonly path: string, readonly width: number, readonly height: number, fps: number) {
+    this.proc = spawn('ffmpeg', [
+      '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
+      '-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', path,
+    ], { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.proc.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.done = new Promise((resolve, reject) => {
+      this.proc.on('error', (e) => reject(new Error(`ffmpeg could not start (${e.message}); install ffmpeg and make sure it is on PATH.`)));
+      this.proc.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${path}: ffmpeg failed to encode (${this.stderr.trim().split('\n')[0]}).`))));
+    });
+    this.done.catch(() => {});
+  }
+
+  /** Appends frames [n, H, W, 3] rgb24. */
+  async write(frames: Uint8Array): Promise<void> {
+    if (frames.length % (this.width * this.height * 3) !== 0) throw new Error(`VideoWriter: ${frames.length} bytes is not a whole number of ${this.width}x${this.height} frames.`);
+    if (!this.proc.stdin.write(frames)) await new Promise<void>((r) => this.proc.stdin.once('drain', () => r()));
+  }
+
+  async close(): Promise<void> {
+    this.proc.stdin.end();
+    await this.done;
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { initRuntime, tf } from '@opensora-ts/kernels';
+import { CausalConv3dPlainAR } from './causal-conv3d.js';
+import { tiledConv3d } from './tiled-conv3d.js';
+
+const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+
+describe('tiledConv3d (TiledConv3d semantics)', () => {
+  it('equals the untiled conv for every tiled dim, tile size and tile count', async () => {
+    await initRuntime({ announce: false });
+    const before = tf.memory().numTensors;
+    const x = tf.randomNormal([1, 9, 11, 7, 4], 0, 1, 'float32', 1) as tf.Tensor5D;
+    const w = tf.randomNormal([3, 3, 3, 4, 5], 0, 1, 'float32', 2) as tf.Tensor5D;
+    const b = tf.randomNormal([5], 0, 1, 'float32', 3);
+    const plain = tiledConv3d(x, w, b, [1, 1, 1], null);
+    expect(plain.shape).toEqual([1, 7, 9, 5, 5]);
+    const variants = [
+      { tileSize: 4 }, // largest dim (H = 11) -> 2 tiles
+      { tileSize: 2 }, // 5 tiles of uneven size
+      { tileSize: 16, tiledDim: 2 as const, numTiles: 3 },
+      { tileSize: 16, tiledDim: 4 as const, numTiles: 2 },
+      { tileSize: 100 }, // 0 tiles: falls back to one conv
+    ];
+    for (const tiling of variants) {
+      const tiled = tiledConv3d(x, w, b, [1, 1, 1], tiling);
+      expect(tiled.shape).toEqual(plain.shape);
+      expect(maxDiff(tiled, plain)).toBeLessThanOrEqual(1e-6);
+      tiled.dispose();
+    }
+    tf.dispose([x, w, b, plain]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('tiles the causal conv of a module and leaves strided convs untiled', async () => {
+    await initRuntime({ announce: false });
+    let conv: CausalConv3dPlainAR | undefined;
+    let strided: CausalConv3dPlainAR | undefined;
+    tf.tidy(() => {
+      conv = new CausalConv3dPlainAR(4, 4, 3);
+      strided = new CausalConv3dPlainAR(4, 4, 3, [2, 2, 2]);
+    });
+    const x = tf.randomNormal([1, 6, 10, 8, 4], 0, 1, 'float32', 4) as tf.Tensor5D;
+    const plain = conv!.forward(x);
+    conv!.enableTiling({ tileSize: 3 });
+    strided!.enableTiling({ tileSize: 3 });
+    expect(strided!.tiling).toBeNull();
+    const tiled = conv!.forward(x);
+    expect(tiled.shape).toEqual([1, 6, 10, 8, 4]); // causal: T kept
+    expect(maxDiff(tiled, plain)).toBeLessThanOrEqual(1e-6);
+    expect(strided!.forward(x).shape).toEqual([1, 3, 5, 4, 4]);
+    tf.dispose([x, plain, tiled]);
+    conv!.dispose();
+    strided!.dispose();
+  });
+});

@@ -1,0 +1,55 @@
+// The reference's TiledConv3d: a stride-1 convolution computed as several convolutions over
+// contiguous slices of one dim (the largest of T, H, W unless fixed), each slice carrying the
+// kernel's halo, concatenated back. Same maths as one conv, less peak memory per call.
+import { tf } from '@opensora-ts/kernels';
+
+export interface TilingOptions {
+  /** Outputs per tile when `numTiles` is not given: tiles = floor(size / tileSize). */
+  tileSize: number;
+  /** PyTorch dim to tile (2 = T, 3 = H, 4 = W); null picks the largest (the first on ties). */
+  tiledDim?: 2 | 3 | 4 | null;
+  /** Fixed tile count; overrides tileSize. */
+  numTiles?: number | null;
+}
+
+type Triple = [number, number, number];
+
+/**
+ * conv3d ('valid', no padding) of channels-last x [B, T, H, W, C] with filter [kT, kH, kW, Cin, Cout],
+ * tiled as TiledConv3d does. Falls back to one conv when there would be fewer than 2 tiles (the
+ * reference divides by zero there; a tile count of 1 is the plain conv).
+ */
+export function tiledConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor | null, stride: Triple, tiling: TilingOptions | null): tf.Tensor5D {
+  return tf.tidy(() => {
+    const conv = (input: tf.Tensor5D) => {
+      const y = tf.conv3d(input, filter, stride, 'valid');
+      return bias ? (tf.add(y, bias) as tf.Tensor5D) : y;
+    };
+    if (!tiling) return conv(x);
+    const sizes = [x.shape[1], x.shape[2], x.shape[3]];
+    let axis = tiling.tiledDim != null ? tiling.tiledDim - 2 : 0;
+    if (tiling.tiledDim == null) for (let i = 1; i < 3; i++) if (sizes[i]! > sizes[axis]!) axis = i;
+    const size = sizes[axis]!;
+    const k = filter.shape[axis]!;
+    const s = stride[axis]!;
+    const numTiles = tiling.numTiles ?? Math.floor(size / tiling.tileSize);
+    const ops = Math.floor((size - (k - 1) - 1) / s) + 1;
+    if (numTiles < 2 || ops < numTiles) return conv(x);
+    const base = Math.floor(ops / numTiles);
+    const extra = ops % numTiles;
+    const parts: tf.Tensor5D[] = [];
+    let done = 0;
+    for (let i = 0; i < numTiles; i++) {
+      const n = base + (i < extra ? 1 : 0);
+      const start = s * done;
+      const len = s * (n - 1) + k;
+      done += n;
+      const begin = [0, 0, 0, 0, 0];
+      const extent = [...x.shape] as number[];
+      begin[axis + 1] = start;
+      extent[axis + 1] = len;
+      parts.push(conv(tf.slice(x, begin, extent)));
+    }
+    return tf.concat(parts, axis + 1) as tf.Tensor5D;
+  });
+}

@@ -1,4 +1,6 @@
 import { tf } from '../tf.js';
+import { fusedKernelAvailable } from '../fused/registry.js';
+import { fusedAttention } from '../fused/attention.js';
 
 export interface AttentionOptions {
   /**
@@ -17,6 +19,8 @@ export interface AttentionOptions {
  * float32 (the reference casts to fp32 for the mask add and softmax).
  */
 export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, options: AttentionOptions = {}): tf.Tensor4D {
+  // One pass per query row with its own gradient where the backend has the kernel (cpu, native).
+  if (fusedKernelAvailable('OpensoraAttention')) return fusedAttention(q, k, v, options);
   return tf.tidy(() => {
     const [b, h, nq, d] = q.shape;
     const nk = k.shape[2];

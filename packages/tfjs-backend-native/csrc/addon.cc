@@ -1,0 +1,205 @@
+// N-API glue: unpacks JavaScript arguments, checks buffer sizes (a wrong size here would be a
+// crash, not an exception) and calls the compute functions of kernels.h. All calls are
+// synchronous, as tfjs kernels are; the compute functions thread internally.
+#include <napi.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+#include "threadpool.h"
+
+namespace {
+
+using namespace osn;
+
+int64_t I(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+double D(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+bool B(const Napi::CallbackInfo& info, size_t i) { return info[i].ToBoolean().Value(); }
+
+std::vector<int64_t> Ints(const Napi::CallbackInfo& info, size_t i) {
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) out[k] = arr.Get(k).As<Napi::Number>().Int64Value();
+  return out;
+}
+
+// A 4-byte-element typed array argument holding at least `count` elements; null/undefined
+// gives nullptr when `optional`.
+template <typename T = float>
+T* Buf(const Napi::CallbackInfo& info, size_t i, int64_t count, bool optional = false) {
+  const Napi::Value v = info[i];
+  if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + ": expected a typed array");
+  auto ta = v.As<Napi::TypedArray>();
+  if (ta.ElementSize() != 4 || int64_t(ta.ElementLength()) < count) {
+    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + ": expected " + std::to_string(count) +
+                                                " 4-byte elements, got " + std::to_string(ta.ElementLength()));
+  }
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  set_threads(int(I(info, 0)));
+  return Napi::Number::New(info.Env(), threads());
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  o.Set("threads", threads());
+  o.Set("dnnl", have_dnnl());
+  return o;
+}
+
+// batchMatMul(a, b, c, ai, bi, m, n, k, ta, tb)
+void BatchMatMul(const Napi::CallbackInfo& info) {
+  const int64_t m = I(info, 5), n = I(info, 6), k = I(info, 7);
+  const int32_t* ai = Buf<int32_t>(info, 3, 0);
+  const int64_t batch = info[3].As<Napi::TypedArray>().ElementLength();
+  const int32_t* bi = Buf<int32_t>(info, 4, batch);
+  int64_t amax = 0, bmax = 0;
+  for (int64_t i = 0; i < batch; ++i) amax = std::max<int64_t>(amax, ai[i]), bmax = std::max<int64_t>(bmax, bi[i]);
+  batch_matmul(Buf(info, 0, (amax + 1) * m * k), Buf(info, 1, (bmax + 1) * k * n), Buf(info, 2, batch * m * n), batch,
+               ai, bi, m, n, k, B(info, 8), B(info, 9));
+}
+
+ConvGeom Geom(const Napi::CallbackInfo& info, size_t i) {
+  const auto v = Ints(info, i);
+  if (v.size() != 21) throw Napi::RangeError::New(info.Env(), "conv geometry: expected 21 numbers");
+  // Same order as the ConvGeom fields (and convGeometry() in src/kernels/conv.ts).
+  return ConvGeom{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                  v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20]};
+}
+int64_t InSize(const ConvGeom& g) { return g.n * g.d * g.h * g.w * g.c; }
+int64_t OutSize(const ConvGeom& g) { return g.n * g.od * g.oh * g.ow * g.oc; }
+int64_t FilterSize(const ConvGeom& g) { return g.kd * g.kh * g.kw * g.c * g.oc; }
+
+void ConvForward(const Napi::CallbackInfo& info) {
+  const ConvGeom g = Geom(info, 0);
+  conv_forward(g, Buf(info, 1, InSize(g)), Buf(info, 2, FilterSize(g)), Buf(info, 3, OutSize(g)));
+}
+void ConvBackwardInput(const Napi::CallbackInfo& info) {
+  const ConvGeom g = Geom(info, 0);
+  conv_backward_input(g, Buf(info, 1, OutSize(g)), Buf(info, 2, FilterSize(g)), Buf(info, 3, InSize(g)));
+}
+void ConvBackwardFilter(const Napi::CallbackInfo& info) {
+  const ConvGeom g = Geom(info, 0);
+  conv_backward_filter(g, Buf(info, 1, InSize(g)), Buf(info, 2, OutSize(g)), Buf(info, 3, FilterSize(g)));
+}
+
+// unary(op, x, y, n)
+void UnaryOp(const Napi::CallbackInfo& info) {
+  const int64_t n = I(info, 3);
+  unary(Unary(I(info, 0)), Buf(info, 1, n), Buf(info, 2, n), n);
+}
+
+// binary(op, a, b, out, shape, aStrides, bStrides)
+void BinaryOp(const Napi::CallbackInfo& info) {
+  const auto shape = Ints(info, 4), as = Ints(info, 5), bs = Ints(info, 6);
+  if (shape.size() > 8 || as.size() != shape.size() || bs.size() != shape.size())
+    throw Napi::RangeError::New(info.Env(), "binary: shape and strides must have one equal rank <= 8");
+  int64_t total = 1, alast = 0, blast = 0;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    total *= shape[i];
+    alast += (shape[i] - 1) * as[i];
+    blast += (shape[i] - 1) * bs[i];
+  }
+  if (total == 0) return;
+  binary(Binary(I(info, 0)), Buf(info, 1, alast + 1), Buf(info, 2, blast + 1), Buf(info, 3, total), int(shape.size()),
+         shape.data(), as.data(), bs.data());
+}
+
+// reduce(op, x, out, outer, mid, inner)
+void ReduceOp(const Napi::CallbackInfo& info) {
+  const int64_t outer = I(info, 3), mid = I(info, 4), inner = I(info, 5);
+  reduce(Reduce(I(info, 0)), Buf(info, 1, outer * mid * inner), Buf(info, 2, outer * inner), outer, mid, inner);
+}
+
+// softmax(x, y, rows, len)
+void Softmax(const Napi::CallbackInfo& info) {
+  const int64_t rows = I(info, 2), len = I(info, 3);
+  softmax_lastaxis(Buf(info, 0, rows * len), Buf(info, 1, rows * len), rows, len);
+}
+
+// transpose(x, y, shape, perm)
+void Transpose(const Napi::CallbackInfo& info) {
+  const auto shape = Ints(info, 2), perm = Ints(info, 3);
+  int64_t total = 1;
+  for (auto s : shape) total *= s;
+  if (perm.size() != shape.size()) throw Napi::RangeError::New(info.Env(), "transpose: perm and shape differ in rank");
+  transpose(Buf<uint32_t>(info, 0, total), Buf<uint32_t>(info, 1, total), int(shape.size()), shape.data(), perm.data());
+}
+
+// layerNorm(x, gamma, beta, y, rows, c, eps) / rmsNorm(x, gamma, y, rows, c, eps)
+void LayerNorm(const Napi::CallbackInfo& info) {
+  const int64_t rows = I(info, 4), c = I(info, 5);
+  layer_norm(Buf(info, 0, rows * c), Buf(info, 1, c, true), Buf(info, 2, c, true), Buf(info, 3, rows * c), rows, c,
+             float(D(info, 6)));
+}
+// layerNormGrad(dy, x, gamma, dx, dgamma, dbeta, rows, c, eps)
+void LayerNormGrad(const Napi::CallbackInfo& info) {
+  const int64_t rows = I(info, 6), c = I(info, 7);
+  layer_norm_grad(Buf(info, 0, rows * c), Buf(info, 1, rows * c), Buf(info, 2, c, true), Buf(info, 3, rows * c),
+                  Buf(info, 4, c, true), Buf(info, 5, c, true), rows, c, float(D(info, 8)));
+}
+void RmsNorm(const Napi::CallbackInfo& info) {
+  const int64_t rows = I(info, 3), c = I(info, 4);
+  rms_norm(Buf(info, 0, rows * c), Buf(info, 1, c, true), Buf(info, 2, rows * c), rows, c, float(D(info, 5)));
+}
+// rmsNormGrad(dy, x, gamma, dx, dgamma, rows, c, eps)
+void RmsNormGrad(const Napi::CallbackInfo& info) {
+  const int64_t rows = I(info, 5), c = I(info, 6);
+  rms_norm_grad(Buf(info, 0, rows * c), Buf(info, 1, rows * c), Buf(info, 2, c, true), Buf(info, 3, rows * c),
+                Buf(info, 4, c, true), rows, c, float(D(info, 7)));
+}
+// groupNorm(x, gamma, beta, y, n, s, c, groups, eps)
+void GroupNorm(const Napi::CallbackInfo& info) {
+  const int64_t n = I(info, 4), s = I(info, 5), c = I(info, 6), groups = I(info, 7);
+  if (groups <= 0 || c % groups != 0) throw Napi::RangeError::New(info.Env(), "groupNorm: channels must split into groups");
+  group_norm(Buf(info, 0, n * s * c), Buf(info, 1, c, true), Buf(info, 2, c, true), Buf(info, 3, n * s * c), n, s, c,
+             groups, float(D(info, 8)));
+}
+// groupNormGrad(dy, x, gamma, dx, dgamma, dbeta, n, s, c, groups, eps)
+void GroupNormGrad(const Napi::CallbackInfo& info) {
+  const int64_t n = I(info, 6), s = I(info, 7), c = I(info, 8), groups = I(info, 9);
+  if (groups <= 0 || c % groups != 0) throw Napi::RangeError::New(info.Env(), "groupNorm: channels must split into groups");
+  group_norm_grad(Buf(info, 0, n * s * c), Buf(info, 1, n * s * c), Buf(info, 2, c, true), Buf(info, 3, n * s * c),
+                  Buf(info, 4, c, true), Buf(info, 5, c, true), n, s, c, groups, float(D(info, 10)));
+}
+// geluTanh(x, y, n) / geluTanhGrad(dy, x, dx, n)
+void GeluTanh(const Napi::CallbackInfo& info) {
+  const int64_t n = I(info, 2);
+  gelu_tanh(Buf(info, 0, n), Buf(info, 1, n), n);
+}
+void GeluTanhGrad(const Napi::CallbackInfo& info) {
+  const int64_t n = I(info, 3);
+  gelu_tanh_grad(Buf(info, 0, n), Buf(info, 1, n), Buf(info, 2, n), n);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));
+  exports.Set("convForward", Napi::Function::New(env, ConvForward));
+  exports.Set("convBackwardInput", Napi::Function::New(env, ConvBackwardInput));
+  exports.Set("convBackwardFilter", Napi::Function::New(env, ConvBackwardFilter));
+  exports.Set("unary", Napi::Function::New(env, UnaryOp));
+  exports.Set("binary", Napi::Function::New(env, BinaryOp));
+  exports.Set("reduce", Napi::Function::New(env, ReduceOp));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
+  exports.Set("rmsNorm", Napi::Function::New(env, RmsNorm));
+  exports.Set("rmsNormGrad", Napi::Function::New(env, RmsNormGrad));
+  exports.Set("groupNorm", Napi::Function::New(env, GroupNorm));
+  exports.Set("groupNormGrad", Napi::Function::New(env, GroupNormGrad));
+  exports.Set("geluTanh", Napi::Function::New(env, GeluTanh));
+  exports.Set("geluTanhGrad", Napi::Function::New(env, GeluTanhGrad));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(opensora_native, Init)

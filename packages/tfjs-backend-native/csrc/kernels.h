@@ -1,0 +1,58 @@
+// The compute entry points of the addon. Everything is float32, row-major, channels-last;
+// shapes arrive already checked and simplified by the TypeScript side (src/kernels/*).
+#pragma once
+#include <cstdint>
+
+namespace osn {
+
+// ---- matmul.cc
+// c[i] = op(a[ai[i]]) x op(b[bi[i]]) for i < batch; a is [*, M, K] (or [*, K, M] when ta).
+void batch_matmul(const float* a, const float* b, float* c, int64_t batch, const int32_t* ai, const int32_t* bi,
+                  int64_t m, int64_t n, int64_t k, bool ta, bool tb);
+
+// ---- conv.cc: NDHWC input, [KD, KH, KW, C, OC] filter; conv2d is the D = KD = 1 case.
+struct ConvGeom {
+  int64_t n, d, h, w, c;        // input
+  int64_t od, oh, ow, oc;       // output
+  int64_t kd, kh, kw;           // filter
+  int64_t sd, sh, sw;           // strides
+  int64_t dd, dh, dw;           // dilations
+  int64_t pd, ph, pw;           // front (top/left) padding; the back padding is implied
+};
+void conv_forward(const ConvGeom& g, const float* x, const float* f, float* y);
+void conv_backward_input(const ConvGeom& g, const float* dy, const float* f, float* dx);
+void conv_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* df);
+// Whether the oneDNN route was compiled in (binding.gyp finds libdnnl-dev).
+bool have_dnnl();
+
+// ---- elementwise.cc
+enum class Unary : int { Exp, Log, Sigmoid, Tanh, Rsqrt, Sqrt, Square, Neg, Abs, Relu, Reciprocal, Sin, Cos, Relu6, Elu };
+void unary(Unary op, const float* x, float* y, int64_t n);
+enum class Binary : int { Add, Sub, Mul, Div, Max, Min, SquaredDiff };
+// out[idx] = a[idx . as] op b[idx . bs] over `shape` (rank <= 8; strides 0 broadcast).
+void binary(Binary op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* as,
+            const int64_t* bs);
+
+// ---- reduce.cc: x viewed as [outer, mid, inner], reduced over mid.
+enum class Reduce : int { Sum, Mean, Max, Min };
+void reduce(Reduce op, const float* x, float* out, int64_t outer, int64_t mid, int64_t inner);
+void softmax_lastaxis(const float* x, float* y, int64_t rows, int64_t len);
+
+// ---- transpose.cc: 4-byte elements; out shape[i] = shape[perm[i]].
+void transpose(const uint32_t* x, uint32_t* y, int rank, const int64_t* shape, const int64_t* perm);
+
+// ---- norms.cc (gamma/beta may be null). GroupNorm views x as [n, s, c] with c = groups * cg.
+void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t c, float eps);
+void layer_norm_grad(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,
+                     int64_t rows, int64_t c, float eps);
+void rms_norm(const float* x, const float* gamma, float* y, int64_t rows, int64_t c, float eps);
+void rms_norm_grad(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, int64_t rows,
+                   int64_t c, float eps);
+void group_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t n, int64_t s, int64_t c,
+                int64_t groups, float eps);
+void group_norm_grad(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,
+                     int64_t n, int64_t s, int64_t c, int64_t groups, float eps);
+void gelu_tanh(const float* x, float* y, int64_t n);
+void gelu_tanh_grad(const float* dy, const float* x, float* dx, int64_t n);
+
+}  // namespace osn

@@ -1,0 +1,64 @@
+// Loads the compiled addon (build/Release/opensora_native.node) and types its functions.
+// The .node file is built by `node-gyp rebuild` at install; when that failed, loading throws
+// an Error that says so and how to fix it, and callers fall back to tfjs's cpu backend.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+type F32 = Float32Array;
+type Opt = Float32Array | null;
+
+/** The addon's functions (csrc/addon.cc). Buffers are written in place; sizes are checked there. */
+export interface NativeAddon {
+  setThreads(n: number): number;
+  info(): { threads: number; dnnl: boolean };
+  batchMatMul(a: F32, b: F32, c: F32, ai: Int32Array, bi: Int32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): void;
+  convForward(geom: number[], x: F32, filter: F32, y: F32): void;
+  convBackwardInput(geom: number[], dy: F32, filter: F32, dx: F32): void;
+  convBackwardFilter(geom: number[], x: F32, dy: F32, df: F32): void;
+  unary(op: number, x: F32, y: F32, n: number): void;
+  binary(op: number, a: F32, b: F32, out: F32, shape: number[], aStrides: number[], bStrides: number[]): void;
+  reduce(op: number, x: F32, out: F32, outer: number, mid: number, inner: number): void;
+  softmax(x: F32, y: F32, rows: number, len: number): void;
+  transpose(x: F32 | Int32Array, y: F32 | Int32Array, shape: number[], perm: number[]): void;
+  layerNorm(x: F32, gamma: Opt, beta: Opt, y: F32, rows: number, c: number, eps: number): void;
+  layerNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, dbeta: Opt, rows: number, c: number, eps: number): void;
+  rmsNorm(x: F32, gamma: Opt, y: F32, rows: number, c: number, eps: number): void;
+  rmsNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, rows: number, c: number, eps: number): void;
+  groupNorm(x: F32, gamma: Opt, beta: Opt, y: F32, n: number, s: number, c: number, groups: number, eps: number): void;
+  groupNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, dbeta: Opt, n: number, s: number, c: number, groups: number, eps: number): void;
+  geluTanh(x: F32, y: F32, n: number): void;
+  geluTanhGrad(dy: F32, x: F32, dx: F32, n: number): void;
+}
+
+/** Where the build puts the addon (src/ and dist/ are both one level below the package root). */
+export const addonPath = fileURLToPath(new URL('../build/Release/opensora_native.node', import.meta.url));
+
+let loaded: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (loaded) return loaded;
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `@opensora-ts/tfjs-backend-native: the native addon is not built (no ${addonPath}). ` +
+        'Install a C++ compiler and libopenblas-dev, then run `pnpm --filter @opensora-ts/tfjs-backend-native build:addon`.',
+    );
+  }
+  try {
+    loaded = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(`@opensora-ts/tfjs-backend-native: the native addon failed to load (${why}); rebuild it with \`node-gyp rebuild\`.`);
+  }
+  return loaded;
+}
+
+/** Whether the addon is built and loads, without throwing (tests skip on false). */
+export function nativeAddonStatus(): { available: true } | { available: false; reason: string } {
+  try {
+    loadAddon();
+    return { available: true };
+  } catch (err) {
+    return { available: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -1,0 +1,3 @@
+export { registerNativeBackend, NativeBackend, NATIVE_BACKEND_NAME } from './backend.js';
+export type { RegisterNativeOptions, NativeBackendInfo } from './backend.js';
+export { nativeAddonStatus } from './addon.js';

@@ -1,0 +1,22 @@
+// Every kernel the native backend overrides; all other kernels are cpu's, shared unchanged.
+import { binaryKernels } from './binary.js';
+import { convKernels } from './conv.js';
+import { fusedKernels } from './fused.js';
+import { batchMatMul, fusedMatMul } from './matmul.js';
+import { reduceKernels } from './reduce.js';
+import { softmax } from './softmax.js';
+import { transpose } from './transpose.js';
+import { unaryKernels } from './unary.js';
+import type { NativeKernel } from './util.js';
+
+export const nativeKernels: NativeKernel[] = [
+  batchMatMul,
+  fusedMatMul,
+  ...convKernels,
+  softmax,
+  ...binaryKernels,
+  ...unaryKernels,
+  ...reduceKernels,
+  transpose,
+  ...fusedKernels,
+];

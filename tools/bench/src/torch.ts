@@ -1,0 +1,73 @@
+// Runs PyTorch (CPU) in a child python3 on the same shapes, at the same thread count.
+// Each case is Python source that defines `step()`; the embedded driver times it with the same
+// policy as ./timing.ts (warm-up, repetitions within a budget, the fastest). OPENSORA_REFERENCE
+// (a checkout of the reference Open-Sora) is put on sys.path, so model suites can import it.
+import { spawnSync } from 'node:child_process';
+
+export interface TorchCase {
+  op: string;
+  /** Python that defines `step()` (torch, F = torch.nn.functional are in scope). */
+  setup: string;
+}
+
+export interface TorchTiming {
+  warmup: number;
+  minReps: number;
+  maxReps: number;
+  budgetMs: number;
+}
+
+const DRIVER = String.raw`
+import json, os, sys, time
+spec = json.loads(sys.stdin.read())
+ref = os.environ.get("OPENSORA_REFERENCE")
+if ref:
+    sys.path.insert(0, ref)
+import torch
+import torch.nn.functional as F
+torch.set_num_threads(spec["threads"])
+torch.manual_seed(0)
+t = spec["timing"]
+out = {"version": torch.__version__, "ms": {}}
+for case in spec["cases"]:
+    ns = {"torch": torch, "F": F}
+    exec(case["setup"], ns)
+    step = ns["step"]
+    for _ in range(t["warmup"]):
+        step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < t["minReps"] or (len(times) < t["maxReps"] and (time.perf_counter() - start) * 1e3 < t["budgetMs"]):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    out["ms"][case["op"]] = min(times)
+    del ns
+print(json.dumps(out))
+`;
+
+/** A python3 that imports torch: OPENSORA_PYTHON, else Debian's /usr/bin/python3, else python3 on PATH. */
+export function findTorchPython(): { python: string } | { python: null; reason: string } {
+  const candidates = [process.env.OPENSORA_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p));
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (r.status === 0) return { python };
+  }
+  return { python: null, reason: `no python3 with torch found (tried ${candidates.join(', ')}); install python3-torch or set OPENSORA_PYTHON` };
+}
+
+/** Milliseconds per case (median), or an Error naming what failed. */
+export function runTorch(python: string, cases: TorchCase[], threads: number, timing: TorchTiming): { version: string; ms: Record<string, number> } {
+  const n = String(threads);
+  // torch.set_num_threads does not reach OpenBLAS (Debian's torch BLAS), which would otherwise
+  // use every core for matmuls: pin all the thread pools.
+  const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
+  const r = spawnSync(python, ['-c', DRIVER], {
+    input: JSON.stringify({ threads, timing, cases }),
+    encoding: 'utf8',
+    env,
+    maxBuffer: 16 << 20,
+  });
+  if (r.status !== 0) throw new Error(`PyTorch run failed (${python}, exit ${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { version: string; ms: Record<string, number> };
+}

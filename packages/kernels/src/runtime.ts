@@ -33,7 +33,7 @@ let described: RuntimeDescription | undefined;
 interface Candidate {
   backend: string;
   source: string;
-  load: () => number; // returns thread count; throws when unavailable
+  load: () => Promise<number>; // resolves to the thread count; rejects when unavailable
 }
 
 function threadsFromEnv(): number {
@@ -50,7 +50,7 @@ function candidates(): Candidate[] {
   const tfjsNode = (pkg: string): Candidate => ({
     backend: 'tensorflow',
     source: pkg,
-    load: () => {
+    load: async () => {
       assertTfjsNodeBinding(pkg);
       requireHere(pkg); // registers the 'tensorflow' backend into the shared engine
       if (tf.findBackendFactory('tensorflow') == null) throw new Error(`${pkg} loaded but registered no backend`);
@@ -63,14 +63,16 @@ function candidates(): Candidate[] {
     {
       backend: 'native',
       source: '@opensora-ts/tfjs-backend-native',
-      load: () => {
-        const mod = requireHere('@opensora-ts/tfjs-backend-native') as {
+      load: async () => {
+        // import(), not require(): under the `source` condition (tests, tsx) it resolves to TypeScript.
+        const spec = '@opensora-ts/tfjs-backend-native';
+        const mod = (await import(spec)) as {
           registerNativeBackend: (opts?: { threads?: number }) => { threads: number };
         };
         return mod.registerNativeBackend({ threads: threadsFromEnv() || undefined }).threads;
       },
     },
-    { backend: 'cpu', source: 'builtin', load: () => 1 },
+    { backend: 'cpu', source: 'builtin', load: async () => 1 },
   ];
 }
 
@@ -107,7 +109,7 @@ export async function initRuntime(options: InitRuntimeOptions = {}): Promise<Run
     if (wanted !== undefined && c.backend !== wanted) continue;
     let threads: number;
     try {
-      threads = c.load();
+      threads = await c.load();
     } catch (err) {
       skipped.push({ backend: `${c.backend} (${c.source})`, reason: shortReason(err) });
       continue;

@@ -1,0 +1,270 @@
+// opensora-eval: flags and config in, the eval package's protocol called, progress and files out.
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { initRuntime, tf, type BackendName } from '@opensora-ts/kernels';
+import { decodeFrames, readMetadata, writeVideo } from '@opensora-ts/data';
+import { DemoTextEncoder } from '@opensora-ts/conditioning';
+import { loadSTDiT3, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
+import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights, VAE_PRESETS } from '@opensora-ts/vae';
+import {
+  evalLossTables,
+  loadEvalBatches,
+  newResults,
+  parseEvalLossConfig,
+  readPromptSuite,
+  readResults,
+  reconstructionMetrics,
+  runEvalLoss,
+  scoreShapesSamples,
+  shapesPromptSuite,
+  stditFlowModel,
+  writeReport,
+  writeResults,
+  writeVBenchSamples,
+  type Video,
+} from '@opensora-ts/eval';
+import { loadSampler } from './load-sampler.js';
+import { Progress } from './progress.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${v}'.`);
+  return n;
+};
+
+function readJson(path: string, what: string): unknown {
+  if (!existsSync(path)) throw new Error(`${path}: ${what} not found.`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: ${what} is not valid JSON (${(e as Error).message}).`);
+  }
+}
+
+async function finish(name: string, out: string | undefined, reportDir: string | undefined, section: Parameters<typeof writeResults>[1]): Promise<void> {
+  const results = out ? writeResults(resolve(out), section) : section;
+  if (out) console.log(`results: ${resolve(out)}`);
+  if (reportDir) {
+    const r = await writeReport([results], reportDir, { title: `Open-Sora evaluation: ${name}` });
+    console.log(`report: ${r.files[0]}`);
+  }
+}
+
+/** `--model-config`: a preset name or a JSON file of STDiT3 config keys. */
+function modelConfig(spec: string | undefined): Record<string, unknown> | undefined {
+  if (!spec) return undefined;
+  if (spec in STDIT3_PRESETS) return stdit3Preset(spec as keyof typeof STDIT3_PRESETS) as unknown as Record<string, unknown>;
+  if (existsSync(spec)) return readJson(spec, 'model config') as Record<string, unknown>;
+  throw new Error(`--model-config ${spec}: neither a preset (${Object.keys(STDIT3_PRESETS).join(', ')}) nor a JSON file.`);
+}
+
+async function lossCommand(o: {
+  ckpt: string; data: string; config: string; vae: string; vaeConfig: string; modelConfig?: string; textEncoder: string;
+  name?: string; out?: string; report?: string; backend?: string;
+}): Promise<void> {
+  await initRuntime(o.backend ? { backend: o.backend as BackendName } : {});
+  const config = parseEvalLossConfig(readJson(o.config, 'eval config'), o.config);
+  const meta = await readMetadata(o.data);
+  if (meta.report.lines().length > 0) console.error(meta.report.summary());
+  const override = modelConfig(o.modelConfig);
+  const model = loadSTDiT3(o.ckpt, override ? { config: override as never } : {});
+  if (o.textEncoder !== 'demo') throw new Error(`--text-encoder ${o.textEncoder}: only 'demo' (the conditioning package's demo encoder) is wired in this app so far.`);
+  const text = new DemoTextEncoder({ maxLength: model.config.model_max_length });
+  if (text.dim !== model.config.caption_channels) {
+    throw new Error(`--text-encoder demo gives ${text.dim}-dim states but the model's caption_channels is ${model.config.caption_channels}; use the text encoder the model was trained with.`);
+  }
+  if (!(o.vaeConfig in VAE_PRESETS)) throw new Error(`--vae-config ${o.vaeConfig}: unknown preset (${Object.keys(VAE_PRESETS).join(', ')}).`);
+  const vae = createVae(o.vaeConfig);
+  loadVaeWeights(vae, o.vae);
+  const codec = new ChunkedVideoCodec(vae);
+  const name = o.name ?? basename(resolve(o.ckpt));
+  let bar: Progress | undefined;
+  const report = await runEvalLoss(
+    stditFlowModel(model),
+    async (bucket) => {
+      console.error(`bucket ${bucket.resolution}/${bucket.numFrames}f: reading and encoding`);
+      return loadEvalBatches(meta.rows, bucket, {
+        encodeVideo: (x) => codec.encode(x as tf.Tensor5D, { seed: config.seed }),
+        encodeText: async (p) => text.encode(p),
+      }, { seed: config.seed, onSkip: (l) => console.error(`skipped: ${l}`) });
+    },
+    config,
+    {
+      onProgress: (p) => {
+        if (p.timestepIndex === 0 && p.batch === 0) {
+          bar?.stop();
+          bar = new Progress(`loss ${p.bucket.resolution}/${p.bucket.numFrames}f`, p.timesteps * p.batchesInBucket);
+        }
+        bar?.update(p.timestepIndex * p.batchesInBucket + p.batch + 1, p.timesteps * p.batchesInBucket, `t ${p.timestepIndex + 1}/${p.timesteps}`);
+      },
+    },
+  );
+  bar?.stop();
+  text.dispose();
+  console.log(evalLossTables(report));
+  await finish(name, o.out, o.report, { ...newResults(name), loss: report });
+}
+
+function listVideos(dir: string): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder of videos.`);
+  return readdirSync(dir).filter((f) => !f.startsWith('.') && statSync(join(dir, f)).isFile()).sort().map((f) => join(dir, f));
+}
+
+/** The reference's frame choice: linspace(0, n_total - 1, num_frames) truncated to integers. */
+async function loadClip(path: string, numFrames: number): Promise<Video> {
+  const all = await decodeFrames(path);
+  const n = Math.min(numFrames, all.numFrames);
+  const idx = Array.from({ length: n }, (_, k) => (n === 1 ? 0 : Math.trunc((k * (all.numFrames - 1)) / (n - 1))));
+  const fb = all.height * all.width * 3;
+  const data = new Uint8Array(n * fb);
+  idx.forEach((f, k) => data.set(all.data.subarray(f * fb, (f + 1) * fb), k * fb));
+  return { data, numFrames: n, height: all.height, width: all.width, fps: all.fps };
+}
+
+async function vaeCommand(o: { real: string; recon: string; numFrames: number; lpipsWeights?: string; name?: string; out?: string; report?: string }): Promise<void> {
+  const real = listVideos(o.real);
+  const recon = listVideos(o.recon);
+  if (real.length !== recon.length) throw new Error(`${o.real} has ${real.length} files but ${o.recon} has ${recon.length}; they are paired in sorted order and must match.`);
+  let lpips: { fn: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor1D; net: string } | undefined;
+  if (o.lpipsWeights) {
+    await initRuntime();
+    const net = loadLpips(o.lpipsWeights);
+    lpips = { fn: (a, b) => net.forward(a, b), net: 'vgg16 (the vae package; the reference evaluates with AlexNet)' };
+  } else console.error('LPIPS skipped: no --lpips-weights FILE given (weights cannot be downloaded here). FloLPIPS is not implemented.');
+  const pairs: { real: Video; recon: Video }[] = [];
+  const bar = new Progress('decode', real.length);
+  for (let i = 0; i < real.length; i++) {
+    pairs.push({ real: await loadClip(real[i]!, o.numFrames), recon: await loadClip(recon[i]!, o.numFrames) });
+    bar.update(i + 1, real.length, basename(real[i]!));
+  }
+  bar.stop();
+  const m = reconstructionMetrics(pairs, { ...(lpips ? { lpips } : {}) });
+  console.log(`PSNR ${m.psnr.mean.toFixed(3)} dB  SSIM ${m.ssim.mean.toFixed(4)}${m.lpips ? `  LPIPS ${m.lpips.mean.toFixed(4)}` : ''}  (${m.videos} videos x ${m.frames} frames)`);
+  const name = o.name ?? basename(resolve(o.recon));
+  await finish(name, o.out, o.report, { ...newResults(name), vae: m });
+}
+
+async function samplesCommand(o: {
+  suite: string; n: number; sampler?: string; height: number; width: number; numFrames: number; fps: number; seed: number;
+  json?: string; out?: string; save?: string; generationMetrics?: boolean; name?: string; report?: string;
+}): Promise<void> {
+  if (o.suite !== 'shapes') throw new Error(`--suite ${o.suite}: only 'shapes' (held-out shapes-world prompts) is scored here; for VBench prompts use 'opensora-eval vbench'.`);
+  const suite = shapesPromptSuite(o.n, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps });
+  const sampler = await loadSampler(o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps }, suite);
+  const bar = new Progress('samples', suite.length);
+  const r = await scoreShapesSamples(suite.map((s) => s.prompt), sampler, {
+    suite: 'shapes',
+    seed: o.seed,
+    generationMetrics: o.generationMetrics ?? false,
+    ...(o.save ? { saveDir: resolve(o.save), write: (p: string, v: Video) => writeVideoOf(p, v) } : {}),
+    onProgress: (d, t) => bar.update(d, t),
+  });
+  bar.stop();
+  const summary = { color_accuracy: r.color_accuracy, direction_accuracy: r.direction_accuracy, camera_accuracy: r.camera_accuracy, n: r.n, n_direction: r.n_direction };
+  console.log(JSON.stringify(summary));
+  if (o.json) {
+    mkdirSync(dirname(resolve(o.json)), { recursive: true });
+    writeFileSync(resolve(o.json), `${JSON.stringify(summary, null, 2)}\n`);
+  }
+  const name = o.name ?? (o.sampler ? basename(o.sampler) : 'samples');
+  if (o.out || o.report) await finish(name, o.out, o.report, { ...newResults(name), samples: r });
+}
+
+async function writeVideoOf(path: string, v: Video): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  const bytes = v.data instanceof Uint8Array ? v.data : Uint8Array.from(v.data, (x) => Math.max(0, Math.min(255, Math.round(x * 255))));
+  await writeVideo(path, bytes, v.numFrames, v.height, v.width, { fps: v.fps ?? 8 });
+}
+
+async function vbenchCommand(o: { prompts: string; out: string; sampler?: string; samplesPerPrompt: number; seed: number; height: number; width: number; numFrames: number; fps: number }): Promise<void> {
+  const prompts = readPromptSuite(o.prompts);
+  const sampler = await loadSampler(o.sampler === 'ground-truth' ? undefined : o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps }, []);
+  const bar = new Progress('vbench', prompts.length * o.samplesPerPrompt);
+  const files = await writeVBenchSamples(prompts, sampler, o.out, { samplesPerPrompt: o.samplesPerPrompt, seed: o.seed, write: writeVideoOf, onProgress: (d, t, f, skipped) => bar.update(d, t, skipped ? `kept ${basename(f)}` : basename(f)) });
+  bar.stop();
+  console.log(`${files.length} videos in ${resolve(o.out)} (${o.samplesPerPrompt} per prompt, named {prompt}-{index}.mp4): point VBench's evaluate at this folder.`);
+}
+
+async function reportCommand(files: string[], o: { out: string; title?: string }): Promise<void> {
+  const runs = files.map((f) => readResults(resolve(f)));
+  const r = await writeReport(runs, o.out, o.title ? { title: o.title } : {});
+  for (const f of r.files) console.log(f);
+}
+
+export function buildProgram(): Command {
+  const p = new Command('opensora-eval').description('Open-Sora 1.3 evaluation: validation loss, VAE reconstruction metrics, sample adherence, reports.').showHelpAfterError();
+  p.command('loss')
+    .description('rectified-flow validation loss per bucket and timestep (eval_loss.py)')
+    .requiredOption('--ckpt <path>', 'STDiT3 checkpoint: model.safetensors or a folder with config.json')
+    .requiredOption('--data <csv>', 'metadata CSV (path,text,num_frames,height,width,...)')
+    .requiredOption('--config <json>', 'eval config: bucket_config, num_eval_timesteps, seed, dtype')
+    .requiredOption('--vae <path>', 'VAE weights (safetensors)')
+    .option('--vae-config <name>', 'VAE preset', 'OpenSoraVAE_V1_3')
+    .option('--model-config <name|json>', 'STDiT3 preset name or JSON file (merged over the folder config.json)')
+    .option('--text-encoder <name>', "text encoder ('demo')", 'demo')
+    .option('--name <label>', 'run label in reports (default: checkpoint folder name)')
+    .option('--out <json>', 'results file (merged if it exists)')
+    .option('--report <dir>', 'write report.md and plots here')
+    .option('--backend <name>', 'tensor backend (native, tensorflow, cpu)')
+    .action((o) => lossCommand(o));
+  p.command('vae')
+    .description('reconstruction metrics (PSNR, SSIM, LPIPS with local weights) of paired videos')
+    .requiredOption('--real <dir>', 'original videos')
+    .requiredOption('--recon <dir>', 'reconstructions, same file order')
+    .option('--num-frames <n>', 'frames per video (linspace over the clip)', int('--num-frames'), 17)
+    .option('--lpips-weights <file>', 'LPIPS weights (safetensors, VGG16 layout of the vae package)')
+    .option('--name <label>', 'run label in reports')
+    .option('--out <json>', 'results file')
+    .option('--report <dir>', 'write report.md and plots here')
+    .action((o) => vaeCommand(o));
+  p.command('samples')
+    .description('generate held-out shapes-world prompts and score colour, direction and camera adherence')
+    .option('--suite <name>', "prompt suite ('shapes')", 'shapes')
+    .option('-n, --n <count>', 'prompts', int('--n'), 50)
+    .option('--sampler <module>', "module exporting createSampler({height,width,numFrames,fps}), or 'ground-truth'")
+    .option('--height <px>', 'video height', int('--height'), 144)
+    .option('--width <px>', 'video width', int('--width'), 256)
+    .option('--num-frames <n>', 'frames', int('--num-frames'), 33)
+    .option('--fps <n>', 'frames per second', int('--fps'), 8)
+    .option('--seed <n>', 'seed of the first sample (then +1 per prompt)', int('--seed'), 42)
+    .option('--json <file>', 'write {color_accuracy, direction_accuracy, camera_accuracy, n} here')
+    .option('--generation-metrics', 'also temporal flickering and the motion-smoothness / dynamic-degree estimates')
+    .option('--save <dir>', 'keep the generated videos')
+    .option('--name <label>', 'run label in reports')
+    .option('--out <json>', 'results file')
+    .option('--report <dir>', 'write report.md here')
+    .action((o) => samplesCommand(o));
+  p.command('vbench')
+    .description('write a VBench prompt suite\'s samples as VBench expects them ({prompt}-{index}.mp4, 5 per prompt)')
+    .requiredOption('--prompts <file>', 'prompt suite, one per line (VBench all_dimension.txt)')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--sampler <module>', 'module exporting createSampler(...)')
+    .option('--samples-per-prompt <n>', 'videos per prompt', int('--samples-per-prompt'), 5)
+    .option('--seed <n>', 'seed of sample 0 (then +1)', int('--seed'), 42)
+    .option('--height <px>', 'video height', int('--height'), 360)
+    .option('--width <px>', 'video width', int('--width'), 640)
+    .option('--num-frames <n>', 'frames', int('--num-frames'), 49)
+    .option('--fps <n>', 'frames per second', int('--fps'), 24)
+    .action((o) => vbenchCommand(o));
+  p.command('report')
+    .description('results JSON file(s) -> report.md with PNG plots; two runs side by side')
+    .argument('<results...>', 'results files')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--title <text>', 'report title')
+    .action((files: string[], o) => reportCommand(files, o));
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    console.error(`opensora-eval: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+const isMain = process.argv[1] !== undefined && /cli\.ts$/.test(process.argv[1]);
+if (isMain) void main(process.argv.slice(2)).then((code) => process.exit(code));

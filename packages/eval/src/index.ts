@@ -1,0 +1,36 @@
+export { checkVideo, checkSameGeometry, frameUnit, isByteArray } from './frames.js';
+export type { PixelArray, Video } from './frames.js';
+export { psnr, psnrPerFrame } from './psnr.js';
+export { ssim, ssimPlane, ssimPerFrame, gaussianKernel, SSIM_WINDOW, SSIM_SIGMA } from './ssim.js';
+export { reconstructionMetrics } from './vae-metrics.js';
+export type { MetricSeries, PerceptualDistance, ReconstructionMetrics, ReconstructionOptions } from './vae-metrics.js';
+
+export { evalLossConfigSchema, parseEvalLossConfig, evalBuckets, OPENSORA_13_EVAL_LOSS } from './eval-loss-config.js';
+export type { EvalLossConfig, EvalBucket } from './eval-loss-config.js';
+export { runEvalLoss, evalLossTables } from './eval-loss.js';
+export type { BucketLoss, EvalLossReport, EvalLossProgress, RunEvalLossOptions } from './eval-loss.js';
+export { loadEvalBatches } from './eval-data.js';
+export type { EvalEncoders, EvalDataOptions } from './eval-data.js';
+export { stditFlowModel } from './stdit-model.js';
+
+export { parseShapesPrompt } from './shapes-prompt.js';
+export type { ShapesPromptIntent } from './shapes-prompt.js';
+export { classifyPixel, paletteLabels, paletteNames, colorHistogram } from './foreground.js';
+export type { PaletteOptions } from './foreground.js';
+export { checkShapesAdherence, summarizeAdherence, toByteFrames } from './adherence.js';
+export type { AdherenceOptions, AdherenceResult, AdherenceSummary } from './adherence.js';
+export { temporalFlickering, motionSmoothnessEstimate, dynamicDegreeEstimate } from './generation-metrics.js';
+export type { DynamicDegreeResult, FlowEstimateOptions } from './generation-metrics.js';
+export { shapesPromptSuite, groundTruthSampler, HELD_OUT_INDEX_OFFSET } from './sampler.js';
+export type { VideoSampler, ShapesPrompt } from './sampler.js';
+export { scoreShapesSamples } from './samples-eval.js';
+export type { ScoreSamplesOptions } from './samples-eval.js';
+export { readPromptSuite, vbenchFileName, writeVBenchSamples, VBENCH_SAMPLES_PER_PROMPT } from './vbench.js';
+export type { VBenchWriteOptions } from './vbench.js';
+
+export { RESULTS_FORMAT, newResults, readResults, writeResults } from './results.js';
+export type { EvalResults, SampleScore, SamplesResults } from './results.js';
+export { writeReport } from './report.js';
+export type { ReportOptions, WrittenReport } from './report.js';
+export { lineChartSpec, groupedBarSpec, renderSvg, renderPng, svgToPng, PLOT_FONT } from './plots.js';
+export type { LineSeries, BarDatum, PlotText } from './plots.js';

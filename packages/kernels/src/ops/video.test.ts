@@ -47,6 +47,17 @@ describeEachBackend('video layout ops', () => {
     });
   });
 
+  it('upsampleNearest3d has a gradient: each input voxel collects the sum over its copies', () => {
+    tf.tidy(() => {
+      const x = randn([1, 2, 2, 2, 3], 5) as tf.Tensor5D;
+      const dy = randn([1, 4, 4, 6, 3], 6);
+      const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(upsampleNearest3d(v as tf.Tensor5D, [2, 2, 3]), dy)))(x);
+      // Sum dy over each 2x2x3 block of copies.
+      const want = tf.sum(tf.reshape(dy, [1, 2, 2, 2, 2, 2, 3, 3]), [2, 4, 6]);
+      expectClose(dx, want.dataSync() as Float32Array, { atol: 1e-5, rtol: 1e-5 });
+    });
+  });
+
   it('modulate is x * (1 + scale) + shift, broadcast over tokens', () => {
     const x = randn([2, 3, 4], 3);
     const shift = randn([2, 1, 4], 4);

@@ -7,14 +7,20 @@ export function causalPad3d(x: tf.Tensor5D, timePad: number, hPad: number, wPad:
   return tf.pad(x, [[0, 0], [timePad, 0], [hPad, hPad], [wPad, wPad], [0, 0]]);
 }
 
-/** Nearest-neighbour upsampling by integer factors over (T, H, W). */
+/**
+ * Nearest-neighbour upsampling by integer factors over (T, H, W). One axis at a time with a
+ * rank-4 tile: tfjs has no gradient for tiles of rank > 5, and training needs one.
+ */
 export function upsampleNearest3d(x: tf.Tensor5D, factors: [number, number, number]): tf.Tensor5D {
   return tf.tidy(() => {
     const [b, t, h, w, c] = x.shape;
     const [ft, fh, fw] = factors;
-    const r = tf.reshape(x, [b, t, 1, h, 1, w, 1, c]);
-    const tiled = tf.tile(r, [1, 1, ft, 1, fh, 1, fw, 1]);
-    return tf.reshape(tiled, [b, t * ft, h * fh, w * fw, c]) as tf.Tensor5D;
+    const repeat = (v: tf.Tensor, outer: number, inner: number, f: number) =>
+      f === 1 ? v : tf.tile(tf.reshape(v, [outer, 1, inner]), [1, f, 1]);
+    let y = repeat(x, b * t, h * w * c, ft);
+    y = repeat(y, b * t * ft * h, w * c, fh);
+    y = repeat(y, b * t * ft * h * fh * w, c, fw);
+    return tf.reshape(y, [b, t * ft, h * fh, w * fw, c]) as tf.Tensor5D;
   });
 }
 

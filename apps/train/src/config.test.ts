@@ -1,0 +1,50 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadTrainConfig, parseTrainConfig } from './config.js';
+import { applyOverrides, parseOverride } from './overrides.js';
+
+const dir = fileURLToPath(new URL('../../../configs/train/', import.meta.url));
+const minimal = {
+  dataset: { data_path: 'x.csv' },
+  bucket_config: { '360p': { '1': [1, 4] } },
+  lr: 1e-4,
+  model: { type: 'STDiT3-tiny' },
+  vae: { type: 'tiny' },
+  text_encoder: { type: 'demo' },
+};
+
+describe('training configs', () => {
+  it('parses every shipped stage config with its reference values', () => {
+    const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_vae.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
+    for (const n of names) expect(() => loadTrainConfig(dir + n), n).not.toThrow();
+    const s1 = loadTrainConfig(dir + 'stage1.json').config;
+    expect(s1).toMatchObject({ adam_eps: 1e-15, ema_decay: 0.99, accumulation_steps: 4, use_cosine_scheduler: true, lr: 1e-4, grad_clip: 1 });
+    const hq = loadTrainConfig(dir + 'stage1_hq.json').config;
+    expect(hq.task === 'dit' && hq.mask_types).toEqual({ none: 8, i2v_head: 2, i2v_tail: 2, i2v_loop: 2, v2v_head: 1, v2v_tail: 1, other: 1 });
+    const vae = loadTrainConfig(dir + 'video_16z.json').config;
+    expect(vae).toMatchObject({ task: 'vae', lr: 5e-6, mixed_image_ratio: 0.2, dataset: { num_frames: 17, image_size: [256, 256] } });
+  });
+
+  it('names an unknown key with a close match, and a mistyped value with what was found', () => {
+    expect(() => parseTrainConfig({ ...minimal, lrr: 1 }, 'f.json')).toThrow(/lrr: unknown key; did you mean 'lr'\?/);
+    expect(() => parseTrainConfig({ ...minimal, model: { type: 'STDiT3-tiny', kernal_size: [4, 4, -1] } }, 'f.json')).toThrow(/model\.kernal_size: unknown STDiT3 key; did you mean 'kernel_size'\?/);
+    expect(() => parseTrainConfig({ ...minimal, ema_decay: 'high' }, 'f.json')).toThrow(/f\.json: invalid DiT training config\n {2}ema_decay: .*number.*\(found "high"\)/);
+    expect(() => parseTrainConfig({ ...minimal, mask_types: { i2v_hed: 1 } }, 'f.json')).toThrow(/mask_types/);
+    expect(() => parseTrainConfig({ ...minimal, task: 'vea' }, 'f.json')).toThrow(/task "vea": expected "dit"/);
+  });
+
+  it('applies --set overrides (JSON values, nested keys) before validation', () => {
+    const o = [parseOverride('lr=3e-4'), parseOverride('model.depth=3'), parseOverride('dataset.data_path=data/meta.csv'), parseOverride('bucket_config={"144p":{"17":[1,2]}}')];
+    const raw = applyOverrides(minimal, o);
+    const cfg = parseTrainConfig(raw);
+    expect(cfg.lr).toBe(3e-4);
+    expect(cfg.task === 'dit' && cfg.model.depth).toBe(3);
+    expect(cfg.dataset.data_path).toBe('data/meta.csv');
+    expect(cfg.bucket_config).toEqual({ '144p': { '17': [1, 2] } });
+    expect(minimal.lr).toBe(1e-4); // the input is not modified
+    expect(() => parseOverride('lr')).toThrow(/expected KEY=VALUE/);
+    expect(() => applyOverrides({ lr: 1 }, [parseOverride('lr.x=1')])).toThrow(/'lr' is 1, not an object/);
+  });
+});

@@ -1,0 +1,59 @@
+// Rows, sampler and loader of a run: a metadata CSV (or a shapes-world set generated on first use
+// into <out>/data), the bucket sampler (bucket_config) or the fixed-size one (VideoTextDataset),
+// and the prefetching loader with the latent cache in front of the decoder.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BucketSampler, readMetadata, VideoLoader, writeShapesWorld, type LatentCache, type MetadataRow } from '@opensora-ts/data';
+import type { TrainConfig } from './config.js';
+import { FixedSizeSampler } from './fixed-sampler.js';
+
+export type Sampler = BucketSampler | FixedSizeSampler;
+
+export interface DataSource {
+  rows: MetadataRow[];
+  sampler: Sampler;
+  loader: VideoLoader;
+  csvPath: string;
+}
+
+/** The metadata CSV of the run; generates the shapes-world set first when the config asks for it. */
+export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line: string) => void): Promise<string> {
+  if (cfg.dataset.data_path) return cfg.dataset.data_path;
+  const sw = cfg.dataset.shapes_world;
+  if (!sw) throw new Error('dataset.data_path is not set: pass the metadata CSV with --data-path data/meta.csv (or --set dataset.data_path=...), or set dataset.shapes_world to generate a synthetic set.');
+  const dir = join(outDir, 'data');
+  const csv = join(dir, 'meta.csv');
+  if (existsSync(csv)) return csv;
+  log(`generating shapes-world data: ${sw.num_clips} clips of ${sw.num_frames}x${sw.height}x${sw.width} into ${dir}`);
+  const r = await writeShapesWorld(dir, { numClips: sw.num_clips, height: sw.height, width: sw.width, numFrames: sw.num_frames, fps: sw.fps, seed: sw.seed });
+  return r.csvPath;
+}
+
+export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: { cache?: LatentCache; log: (line: string) => void }): Promise<DataSource> {
+  const meta = await readMetadata(csvPath);
+  if (meta.report.skipped.length) opts.log(`${csvPath}: ${meta.report.summary()}`);
+  const rows = meta.rows;
+  if (rows.length === 0) throw new Error(`${csvPath}: no usable rows; check the paths and the num_frames/height/width columns.`);
+  const shapes = rows.map((r) => ({ numFrames: r.numFrames, height: r.height, width: r.width }));
+  const frameInterval = cfg.dataset.frame_interval;
+  let sampler: Sampler;
+  if (cfg.bucket_config) {
+    sampler = new BucketSampler(shapes, cfg.bucket_config, { seed: cfg.seed, frameInterval });
+    const { rejected } = sampler.groups();
+    if (rejected) opts.log(`bucket_config: ${rejected} of ${rows.length} samples fit no bucket and are left out.`);
+  } else {
+    const [height, width] = cfg.dataset.image_size!;
+    sampler = new FixedSizeSampler(shapes, { numFrames: cfg.dataset.num_frames!, height, width, batchSize: cfg.batch_size, seed: cfg.seed, frameInterval });
+    if (sampler.rejected) opts.log(`dataset: ${sampler.rejected} of ${rows.length} samples are shorter than num_frames ${cfg.dataset.num_frames} and are left out.`);
+  }
+  if (sampler.length() === 0) throw new Error(`${csvPath}: the sampler makes no batch from ${rows.length} samples (batch sizes larger than the data, or nothing fits bucket_config); lower the batch size or add data.`);
+  // VideoLoader only calls state() and batches(), which FixedSizeSampler provides with the same types.
+  const loader = new VideoLoader(rows, sampler as BucketSampler, {
+    prefetch: cfg.prefetch,
+    seed: cfg.seed,
+    frameInterval,
+    cache: opts.cache,
+    onSkip: (line) => opts.log(`skipped sample: ${line}`),
+  });
+  return { rows, sampler, loader, csvPath };
+}

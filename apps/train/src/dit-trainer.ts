@@ -1,0 +1,397 @@
+// DiT training (scripts/train.py of Open-Sora 1.3), wired from the packages: batches from the data
+// package, latents and captions from the frozen VAE and text encoder (cached), the rectified-flow
+// loss and I2V/V2V conditioning from flow, STDiT3 from stdit; AdamW with gradient accumulation and
+// clipping, EMA every micro-step, the lr schedule, checkpoints that resume exactly.
+import { resolve } from 'node:path';
+import {
+  corruptReference,
+  drawTrainingCondition,
+  evalBucketLoss,
+  SeededRandom as FlowRandom,
+  TimeSampler,
+  trainingLoss,
+  type EvalBatch,
+} from '@opensora-ts/flow';
+import { tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
+import { stdit3ModelFn, type STDiT3 } from '@opensora-ts/stdit';
+import { AdamW } from './adamw.js';
+import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { DitTrainConfig } from './config.js';
+import { openDataSource, ensureDataset } from './data-source.js';
+import { Ema } from './ema.js';
+import { clipGradNorm } from './grad-clip.js';
+import { JsonlLog } from './jsonl-log.js';
+import { LatentEncoder, type EncodedBatch } from './latents.js';
+import { lrSchedule } from './lr-schedule.js';
+import { flowModel } from './model-adapter.js';
+import { buildDit, buildTextEncoder, buildVae } from './models.js';
+import { createProgress, type Progress } from './progress.js';
+import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, STREAM, type RunPaths } from './run-context.js';
+import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
+
+export interface TrainOptions {
+  config: DitTrainConfig;
+  outDir: string;
+  /** A checkpoint folder or run folder to continue from. */
+  resume?: string | null;
+  /** Stop (without a final checkpoint) after this many optimizer steps in this process: a simulated kill. */
+  stopAfter?: number;
+  /** Message sink (default stderr); progress lines go there too when not on a TTY. */
+  log?: (line: string) => void;
+  plainProgress?: boolean;
+  /** Called after every optimizer step (tests watch memory here). */
+  onStep?: (rec: StepRecord) => void;
+  /** Skip the PNG plot (tests). */
+  plot?: boolean;
+}
+
+export interface StepRecord {
+  type: 'step';
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  samples: number;
+  samples_per_sec: number;
+}
+
+export interface TrainResult {
+  steps: StepRecord[];
+  lastCheckpoint: string | null;
+  paths: RunPaths;
+  finalStep: number;
+}
+
+interface DitState {
+  version: 1;
+  task: 'dit';
+  step: number;
+  microStep: number;
+  samplesSeen: number;
+  sampler: SamplerState;
+  optimizerStep: number;
+  lr: number;
+  /** Draws of micro-step m come from mixSeed(seed, m, stream): the RNG state is (seed, microStep). */
+  rng: { seed: number; scheme: 'mixSeed(seed, microStep, stream)' };
+  config: DitTrainConfig;
+}
+
+/** Keys whose change between a checkpoint and the resumed run cannot alter the losses. */
+const RESUME_FREE_KEYS = new Set(['max_steps', 'epochs', 'ckpt_every', 'log_every', 'keep_last', 'load', 'prefetch', 'cache_dir', 'eval_every']);
+
+export async function trainDit(o: TrainOptions): Promise<TrainResult> {
+  const cfg = o.config;
+  const say = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const resumeFrom = o.resume ?? cfg.load;
+  const ckptDir = resumeFrom ? resolveCheckpoint(resumeFrom) : null;
+  const paths = runPaths(o.outDir);
+  prepareRunFolder(paths, cfg);
+  const log = new JsonlLog(paths.log);
+
+  const csv = await ensureDataset(cfg, paths.out, say);
+  const textEncoder = buildTextEncoder(cfg);
+  const vae = buildVae(cfg.vae, say, 'vae', cfg.seed);
+  const model = buildDit(cfg, textEncoder, vae.zChannels, say);
+  const enc = new LatentEncoder(
+    vae,
+    textEncoder,
+    resolve(cfg.cache_dir ?? `${paths.out}/cache`),
+    { vae: cfg.vae, csv: resolve(csv), sample: cfg.latent_sample, seed: cfg.seed, dataset: cfg.dataset },
+    { seed: cfg.seed, samplePosterior: cfg.latent_sample === 'sample', frameInterval: cfg.dataset.frame_interval },
+  );
+  const ds = await openDataSource(cfg, csv, { cache: enc.cache, log: say });
+
+  model.train();
+  const named = [...model.namedParameters()].filter(([, p]) => p.trainable && p.variable);
+  const vars = named.map(([, p]) => p.variable!);
+  const nameOfVar = new Map(named.map(([n, p]) => [p.variable!.name, n]));
+  const opt = new AdamW(
+    named.map(([n, p]) => [n, p.variable!] as [string, tf.Variable]),
+    { lr: cfg.lr, betas: cfg.adam_betas, eps: cfg.adam_eps, weightDecay: cfg.weight_decay },
+  );
+  const ema = new Ema(model, cfg.ema_decay);
+  const A = cfg.accumulation_steps;
+  const stepsPerEpoch = Math.max(1, Math.floor(ds.sampler.length() / A));
+  const total = cfg.max_steps ?? stepsPerEpoch * cfg.epochs;
+  // The reference's scheduler advances every micro-step; an update's lr is read at its first micro-batch.
+  const schedule = lrSchedule({ lr: cfg.lr, warmupSteps: cfg.warmup_steps, cosine: cfg.use_cosine_scheduler, totalSteps: total * A, initialLr: cfg.initial_lr });
+  const timeSampler = new TimeSampler({
+    sampleMethod: cfg.scheduler.sample_method,
+    useTimestepTransform: cfg.scheduler.use_timestep_transform,
+    useDiscreteTimesteps: cfg.scheduler.use_discrete_timesteps,
+    numTimesteps: cfg.scheduler.num_timesteps,
+    transformScale: 1.0, // RFLOW forces 1.0 in training
+  });
+  const dropCondition = cfg.drop_condition ?? cfg.scheduler.drop_condition ?? undefined;
+  const fn = flowModel(stdit3ModelFn(model));
+  const yNull = () => model.yEmbedder.yEmbedding.tensor!;
+
+  let step = 0;
+  let microStep = 0;
+  let samplesSeen = 0;
+  let lastCheckpoint: string | null = null;
+  let lastSavedStep = -1;
+  if (ckptDir) {
+    const ck = new LoadedCheckpoint<DitState>(ckptDir);
+    restore(ck, model, ema, opt, ds.sampler, cfg, say);
+    step = ck.state.step;
+    microStep = ck.state.microStep;
+    samplesSeen = ck.state.samplesSeen;
+    lastCheckpoint = ckptDir;
+    lastSavedStep = step;
+    log.truncateAfter(step);
+    log.write({ type: 'resume', step, checkpoint: ckptDir });
+    say(`resumed from ${ckptDir} at step ${step}`);
+  } else {
+    log.truncateAfter(-1);
+    log.write({ type: 'start', step: 0, params: model.parameterCount(), trainable: model.parameterCount({ trainableOnly: true }), samples: ds.rows.length, steps_per_epoch: stepsPerEpoch, total_steps: total });
+  }
+  say(`DiT: ${(model.parameterCount() / 1e6).toFixed(2)}M parameters (${(model.parameterCount({ trainableOnly: true }) / 1e6).toFixed(2)}M trainable); ${ds.rows.length} samples, ${stepsPerEpoch} steps/epoch, ${total} steps`);
+
+  const evalSet = cfg.eval_every > 0 ? await buildEvalSet(cfg, csv, enc, say) : null;
+  const runEval = async () => {
+    if (!evalSet) return;
+    model.eval();
+    let sum = 0;
+    let n = 0;
+    for (const b of evalSet) {
+      const r = await evalBucketLoss(fn, () => [b], { seed: 42, numTimesteps: cfg.scheduler.num_timesteps });
+      sum += r.loss * b.x0.shape[0]!;
+      n += b.x0.shape[0]!;
+    }
+    model.train();
+    const loss = sum / n;
+    log.write({ type: 'eval', step, loss, samples: n });
+    progress.log(`eval loss at step ${step}: ${loss.toFixed(5)} (${n} samples, 10 fixed timesteps)`);
+  };
+
+  const progress: Progress = createProgress({ every: cfg.log_every, plain: o.plainProgress, write: o.log });
+  const records: StepRecord[] = [];
+  const stopAt = o.stopAfter !== undefined ? Math.min(total, step + o.stopAfter) : total;
+  const save = async () => {
+    enc.flush();
+    const tensors = new Map<string, Map<string, WritableTensor>>();
+    tensors.set('model', hostStateDict(model));
+    tensors.set('ema', ema.stateDict());
+    tensors.set('optimizer', optimizerTensors(opt));
+    const state: DitState = {
+      version: 1,
+      task: 'dit',
+      step,
+      microStep,
+      samplesSeen,
+      sampler: ds.loader.state(),
+      optimizerStep: opt.step,
+      lr: opt.lr,
+      rng: { seed: cfg.seed, scheme: 'mixSeed(seed, microStep, stream)' },
+      config: cfg,
+    };
+    lastCheckpoint = saveCheckpoint(paths.checkpoints, step, { tensors, state }, cfg.keep_last);
+    lastSavedStep = step;
+    log.write({ type: 'checkpoint', step, path: lastCheckpoint });
+    progress.log(`checkpoint: ${lastCheckpoint}`);
+    if (o.plot !== false) await refreshPlot(paths, log, `STDiT3 training (${cfg.model.type})`, progress);
+  };
+
+  let acc: Map<string, tf.Tensor> | null = null;
+  let lastNorm = 0;
+  let accLoss = 0;
+  let accSamples = 0;
+  let accMicro = 0;
+  let t0 = performance.now();
+  progress.start(total, step);
+  if (!ckptDir && evalSet) await runEval();
+  try {
+    outer: while (step < stopAt && (cfg.max_steps !== null || ds.sampler.state().epoch < cfg.epochs)) {
+      for await (const lb of ds.loader) {
+        if (lb.items.length === 0) continue;
+        const b = await enc.encode(lb);
+        try {
+          if (accMicro === 0) opt.lr = schedule(microStep);
+          const micro = await microBatchLoss(b, lb, microStep);
+          if (!Number.isFinite(micro.loss)) {
+            tf.dispose([...micro.grads.values()]);
+            log.write({ type: 'nonfinite', step: step + 1, loss: String(micro.loss), samples: b.keys });
+            throw new NonFiniteLossError(step + 1, micro.loss, b.keys, lastCheckpoint);
+          }
+          if (!acc) acc = micro.grads;
+          else {
+            for (const [k, g] of micro.grads) {
+              const prev = acc.get(k)!;
+              acc.set(k, tf.add(prev, g));
+              prev.dispose();
+              g.dispose();
+            }
+          }
+          accLoss += micro.loss;
+          accSamples += b.x0.shape[0]!;
+        } finally {
+          b.dispose();
+        }
+        accMicro++;
+        microStep++;
+        if (accMicro === A) {
+          const { grads, norm } = clipGradNorm(acc!, cfg.grad_clip);
+          lastNorm = norm;
+          tf.dispose([...acc!.values()]);
+          acc = null;
+          opt.apply(grads);
+          tf.dispose([...grads.values()]);
+        }
+        ema.update();
+        if (accMicro < A) continue;
+        step++;
+        samplesSeen += accSamples;
+        const now = performance.now();
+        const rec: StepRecord = {
+          type: 'step',
+          step,
+          epoch: lb.state.epoch,
+          loss: accLoss / A,
+          lr: opt.lr,
+          grad_norm: lastNorm,
+          samples: accSamples,
+          samples_per_sec: accSamples / ((now - t0) / 1000),
+        };
+        t0 = now;
+        accLoss = 0;
+        accSamples = 0;
+        accMicro = 0;
+        records.push(rec);
+        log.write(rec as unknown as Record<string, unknown> & { type: string });
+        progress.update({ step, loss: rec.loss, samplesPerSec: rec.samples_per_sec, lr: rec.lr });
+        o.onStep?.(rec);
+        if (evalSet && step % cfg.eval_every === 0) await runEval();
+        if (cfg.ckpt_every > 0 && step % cfg.ckpt_every === 0) await save();
+        if (step >= stopAt) break outer;
+      }
+    }
+    // A natural end (steps or epochs done) always leaves a checkpoint of the final step.
+    if (o.stopAfter === undefined && step > 0 && lastSavedStep !== step) {
+      if (evalSet && step % cfg.eval_every !== 0) await runEval();
+      await save();
+    }
+  } finally {
+    if (acc) tf.dispose([...acc.values()]);
+    progress.stop();
+    enc.close();
+    opt.dispose();
+    ema.dispose();
+    model.dispose();
+    vae.dispose();
+    textEncoder.dispose();
+    if (evalSet) for (const b of evalSet) tf.dispose([b.x0, b.text.y, b.text.mask!]);
+  }
+  log.write({ type: 'end', step });
+  return { steps: records, lastCheckpoint, paths, finalStep: step };
+
+  // One micro-batch: its draws (seeded by the micro-step), the loss and its gradients.
+  async function microBatchLoss(b: EncodedBatch, lb: LoadedBatch, m: number): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+    const [T, H, W] = lb.batch.thw;
+    const rng = new FlowRandom(microSeed(cfg.seed, m, STREAM.flow));
+    model.rng.reseed(microSeed(cfg.seed, m, STREAM.model));
+    const draw = drawTrainingCondition(rng, { maskTypes: cfg.mask_types, numFrames: T, latentT: b.x0.shape[2], classDropoutProb: model.config.class_dropout_prob });
+    let xNoisyRef: tf.Tensor | undefined;
+    if (draw.noisyRatio !== null) {
+      const px = await enc.pixels(lb);
+      const noise = new FlowRandom(microSeed(cfg.seed, m, STREAM.noisyRef)).normalTensor(px.shape);
+      const bad = corruptReference(px, draw.noisyRatio, noise) as tf.Tensor5D;
+      xNoisyRef = enc.codec.encode(bad, { samplePosterior: cfg.latent_sample === 'sample', seed: microSeed(cfg.seed, m, STREAM.noisyRef) });
+      tf.dispose([px, noise, bad]);
+    }
+    const meta = { height: H, width: W, numFrames: T, fps: b.fps };
+    const conditioned = draw.maskIndex.length > 0;
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const r = trainingLoss(fn, b.x0, {
+          text: { y: b.y, mask: b.mask, yNull: yNull() },
+          meta,
+          rng,
+          timeSampler,
+          maskIndex: draw.maskIndex,
+          dropCondition: conditioned ? (dropCondition ?? { keep: 1 }) : undefined,
+          textUncondProb: draw.textUncondProb,
+          xNoisyRef,
+          numTimesteps: cfg.scheduler.num_timesteps,
+        });
+        return r.loss.mean().div(A) as tf.Scalar;
+      }, vars);
+      const loss = value.dataSync()[0]! * A;
+      value.dispose();
+      const out = new Map<string, tf.Tensor>();
+      for (const [vn, g] of Object.entries(grads)) out.set(nameOfVar.get(vn)!, g);
+      return { loss, grads: out };
+    } finally {
+      xNoisyRef?.dispose();
+    }
+  }
+}
+
+/** The model's parameters and buffers as host tensors (PyTorch layout, the reference's key names). */
+export function hostStateDict(model: Module): Map<string, WritableTensor> {
+  const out = new Map<string, WritableTensor>();
+  for (const [k, t] of model.stateDict()) {
+    const data = t.dataSync();
+    out.set(k, { shape: [...t.shape], data: data instanceof Float32Array || data instanceof Int32Array ? data : Float32Array.from(data as ArrayLike<number>) });
+    t.dispose();
+  }
+  return out;
+}
+
+/** AdamW moments as `exp_avg.<param>` / `exp_avg_sq.<param>` (compute layout). */
+export function optimizerTensors(opt: AdamW): Map<string, WritableTensor> {
+  const out = new Map<string, WritableTensor>();
+  for (const [name, s] of opt.state().moments) {
+    out.set(`exp_avg.${name}`, { shape: s.shape, data: s.m });
+    out.set(`exp_avg_sq.${name}`, { shape: s.shape, data: s.v });
+  }
+  return out;
+}
+
+export function loadOptimizer(opt: AdamW, ck: LoadedCheckpoint<{ optimizerStep: number }>, file = 'optimizer', step = ck.state.optimizerStep): void {
+  const t = ck.read(file);
+  const moments = new Map<string, { m: HostTensor; v: HostTensor }>();
+  for (const [k, v] of t) {
+    const m = /^exp_avg(_sq)?\.(.+)$/.exec(k);
+    if (!m) continue;
+    const e = moments.get(m[2]!) ?? ({} as { m: HostTensor; v: HostTensor });
+    if (m[1]) e.v = v;
+    else e.m = v;
+    moments.set(m[2]!, e);
+  }
+  opt.load(step, moments, ck.path(file));
+}
+
+/** Warns about config changes between the checkpoint and this run that can change the losses. */
+export function compareConfigs(saved: unknown, now: unknown, say: (l: string) => void): void {
+  const a = (saved ?? {}) as Record<string, unknown>;
+  const b = (now ?? {}) as Record<string, unknown>;
+  const changed = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !RESUME_FREE_KEYS.has(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  if (changed.length) say(`warning: resuming with a changed config (${changed.join(', ')}); the run will not repeat the uninterrupted one exactly.`);
+}
+
+function restore(ck: LoadedCheckpoint<DitState>, model: STDiT3, ema: Ema, opt: AdamW, sampler: { restore(s: SamplerState): void }, cfg: DitTrainConfig, say: (l: string) => void): void {
+  if (ck.state.task !== 'dit') throw new Error(`${ck.dir}: a '${ck.state.task}' checkpoint cannot resume DiT training.`);
+  compareConfigs(ck.state.config, cfg, say);
+  model.loadStateDict(ck.read('model'), { source: ck.path('model') });
+  ema.load(ck.read('ema'), ck.path('ema'));
+  loadOptimizer(opt, ck);
+  opt.lr = ck.state.lr;
+  sampler.restore(ck.state.sampler);
+}
+
+/** The eval set: the first `eval_batches` batches of epoch 0 (a fresh sampler), encoded once. */
+async function buildEvalSet(cfg: DitTrainConfig, csv: string, enc: LatentEncoder, say: (l: string) => void): Promise<EvalBatch[]> {
+  const ds = await openDataSource(cfg, csv, { cache: enc.cache, log: () => {} });
+  const out: EvalBatch[] = [];
+  for await (const lb of ds.loader) {
+    if (lb.items.length === 0) continue;
+    const b = await enc.encode(lb);
+    const [T, H, W] = lb.batch.thw;
+    out.push({ x0: b.x0, text: { y: b.y, mask: b.mask }, meta: { height: H, width: W, numFrames: T, fps: b.fps } });
+    if (out.length >= cfg.eval_batches) break;
+  }
+  say(`eval set: ${out.reduce((a, b) => a + b.x0.shape[0]!, 0)} samples in ${out.length} batch(es), loss at 10 fixed timesteps every ${cfg.eval_every} steps`);
+  return out;
+}

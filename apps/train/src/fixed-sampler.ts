@@ -1,0 +1,72 @@
+// The sampler of the reference's VideoTextDataset path (no buckets: every sample cut to one
+// num_frames x image_size, batches of batch_size): shuffled per epoch from (seed, epoch), the
+// remainder dropped, the position a plain counter so a run resumes exactly. It yields the same
+// `Batch` shape as @opensora-ts/data's BucketSampler, so VideoLoader drives it unchanged.
+// (Generic data logic: a candidate for @opensora-ts/data.)
+import { mixSeed, SeededRandom, type Batch, type SampleShape, type SamplerState } from '@opensora-ts/data';
+
+export interface FixedSizeOptions {
+  numFrames: number;
+  height: number;
+  width: number;
+  batchSize: number;
+  seed?: number;
+  shuffle?: boolean;
+  frameInterval?: number;
+}
+
+export class FixedSizeSampler {
+  private epoch = 0;
+  private consumed = 0;
+  private readonly seed: number;
+  /** Samples long enough for num_frames (images only when num_frames is 1). */
+  readonly eligible: number[];
+  readonly rejected: number;
+
+  constructor(
+    samples: readonly SampleShape[],
+    private readonly o: FixedSizeOptions,
+  ) {
+    this.seed = o.seed ?? 0;
+    const need = o.numFrames * (o.frameInterval ?? 1);
+    this.eligible = [];
+    samples.forEach((s, i) => {
+      if (o.numFrames === 1 || s.numFrames >= need) this.eligible.push(i);
+    });
+    this.rejected = samples.length - this.eligible.length;
+  }
+
+  setEpoch(epoch: number): void {
+    if (epoch !== this.epoch) this.consumed = 0;
+    this.epoch = epoch;
+  }
+
+  state(): SamplerState {
+    return { seed: this.seed, epoch: this.epoch, consumed: this.consumed };
+  }
+
+  restore(s: SamplerState): void {
+    if (s.seed !== this.seed) throw new Error(`sampler state has seed ${s.seed}, this sampler ${this.seed}; resume with the run's seed.`);
+    this.epoch = s.epoch;
+    this.consumed = s.consumed;
+  }
+
+  /** Batches per epoch. */
+  length(): number {
+    return Math.floor(this.eligible.length / this.o.batchSize);
+  }
+
+  *batches(): Generator<Batch> {
+    const order = [...this.eligible];
+    if (this.o.shuffle ?? true) new SeededRandom(mixSeed(this.seed, this.epoch)).shuffle(order);
+    const thw: [number, number, number] = [this.o.numFrames, this.o.height, this.o.width];
+    const bucket = { resolution: `${this.o.height}x${this.o.width}`, frames: this.o.numFrames, aspect: (this.o.height / this.o.width).toFixed(2) };
+    for (let b = this.consumed; b < this.length(); b++) {
+      const indices = order.slice(b * this.o.batchSize, (b + 1) * this.o.batchSize);
+      this.consumed = b + 1;
+      yield { bucket, thw, indices, keys: indices.map((i) => `${i}-${thw[0]}-${thw[1]}-${thw[2]}`) };
+    }
+    this.epoch++;
+    this.consumed = 0;
+  }
+}

@@ -1,0 +1,61 @@
+// Builds the networks a config names: the STDiT3 (preset + keys, sized by the text encoder and
+// the VAE as the reference does, initial weights official or ours, adapt_16ch), the frozen VAE and
+// the frozen text encoder.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DemoTextEncoder, T5Encoder, type TextEncoder } from '@opensora-ts/conditioning';
+import { formatLoadReport } from '@opensora-ts/kernels';
+import { loadSTDiT3Weights, STDiT3, stdit3Preset } from '@opensora-ts/stdit';
+import { createVae, loadVaeWeights, type OpenSoraVAE, type VaeConfigInput } from '@opensora-ts/vae';
+import type { DitTrainConfig, TrainConfig } from './config.js';
+import { STATE_FILE } from './checkpoint.js';
+import { withSeededMathRandom } from './seeded-init.js';
+
+type VaeModelConfig = TrainConfig['model'] & { type: string; from_pretrained: string | null };
+
+/** A weights file from a path that may be one of our checkpoint folders (then its EMA, as stages hand on). */
+export function weightsPath(path: string, preferred = 'ema'): string {
+  if (existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, STATE_FILE))) {
+    const f = join(path, `${preferred}.safetensors`);
+    return existsSync(f) ? f : join(path, 'model.safetensors');
+  }
+  return path;
+}
+
+export function buildVae(m: VaeModelConfig, log: (line: string) => void, what = 'vae', seed = 0): OpenSoraVAE {
+  const { type, from_pretrained, ...rest } = m as { type: string; from_pretrained: string | null } & Record<string, unknown>;
+  const vae = withSeededMathRandom(seed, () => createVae(type, rest as Partial<VaeConfigInput>));
+  if (from_pretrained) {
+    const path = weightsPath(from_pretrained);
+    loadVaeWeights(vae, path);
+    log(`${what}: ${type} weights from ${path}`);
+  } else log(`${what}: ${type} with random weights from seed ${seed} (no from_pretrained)`);
+  return vae;
+}
+
+export function buildTextEncoder(cfg: DitTrainConfig): TextEncoder {
+  const te = cfg.text_encoder;
+  if (te.type === 'demo') return new DemoTextEncoder({ maxLength: te.model_max_length, seed: te.seed });
+  if (!te.from_pretrained) throw new Error('text_encoder.from_pretrained: a local T5 v1.1 folder (config.json, tokenizer.json, model.safetensors) is needed for type "t5"; nothing can be downloaded. Use type "demo" for the shapes-world encoder.');
+  return T5Encoder.fromFolder(te.from_pretrained, { maxLength: te.model_max_length });
+}
+
+/** The DiT with its initial weights; caption size from the text encoder, channels from the VAE. */
+export function buildDit(cfg: DitTrainConfig, text: TextEncoder, zChannels: number, log: (line: string) => void): STDiT3 {
+  const { type, from_pretrained, adapt_16ch, use_cond: _u, force_huggingface: _f, ...rest } = cfg.model;
+  const config = stdit3Preset(type, { ...rest, in_channels: zChannels, caption_channels: text.dim, model_max_length: text.maxLength });
+  const model = new STDiT3(config, { seed: cfg.seed });
+  if (from_pretrained) {
+    const path = weightsPath(from_pretrained);
+    try {
+      const report = loadSTDiT3Weights(model, path, { strict: false, adapt_16ch });
+      if (report.missing.length || report.unexpected.length) log(`model: partial load (kept initial values for missing keys)\n${formatLoadReport(report, path)}`);
+      log(`model: ${type} weights from ${path}${adapt_16ch ? ' (adapt_16ch)' : ''}: ${report.loaded} tensors`);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  } else log(`model: ${type} from scratch (reference initialisation, seed ${cfg.seed})`);
+  model.applyFreezing();
+  return model;
+}

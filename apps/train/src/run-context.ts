@@ -1,0 +1,67 @@
+// What every training run shares: its output folder (config, log, plot, checkpoints), messages,
+// the per-micro-step random seeds that make a resumed run draw what the uninterrupted one drew,
+// and the stop on a non-finite loss.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { mixSeed } from '@opensora-ts/data';
+import { JsonlLog } from './jsonl-log.js';
+import { movingAverage, writeLossPlot, type PlotPoint } from './loss-plot.js';
+import type { Progress } from './progress.js';
+
+export interface RunPaths {
+  out: string;
+  checkpoints: string;
+  log: string;
+  plot: string;
+  config: string;
+}
+
+export function runPaths(outDir: string): RunPaths {
+  const out = resolve(outDir);
+  return { out, checkpoints: join(out, 'checkpoints'), log: join(out, 'log.jsonl'), plot: join(out, 'loss.png'), config: join(out, 'config.json') };
+}
+
+export function prepareRunFolder(paths: RunPaths, config: unknown): void {
+  mkdirSync(paths.checkpoints, { recursive: true });
+  writeFileSync(paths.config, JSON.stringify(config, null, 2) + '\n');
+}
+
+/** Random streams of a micro-step: every draw of micro-step m depends on (seed, m, stream) only. */
+export const STREAM = { flow: 1, model: 2, noisyRef: 3, vaeMix: 4, vaePosterior: 5 } as const;
+
+export function microSeed(seed: number, microStep: number, stream: number): number {
+  return mixSeed(seed, microStep, stream);
+}
+
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+  constructor(
+    readonly step: number,
+    readonly value: number,
+    readonly sampleIds: string[],
+    readonly lastCheckpoint: string | null,
+  ) {
+    super(
+      `loss is ${value} at step ${step}; batch samples: ${sampleIds.join(', ')}. ` +
+        (lastCheckpoint
+          ? `Last good checkpoint: ${lastCheckpoint}; resume from it (--resume ${lastCheckpoint}) with a lower lr or grad_clip, or drop those samples.`
+          : 'No checkpoint was written yet; restart with a lower lr or grad_clip, or drop those samples.'),
+    );
+  }
+}
+
+/** Redraws the loss plot from the log: per-step loss, its moving average, and eval loss when present. */
+export async function refreshPlot(paths: RunPaths, log: JsonlLog, title: string, progress?: Progress): Promise<void> {
+  const recs = log.read();
+  const steps = recs.filter((r) => r.type === 'step' && typeof r.loss === 'number');
+  if (steps.length === 0) return;
+  const points: PlotPoint[] = steps.map((r) => ({ step: r.step!, value: r.loss as number, series: 'loss' }));
+  const window = Math.max(1, Math.round(steps.length / 20));
+  if (window > 1) movingAverage(steps.map((r) => r.loss as number), window).forEach((v, i) => points.push({ step: steps[i]!.step!, value: v, series: `loss (mean of ${window})` }));
+  for (const r of recs) if (r.type === 'eval' && typeof r.loss === 'number') points.push({ step: r.step!, value: r.loss, series: 'eval loss' });
+  try {
+    await writeLossPlot(paths.plot, points, { title });
+  } catch (err) {
+    progress?.log(`loss plot not written: ${(err as Error).message}`);
+  }
+}

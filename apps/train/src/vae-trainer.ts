@@ -1,0 +1,353 @@
+// VAE training (configs/vae_v1_3/train/video_16z.py, scripts/train_opensoravae_v1_3.py): the VAE
+// loss (L1 [+ LPIPS] with the fixed logvar, KL), the 3D PatchGAN with its own optimizer and the
+// adaptive generator weight, mixed_image_ratio, and the same checkpoints / resume as the DiT.
+// The adaptive weight needs the gradients of the NLL and of the generator term separately at
+// decoder.conv_out.weight; both are taken over every VAE weight (two passes with the same draws)
+// and combined linearly, so the update equals the reference's single backward of the sum.
+import { mixSeed, type LoadedBatch, type SamplerState } from '@opensora-ts/data';
+import { SeededRandom as FlowRandom } from '@opensora-ts/flow';
+import { readSafetensors, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import {
+  adaptiveGeneratorWeight,
+  ChunkedVideoCodec,
+  createVaeLoss,
+  DiagonalGaussian,
+  discriminatorLoss,
+  generatorLoss,
+  loadVaeWeights,
+  NLayerDiscriminator3D,
+  type GanLossOptions,
+  type OpenSoraVAE,
+} from '@opensora-ts/vae';
+import { AdamW } from './adamw.js';
+import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { VaeTrainConfig } from './config.js';
+import { ensureDataset, openDataSource } from './data-source.js';
+import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type StepRecord, type TrainResult } from './dit-trainer.js';
+import { clipGradNorm } from './grad-clip.js';
+import { JsonlLog } from './jsonl-log.js';
+import { lrSchedule } from './lr-schedule.js';
+import { buildVae, weightsPath } from './models.js';
+import { createProgress } from './progress.js';
+import { withSeededMathRandom } from './seeded-init.js';
+import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, STREAM } from './run-context.js';
+
+export interface VaeTrainOptions {
+  config: VaeTrainConfig;
+  outDir: string;
+  resume?: string | null;
+  stopAfter?: number;
+  log?: (line: string) => void;
+  plainProgress?: boolean;
+  onStep?: (rec: StepRecord) => void;
+  plot?: boolean;
+}
+
+interface VaeState {
+  version: 1;
+  task: 'vae';
+  step: number;
+  microStep: number;
+  samplesSeen: number;
+  sampler: SamplerState;
+  optimizerStep: number;
+  discOptimizerStep: number;
+  lr: number;
+  rng: { seed: number; scheme: 'mixSeed(seed, microStep, stream)' };
+  config: VaeTrainConfig;
+}
+
+const LAST_LAYER = 'decoder.conv_out.weight';
+
+export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
+  const cfg = o.config;
+  const say = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const ckptDir = (o.resume ?? cfg.load) ? resolveCheckpoint((o.resume ?? cfg.load)!) : null;
+  const paths = runPaths(o.outDir);
+  prepareRunFolder(paths, cfg);
+  const log = new JsonlLog(paths.log);
+  const csv = await ensureDataset(cfg, paths.out, say);
+  const ds = await openDataSource(cfg, csv, { log: say });
+
+  // Training runs the whole clip at once: no micro-batching, tiling or latent normalization.
+  const vae: OpenSoraVAE = buildVae(cfg.model, say, 'model', cfg.seed);
+  const codec = new ChunkedVideoCodec(vae, { micro_batch_size: null, use_tiled_conv3d: false, normalization: null });
+  vae.train();
+  const lossFn = createVaeLoss({ ...cfg.vae_loss_config, log: say });
+  const gan: GanLossOptions | null = cfg.gan_loss_confg && cfg.discriminator ? cfg.gan_loss_confg : null;
+  let disc: NLayerDiscriminator3D | null = null;
+  if (cfg.discriminator) {
+    const d = cfg.discriminator;
+    disc = withSeededMathRandom(cfg.seed + 1, () => new NLayerDiscriminator3D({ input_nc: d.input_nc, ndf: d.ndf, n_layers: d.n_layers }));
+    if (d.from_pretrained) {
+      const path = weightsPath(d.from_pretrained, 'discriminator');
+      disc.loadStateDict(readSafetensors(path), { source: path });
+      say(`discriminator: weights from ${path}`);
+    }
+    disc.train();
+  }
+
+  const named = [...vae.namedParameters()].filter(([, p]) => p.trainable && p.variable);
+  const vars = named.map(([, p]) => p.variable!);
+  const nameOfVar = new Map(named.map(([n, p]) => [p.variable!.name, n]));
+  const opt = new AdamW(named.map(([n, p]) => [n, p.variable!] as [string, tf.Variable]), { lr: cfg.lr, betas: cfg.adam_betas, eps: cfg.adam_eps, weightDecay: cfg.weight_decay });
+  const dNamed = disc ? [...disc.namedParameters()].filter(([, p]) => p.trainable && p.variable) : [];
+  const dVars = dNamed.map(([, p]) => p.variable!);
+  const dNameOfVar = new Map(dNamed.map(([n, p]) => [p.variable!.name, n]));
+  const dOpt = disc ? new AdamW(dNamed.map(([n, p]) => [n, p.variable!] as [string, tf.Variable]), { lr: cfg.lr, betas: cfg.adam_betas, eps: cfg.adam_eps, weightDecay: cfg.weight_decay }) : null;
+
+  const A = cfg.accumulation_steps;
+  const stepsPerEpoch = Math.max(1, Math.floor(ds.sampler.length() / A));
+  const total = cfg.max_steps ?? stepsPerEpoch * cfg.epochs;
+  // video_16z.py: LinearWarmupLR from 0.
+  const schedule = lrSchedule({ lr: cfg.lr, warmupSteps: cfg.warmup_steps, cosine: cfg.use_cosine_scheduler, totalSteps: total * A, initialLr: 0 });
+
+  let step = 0;
+  let microStep = 0;
+  let samplesSeen = 0;
+  let lastCheckpoint: string | null = null;
+  let lastSavedStep = -1;
+  if (ckptDir) {
+    const ck = new LoadedCheckpoint<VaeState>(ckptDir);
+    if (ck.state.task !== 'vae') throw new Error(`${ckptDir}: a '${ck.state.task}' checkpoint cannot resume VAE training.`);
+    compareConfigs(ck.state.config, cfg, say);
+    loadVaeWeights(vae, ck.path('model'));
+    loadOptimizer(opt, ck);
+    if (disc && dOpt) {
+      disc.loadStateDict(ck.read('discriminator'), { source: ck.path('discriminator') });
+      loadOptimizer(dOpt, ck, 'disc_optimizer', ck.state.discOptimizerStep);
+    }
+    ds.sampler.restore(ck.state.sampler);
+    step = ck.state.step;
+    microStep = ck.state.microStep;
+    samplesSeen = ck.state.samplesSeen;
+    lastCheckpoint = ckptDir;
+    lastSavedStep = step;
+    log.truncateAfter(step);
+    log.write({ type: 'resume', step, checkpoint: ckptDir });
+    say(`resumed from ${ckptDir} at step ${step}`);
+  } else {
+    log.truncateAfter(-1);
+    log.write({ type: 'start', step: 0, params: vae.parameterCount(), samples: ds.rows.length, steps_per_epoch: stepsPerEpoch, total_steps: total });
+  }
+  say(`VAE: ${(vae.parameterCount() / 1e6).toFixed(2)}M parameters${disc ? `, discriminator ${(disc.parameterCount() / 1e6).toFixed(2)}M` : ''}; ${ds.rows.length} samples, ${total} steps`);
+
+  const progress = createProgress({ every: cfg.log_every, plain: o.plainProgress, write: o.log });
+  const records: StepRecord[] = [];
+  const stopAt = o.stopAfter !== undefined ? Math.min(total, step + o.stopAfter) : total;
+  const save = async () => {
+    const tensors = new Map<string, Map<string, WritableTensor>>([
+      ['model', hostStateDict(vae)],
+      ['optimizer', optimizerTensors(opt)],
+    ]);
+    if (disc && dOpt) {
+      tensors.set('discriminator', hostStateDict(disc));
+      tensors.set('disc_optimizer', optimizerTensors(dOpt));
+    }
+    const state: VaeState = {
+      version: 1,
+      task: 'vae',
+      step,
+      microStep,
+      samplesSeen,
+      sampler: ds.loader.state(),
+      optimizerStep: opt.step,
+      discOptimizerStep: dOpt?.step ?? 0,
+      lr: opt.lr,
+      rng: { seed: cfg.seed, scheme: 'mixSeed(seed, microStep, stream)' },
+      config: cfg,
+    };
+    lastCheckpoint = saveCheckpoint(paths.checkpoints, step, { tensors, state }, cfg.keep_last);
+    lastSavedStep = step;
+    log.write({ type: 'checkpoint', step, path: lastCheckpoint });
+    progress.log(`checkpoint: ${lastCheckpoint}`);
+    if (o.plot !== false) await refreshPlot(paths, log, 'VAE training', progress);
+  };
+
+  let acc: Map<string, tf.Tensor> | null = null;
+  let dAcc: Map<string, tf.Tensor> | null = null;
+  let accMicro = 0;
+  let accLoss = 0;
+  let accSamples = 0;
+  let terms: Record<string, number> = {};
+  let lastNorm = 0;
+  let t0 = performance.now();
+  progress.start(total, step);
+  try {
+    outer: while (step < stopAt && (cfg.max_steps !== null || ds.sampler.state().epoch < cfg.epochs)) {
+      for await (const lb of ds.loader) {
+        if (lb.items.length === 0) continue;
+        if (accMicro === 0) {
+          opt.lr = schedule(microStep);
+          if (dOpt) dOpt.lr = opt.lr;
+        }
+        const video = batchVideo(lb, cfg, microStep);
+        try {
+          const r = microStepGrads(video, microStep, step);
+          terms = r.terms;
+          if (!Number.isFinite(r.loss)) {
+            tf.dispose([...r.grads.values(), ...(r.dGrads?.values() ?? [])]);
+            const ids = lb.items.map((it) => `${it.row.id} (${it.row.fields.path ?? it.row.path})`);
+            log.write({ type: 'nonfinite', step: step + 1, loss: String(r.loss), samples: ids });
+            throw new NonFiniteLossError(step + 1, r.loss, ids, lastCheckpoint);
+          }
+          acc = accumulate(acc, r.grads);
+          if (r.dGrads) dAcc = accumulate(dAcc, r.dGrads);
+          accLoss += r.loss;
+          accSamples += video.shape[0];
+        } finally {
+          video.dispose();
+        }
+        accMicro++;
+        microStep++;
+        if (accMicro < A) continue;
+        const clipped = clipGradNorm(acc!, cfg.grad_clip);
+        lastNorm = clipped.norm;
+        opt.apply(clipped.grads);
+        tf.dispose([...acc!.values(), ...clipped.grads.values()]);
+        acc = null;
+        if (dAcc && dOpt) {
+          const dc = clipGradNorm(dAcc, cfg.grad_clip);
+          dOpt.apply(dc.grads);
+          tf.dispose([...dAcc.values(), ...dc.grads.values()]);
+          dAcc = null;
+        }
+        step++;
+        samplesSeen += accSamples;
+        const now = performance.now();
+        const rec: StepRecord & Record<string, unknown> = {
+          type: 'step',
+          step,
+          epoch: lb.state.epoch,
+          loss: accLoss / A,
+          lr: opt.lr,
+          grad_norm: lastNorm,
+          samples: accSamples,
+          samples_per_sec: accSamples / ((now - t0) / 1000),
+          ...terms,
+        };
+        t0 = now;
+        accMicro = 0;
+        accLoss = 0;
+        accSamples = 0;
+        records.push(rec);
+        log.write(rec);
+        progress.update({ step, loss: rec.loss, samplesPerSec: rec.samples_per_sec, lr: rec.lr });
+        o.onStep?.(rec);
+        if (cfg.ckpt_every > 0 && step % cfg.ckpt_every === 0) await save();
+        if (step >= stopAt) break outer;
+      }
+    }
+    if (o.stopAfter === undefined && step > 0 && lastSavedStep !== step) await save();
+  } finally {
+    if (acc) tf.dispose([...acc.values()]);
+    if (dAcc) tf.dispose([...dAcc.values()]);
+    progress.stop();
+    opt.dispose();
+    dOpt?.dispose();
+    vae.dispose();
+    disc?.dispose();
+  }
+  log.write({ type: 'end', step });
+  return { steps: records, lastCheckpoint, paths, finalStep: step };
+
+  function accumulate(into: Map<string, tf.Tensor> | null, g: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+    if (!into) return g;
+    for (const [k, v] of g) {
+      const prev = into.get(k);
+      into.set(k, prev ? tf.add(prev, v) : v.clone());
+      prev?.dispose();
+      v.dispose();
+    }
+    return into;
+  }
+
+  /** Reconstruction, posterior and (optionally) discriminator logits of one forward, same draws each call. */
+  function forward(video: tf.Tensor5D, m: number): { recon: tf.Tensor5D; posterior: DiagonalGaussian } {
+    const r = codec.encodeWithPosterior(video, { samplePosterior: true, seed: microSeed(cfg.seed, m, STREAM.vaePosterior) });
+    const recon = codec.decode(r.z);
+    const T = video.shape[2];
+    const cut = recon.shape[2] === T ? recon : (tf.slice(recon, [0, 0, recon.shape[2] - T, 0, 0], [-1, -1, T, -1, -1]) as tf.Tensor5D);
+    const momentsCL = toChannelsLast(r.moments);
+    const posterior = new DiagonalGaussian(momentsCL);
+    tf.dispose([r.z, r.mean, r.logvar, r.moments]);
+    if (cut !== recon) recon.dispose();
+    momentsCL.dispose();
+    return { recon: cut, posterior };
+  }
+
+  function microStepGrads(video: tf.Tensor5D, m: number, globalStep: number) {
+    const scale = 1 / A;
+    const t: Record<string, number> = {};
+    // Pass 1: NLL + KL over every VAE weight.
+    const p1 = tf.variableGrads(() => {
+      const f = forward(video, m);
+      const l = lossFn.forward(video, f.recon, f.posterior);
+      t.nll_loss = l.nllLoss.dataSync()[0]!;
+      t.kl_loss = l.weightedKlLoss.dataSync()[0]!;
+      const out = tf.add(l.weightedNllLoss, l.weightedKlLoss).mul(scale) as tf.Scalar;
+      f.posterior.dispose();
+      return out;
+    }, vars);
+    let loss = p1.value.dataSync()[0]! / scale;
+    p1.value.dispose();
+    const grads = new Map<string, tf.Tensor>();
+    for (const [vn, g] of Object.entries(p1.grads)) grads.set(nameOfVar.get(vn)!, g);
+    let dGrads: Map<string, tf.Tensor> | undefined;
+    const factor = gan ? (globalStep < (gan.disc_start ?? 2001) ? 0 : (gan.disc_factor ?? 1)) : 0;
+    if (disc && gan && factor > 0) {
+      // Pass 2: the generator term -mean(D(x̂)) over every VAE weight (same draws as pass 1).
+      const p2 = tf.variableGrads(() => {
+        const f = forward(video, m);
+        const g = generatorLoss(disc!.forward(f.recon), 1, globalStep, { ...gan, disc_start: 0, disc_factor: 1 });
+        f.posterior.dispose();
+        return g.mul(scale) as tf.Scalar;
+      }, vars);
+      const gValue = p2.value.dataSync()[0]! / scale;
+      p2.value.dispose();
+      const gGrads = new Map<string, tf.Tensor>();
+      for (const [vn, g] of Object.entries(p2.grads)) gGrads.set(nameOfVar.get(vn)!, g);
+      const dWeight = adaptiveGeneratorWeight(grads.get(LAST_LAYER)!, gGrads.get(LAST_LAYER)!, gan.disc_weight ?? 0.5);
+      const w = dWeight * factor;
+      for (const [k, g] of gGrads) {
+        const prev = grads.get(k);
+        grads.set(k, prev ? tf.tidy(() => prev.add(g.mul(w))) : tf.mul(g, w));
+        prev?.dispose();
+        g.dispose();
+      }
+      t.g_loss = gValue;
+      t.d_weight = dWeight;
+      loss += w * gValue;
+      // Discriminator step on real vs. (detached) reconstruction.
+      const recon = tf.tidy(() => {
+        const f = forward(video, m);
+        f.posterior.dispose();
+        return f.recon;
+      });
+      const p3 = tf.variableGrads(() => discriminatorLoss(disc!.forward(video), disc!.forward(recon), globalStep, gan).mul(scale) as tf.Scalar, dVars);
+      recon.dispose();
+      t.d_loss = p3.value.dataSync()[0]! / scale;
+      p3.value.dispose();
+      dGrads = new Map();
+      for (const [vn, g] of Object.entries(p3.grads)) dGrads.set(dNameOfVar.get(vn)!, g);
+    }
+    return { loss, grads, dGrads, terms: t };
+  }
+}
+
+/** The batch as one tensor [B, 3, T, H, W]; with mixed_image_ratio, some micro-steps keep only frame 0. */
+function batchVideo(lb: LoadedBatch, cfg: VaeTrainConfig, m: number): tf.Tensor5D {
+  const [T, H, W] = lb.batch.thw;
+  const n = 3 * T * H * W;
+  const all = new Float32Array(lb.items.length * n);
+  lb.items.forEach((it, i) => all.set(it.sample!.data, i * n));
+  const x = tf.tensor(all, [lb.items.length, 3, T, H, W], 'float32') as tf.Tensor5D;
+  const ratio = cfg.mixed_strategy === 'mixed_video_image' ? cfg.mixed_image_ratio : 0;
+  if (ratio > 0 && T > 1 && new FlowRandom(mixSeed(cfg.seed, m, STREAM.vaeMix)).uniform() < ratio) {
+    const img = tf.slice(x, [0, 0, 0, 0, 0], [-1, -1, 1, -1, -1]) as tf.Tensor5D;
+    x.dispose();
+    return img;
+  }
+  return x;
+}
+

@@ -20,6 +20,7 @@
         "csrc/elementwise.cc",
         "csrc/reduce.cc",
         "csrc/transpose.cc",
+        "csrc/copy.cc",
         "csrc/norms.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -131,6 +131,74 @@ void Transpose(const Napi::CallbackInfo& info) {
   transpose(Buf<uint32_t>(info, 0, total), Buf<uint32_t>(info, 1, total), int(shape.size()), shape.data(), perm.data());
 }
 
+// The [lowest, highest] element offsets an index space of `shape` reaches with `strides` from `off`.
+std::pair<int64_t, int64_t> Reach(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides, int64_t off) {
+  int64_t lo = off, hi = off;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int64_t span = (shape[i] - 1) * strides[i];
+    (span < 0 ? lo : hi) += span;
+  }
+  return {lo, hi};
+}
+
+// copyStrided(src, srcOffset, dst, dstOffset, shape, srcStrides, dstStrides)
+void CopyStrided(const Napi::CallbackInfo& info) {
+  const int64_t so = I(info, 1), dof = I(info, 3);
+  const auto shape = Ints(info, 4), ss = Ints(info, 5), ds = Ints(info, 6);
+  if (ss.size() != shape.size() || ds.size() != shape.size())
+    throw Napi::RangeError::New(info.Env(), "copyStrided: shape and strides differ in rank");
+  for (auto d : shape) {
+    if (d < 0) throw Napi::RangeError::New(info.Env(), "copyStrided: negative size");
+    if (d == 0) return;
+  }
+  const auto [slo, shi] = Reach(shape, ss, so);
+  const auto [dlo, dhi] = Reach(shape, ds, dof);
+  if (slo < 0 || dlo < 0) throw Napi::RangeError::New(info.Env(), "copyStrided: a negative element offset");
+  uint32_t* src = Buf<uint32_t>(info, 0, shi + 1);
+  uint32_t* dst = Buf<uint32_t>(info, 2, dhi + 1);
+  copy_strided(src + so, dst + dof, int(shape.size()), shape.data(), ss.data(), ds.data());
+}
+
+// padConstant(x, y, xShape, before, after, valueBits)
+void PadConstant(const Napi::CallbackInfo& info) {
+  const auto xs = Ints(info, 2), before = Ints(info, 3), after = Ints(info, 4);
+  if (before.size() != xs.size() || after.size() != xs.size())
+    throw Napi::RangeError::New(info.Env(), "padConstant: paddings and shape differ in rank");
+  int64_t xn = 1, yn = 1;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (xs[i] < 0 || before[i] < 0 || after[i] < 0) throw Napi::RangeError::New(info.Env(), "padConstant: negative size");
+    xn *= xs[i];
+    yn *= before[i] + xs[i] + after[i];
+  }
+  pad_constant(Buf<uint32_t>(info, 0, xn), Buf<uint32_t>(info, 1, yn), int(xs.size()), xs.data(), before.data(),
+               after.data(), uint32_t(info[5].As<Napi::Number>().Uint32Value()));
+}
+
+// tile(x, y, xShape, reps)
+void Tile(const Napi::CallbackInfo& info) {
+  const auto xs = Ints(info, 2), reps = Ints(info, 3);
+  if (reps.size() != xs.size()) throw Napi::RangeError::New(info.Env(), "tile: reps and shape differ in rank");
+  int64_t xn = 1, yn = 1;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (xs[i] < 0 || reps[i] < 0) throw Napi::RangeError::New(info.Env(), "tile: negative size");
+    xn *= xs[i];
+    yn *= xs[i] * reps[i];
+  }
+  tile(Buf<uint32_t>(info, 0, xn), Buf<uint32_t>(info, 1, yn), int(xs.size()), xs.data(), reps.data());
+}
+
+// gatherRows(x, y, indices, outer, dim, inner)
+void GatherRows(const Napi::CallbackInfo& info) {
+  const int64_t outer = I(info, 3), dim = I(info, 4), inner = I(info, 5);
+  const int32_t* idx = Buf<int32_t>(info, 2, 0);
+  const int64_t n = info[2].As<Napi::TypedArray>().ElementLength();
+  for (int64_t i = 0; i < n; ++i) {
+    if (idx[i] < 0 || idx[i] >= dim) throw Napi::RangeError::New(info.Env(), "gatherRows: index out of range");
+  }
+  gather_rows(Buf<uint32_t>(info, 0, outer * dim * inner), Buf<uint32_t>(info, 1, outer * n * inner), idx, outer, dim, n,
+              inner);
+}
+
 // layerNorm(x, gamma, beta, y, rows, c, eps) / rmsNorm(x, gamma, y, rows, c, eps)
 void LayerNorm(const Napi::CallbackInfo& info) {
   const int64_t rows = I(info, 4), c = I(info, 5);
@@ -189,6 +257,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reduce", Napi::Function::New(env, ReduceOp));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("copyStrided", Napi::Function::New(env, CopyStrided));
+  exports.Set("padConstant", Napi::Function::New(env, PadConstant));
+  exports.Set("tile", Napi::Function::New(env, Tile));
+  exports.Set("gatherRows", Napi::Function::New(env, GatherRows));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
   exports.Set("rmsNorm", Napi::Function::New(env, RmsNorm));

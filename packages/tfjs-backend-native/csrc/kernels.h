@@ -41,6 +41,19 @@ void softmax_lastaxis(const float* x, float* y, int64_t rows, int64_t len);
 // ---- transpose.cc: 4-byte elements; out shape[i] = shape[perm[i]].
 void transpose(const uint32_t* x, uint32_t* y, int rank, const int64_t* shape, const int64_t* perm);
 
+// ---- copy.cc: 4-byte elements.
+// dst[idx . ds] = src[idx . ss] over `shape` (pointers already offset; strides may be negative).
+void copy_strided(const uint32_t* src, uint32_t* dst, int rank, const int64_t* shape, const int64_t* ss,
+                  const int64_t* ds);
+// y = x padded by before/after on each axis with `value` (bit pattern); y is written in full.
+void pad_constant(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const int64_t* before,
+                  const int64_t* after, uint32_t value);
+// y[i] = x[i mod xshape] with y's shape xshape * reps.
+void tile(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const int64_t* reps);
+// x viewed as [outer, dim, inner]: y[o, i, :] = x[o, idx[i], :] for i < n (indices in range).
+void gather_rows(const uint32_t* x, uint32_t* y, const int32_t* idx, int64_t outer, int64_t dim, int64_t n,
+                 int64_t inner);
+
 // ---- norms.cc (gamma/beta may be null). GroupNorm views x as [n, s, c] with c = groups * cg.
 void layer_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t c, float eps);
 void layer_norm_grad(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,

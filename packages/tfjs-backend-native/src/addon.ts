@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 type F32 = Float32Array;
 type Opt = Float32Array | null;
+/** Any 4-byte-element array (float32 or int32 tensor values); the addon moves bits only. */
+type U4 = Float32Array | Int32Array;
 
 /** The addon's functions (csrc/addon.cc). Buffers are written in place; sizes are checked there. */
 export interface NativeAddon {
@@ -21,6 +23,12 @@ export interface NativeAddon {
   reduce(op: number, x: F32, out: F32, outer: number, mid: number, inner: number): void;
   softmax(x: F32, y: F32, rows: number, len: number): void;
   transpose(x: F32 | Int32Array, y: F32 | Int32Array, shape: number[], perm: number[]): void;
+  /** dst[dstOffset + idx . dstStrides] = src[srcOffset + idx . srcStrides] over shape. */
+  copyStrided(src: U4, srcOffset: number, dst: U4, dstOffset: number, shape: number[], srcStrides: number[], dstStrides: number[]): void;
+  /** valueBits: the constant's 4 bytes read as a uint32. */
+  padConstant(x: U4, y: U4, xShape: number[], before: number[], after: number[], valueBits: number): void;
+  tile(x: U4, y: U4, xShape: number[], reps: number[]): void;
+  gatherRows(x: U4, y: U4, indices: Int32Array, outer: number, dim: number, inner: number): void;
   layerNorm(x: F32, gamma: Opt, beta: Opt, y: F32, rows: number, c: number, eps: number): void;
   layerNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, dbeta: Opt, rows: number, c: number, eps: number): void;
   rmsNorm(x: F32, gamma: Opt, y: F32, rows: number, c: number, eps: number): void;

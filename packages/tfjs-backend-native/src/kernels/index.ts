@@ -1,6 +1,7 @@
 // Every kernel the native backend overrides; all other kernels are cpu's, shared unchanged.
 import { binaryKernels } from './binary.js';
 import { convKernels } from './conv.js';
+import { copyKernels } from './copy.js';
 import { fusedKernels } from './fused.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
 import { reduceKernels } from './reduce.js';
@@ -18,5 +19,6 @@ export const nativeKernels: NativeKernel[] = [
   ...unaryKernels,
   ...reduceKernels,
   transpose,
+  ...copyKernels,
   ...fusedKernels,
 ];

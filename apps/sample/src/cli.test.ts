@@ -1,0 +1,78 @@
+// The command as a user runs it: the bundled demo model by default (vocabulary warning, mp4 that
+// ffprobe reads), a wrong --weights folder, and cached text embeddings instead of a T5 folder.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { EmbeddingCache, T5Encoder } from '@opensora-ts/conditioning';
+import { ffprobePath } from '@opensora-ts/data';
+import { tf } from '@opensora-ts/kernels';
+import { main } from './cli.js';
+import { preparePromptText } from './prompts.js';
+import { writeTinyOfficialFolder } from '../test/tiny-weights.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sample-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+  const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk).trimEnd()), true));
+  try {
+    const code = await main(argv);
+    return { code, stderr: lines.join('\n') };
+  } finally {
+    spy.mockRestore();
+    write.mockRestore();
+  }
+}
+
+describe('opensora-sample', () => {
+  it('uses the demo model by default, warns about words it does not know, and writes an mp4 ffprobe reads', async () => {
+    const out = join(dir, 'demo.mp4');
+    // 32x32 instead of the demo's own size keeps this under a minute on tfjs's pure-JS cpu backend.
+    const r = await run(['--prompt', 'a red dog runs in the park', '--steps', '2', '--resolution', '32x32', '--out', out, '--plain-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/does not know "dog", "runs", "park"/);
+    expect(r.stderr).toMatch(/knows: .*red.*circle/);
+    expect(r.stderr).toMatch(/denoise 2\/2/);
+    expect(r.stderr).toMatch(/decode 1\/1/);
+    expect(r.stderr).toMatch(/done: 1 file\(s\) in [\d.]+ s, peak RSS \d+ MiB/);
+    const probe = JSON.parse(execFileSync(ffprobePath(), ['-v', 'error', '-show_entries', 'stream=codec_name,nb_frames', '-of', 'json', out], { encoding: 'utf8' }));
+    expect(probe.streams[0].codec_name).toBe('h264');
+    const side = JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8'));
+    expect(side.models.source).toBe('demo');
+    expect(Number(probe.streams[0].nb_frames)).toBe(side.video.num_frames);
+    expect(side.models.files.map((f: { role: string }) => f.role)).toEqual(['demo-manifest', 'vae', 'stdit']);
+  });
+
+  it('names the missing file of a wrong --weights folder and exits non-zero', async () => {
+    const w = join(dir, 'wrong');
+    writeTinyOfficialFolder(w, { vae: true, stdit: false, t5: true });
+    const r = await run(['--prompt', 'x', '--weights', w, '--out', join(dir, 'x.mp4')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/opensora-sample: --weights .*wrong: missing .*stdit\/model\.safetensors \(the STDiT3 checkpoint\)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for a user's mistake
+  });
+
+  it('runs from cached text embeddings when the folder has no T5', async () => {
+    const w = join(dir, 'cached');
+    writeTinyOfficialFolder(w);
+    const prompt = 'a blue square moves up';
+    const { final } = await preparePromptText(prompt, 1, { aes: null, flow: null, cameraMotion: null });
+    const t5 = T5Encoder.fromFolder(join(w, 't5'), { maxLength: 16 });
+    const enc = await new EmbeddingCache(join(w, 'text-embeddings'), t5).encode([final]);
+    tf.dispose([enc.states, enc.mask]);
+    t5.dispose();
+    renameSync(join(w, 't5'), join(dir, 't5-moved'));
+    const ok = await run(['--prompt', prompt, '--weights', w, '--resolution', '16x16', '--num-frames', '17', '--steps', '2', '--out', join(dir, 'cached.mp4')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const miss = await run(['--prompt', 'a green circle', '--weights', w, '--resolution', '16x16', '--steps', '2', '--out', join(dir, 'miss.mp4')]);
+    expect(miss.code).toBe(1);
+    expect(miss.stderr).toMatch(/no cached embedding for prompt "a green circle"/);
+  });
+});

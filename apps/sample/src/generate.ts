@@ -1,0 +1,189 @@
+// One sample from settings + models: prompt text -> embeddings -> latent (RFlow sampler, with
+// I2V/V2V references, mask strategies and loops as the 1.3 inference script) -> VAE decode ->
+// uint8 frames. All model maths lives in the packages; this file only wires them.
+import { toUint8 } from '@opensora-ts/data';
+import { RFlowSampler, SeededRandom, extendedLatentLength, sampleClips, type AsyncModelFn, type CondType, type TextConditioning } from '@opensora-ts/flow';
+import { tf, type Tensor } from '@opensora-ts/kernels';
+import { stdit3ModelFn } from '@opensora-ts/stdit';
+import type { Models } from './models.js';
+import type { PromptItem } from './prompts.js';
+import { encodeReference, readReference } from './references.js';
+
+/** The reference's fps for one-frame samples (IMG_FPS). */
+const IMAGE_FPS = 120;
+
+export interface SampleJob {
+  item: PromptItem;
+  /** The encoder's text for each clip (loop), already refined, scored and cleaned. */
+  perLoop: string[];
+  negativePrompt: string | null;
+  height: number;
+  width: number;
+  numFrames: number;
+  fps: number;
+  steps: number;
+  cfgScale: number;
+  imageCfgScale: number;
+  seed: number;
+  loops: number;
+  condType: CondType | null;
+  conditionFrameLength: number;
+  conditionFrameEdit: number;
+  useOscillationGuidance: boolean;
+  useFlawFix: boolean;
+  useTimestepTransform: boolean;
+  scaleImageWeight: boolean;
+  useSdedit: boolean;
+}
+
+export interface GenerateHooks {
+  onStep?: (done: number, total: number) => void;
+  onDecodeChunk?: (done: number, total: number) => void;
+  onEncodeChunk?: (done: number, total: number) => void;
+  /** Sees the final (joined) latent before decoding; it is disposed afterwards (clone to keep). */
+  onLatent?: (latent: Tensor) => void;
+  log?: (line: string) => void;
+}
+
+export interface GeneratedVideo {
+  /** uint8 RGB, T x H x W x 3. */
+  frames: Uint8Array;
+  numFrames: number;
+  height: number;
+  width: number;
+  /** Latent shape of one clip [B, C, T', h, w] and of the joined result. */
+  latentShape: number[];
+  mergedLatentFrames: number;
+}
+
+/** The STDiT3 as the flow package's model function (argument names translated). */
+export function flowModel(models: Models, meta: { height: number; width: number; fps: number }): AsyncModelFn {
+  const fn = stdit3ModelFn(models.stdit);
+  return (x, t, k) =>
+    fn(x, t, {
+      y: k.y,
+      mask: k.mask,
+      x_mask: k.xMask,
+      fps: [meta.fps],
+      height: [meta.height],
+      width: [meta.width],
+      cond: k.cond,
+      cond_mask: k.condMask,
+      mask_index: k.maskIndex,
+      y_null: k.yNull,
+    });
+}
+
+/** Latent shape [1, C, T', h, w] of one clip. */
+export function latentShape(models: Models, numFrames: number, height: number, width: number): number[] {
+  const [t, h, w] = models.codec.getLatentSize([numFrames, height, width]) as [number, number, number];
+  if (!(t > 0)) {
+    const mfs = models.codec.options.micro_frame_size;
+    throw new Error(`--num-frames ${numFrames}: gives no latent frames with this VAE${mfs ? ` (chunks of ${mfs} frames; use 1, or ${mfs}, ${2 * mfs - 1}, ... frames)` : ''}.`);
+  }
+  return [1, models.vae.zChannels, t, h, w];
+}
+
+export async function generate(models: Models, job: SampleJob, hooks: GenerateHooks = {}): Promise<GeneratedVideo> {
+  const shape = latentShape(models, job.numFrames, job.height, job.width);
+  const T = shape[2]!;
+  const isImage = job.numFrames === 1;
+  const hasRefs = job.item.referencePaths.length > 0;
+  if (isImage && (job.loops > 1 || job.condType)) throw new Error('--num-frames 1 makes an image; --loops and --cond-type need a video (num_frames > 1).');
+  if (job.condType && !hasRefs) throw new Error(`--cond-type ${job.condType} needs a reference: pass --image or --video (or "reference_path" in the prompt's JSON).`);
+  if (job.loops > 1) extendedLatentLength(T, job.loops, job.conditionFrameLength); // validates
+  if (job.perLoop.length < job.loops) throw new Error(`generate: ${job.perLoop.length} prompt text(s) for ${job.loops} loops; pass one per loop.`);
+
+  const owned: Tensor[] = [];
+  try {
+    // Text: one encoding per distinct loop text; the null caption is the DiT's y_embedding.
+    const distinct = [...new Set(job.perLoop)];
+    const enc = await models.encode(distinct);
+    owned.push(enc.states, enc.mask);
+    const nul = models.text.null(1);
+    owned.push(nul.states, nul.mask);
+    let negative: TextConditioning['negative'];
+    if (job.negativePrompt) {
+      const n = await models.encode([job.negativePrompt]);
+      owned.push(n.states, n.mask);
+      negative = { y: n.states, mask: n.mask };
+    }
+    const textOf = (i: number): TextConditioning => {
+      const k = distinct.indexOf(job.perLoop[i]!);
+      const y = tf.slice(enc.states, [k, 0, 0, 0], [1, -1, -1, -1]);
+      const mask = tf.slice(enc.mask, [k, 0], [1, -1]);
+      owned.push(y, mask);
+      return { y, mask, yNull: nul.states, ...(negative ? { negative } : {}) };
+    };
+
+    // References: latents [C, T', h, w] per reference file.
+    const refs: Tensor[] = [];
+    for (const [r, path] of job.item.referencePaths.entries()) {
+      hooks.log?.(`reference ${path}: encoding`);
+      const clip = await readReference(path, job.height, job.width, job.numFrames);
+      owned.push(clip.pixels);
+      const z = encodeReference(models.codec, clip, job.seed + 2 + r, hooks.onEncodeChunk);
+      owned.push(z);
+      refs.push(z);
+    }
+
+    const sampler = new RFlowSampler({
+      numSamplingSteps: job.steps,
+      cfgScale: job.cfgScale,
+      useOscillationGuidance: job.useOscillationGuidance,
+      useFlawFix: job.useFlawFix,
+      useTimestepTransform: job.useTimestepTransform,
+      scaleImageWeight: job.scaleImageWeight,
+    });
+    const fps = isImage ? IMAGE_FPS : job.fps;
+    const model = flowModel(models, { height: job.height, width: job.width, fps });
+    const meta = { height: job.height, width: job.width, numFrames: job.numFrames, fps };
+    const total = job.steps * job.loops;
+    let done = 0;
+    const onProgress = () => hooks.onStep?.(++done, total);
+
+    let latent: Tensor;
+    if (job.loops === 1 && !job.condType && !job.item.maskStrategy) {
+      const z = new SeededRandom(job.seed).normalTensor(shape);
+      owned.push(z);
+      latent = await sampler.sample(model, { text: textOf(0), meta, z, rng: new SeededRandom(job.seed + 1), onProgress });
+    } else {
+      latent = await sampleClips(sampler, model, {
+        loops: job.loops,
+        shape,
+        textForClip: textOf,
+        noiseSeed: job.seed,
+        conditionFrameLength: job.conditionFrameLength,
+        conditionFrameEdit: job.conditionFrameEdit,
+        meta,
+        imageCfgScale: job.imageCfgScale,
+        useSdedit: job.useSdedit,
+        ...(job.condType ? { condType: job.condType, refs: [refs] } : { refs: [refs], maskStrategies: [job.item.maskStrategy] }),
+        onProgress,
+      });
+    }
+    owned.push(latent);
+    hooks.onLatent?.(latent);
+
+    // Decode chunk by chunk, converting each stretch of frames to uint8 at once.
+    const pieces: Uint8Array[] = [];
+    let frames = 0;
+    for (const piece of models.codec.decodeFrames(latent as tf.Tensor5D)) {
+      const thwc = tf.tidy(() => tf.transpose(tf.squeeze(piece.frames, [0]), [1, 2, 3, 0]));
+      piece.frames.dispose();
+      pieces.push(toUint8(await thwc.data()));
+      frames += thwc.shape[0]!;
+      thwc.dispose();
+      hooks.onDecodeChunk?.(piece.chunk + 1, piece.chunks);
+    }
+    const out = new Uint8Array(frames * job.height * job.width * 3);
+    let off = 0;
+    for (const p of pieces) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return { frames: out, numFrames: frames, height: job.height, width: job.width, latentShape: shape, mergedLatentFrames: latent.shape[2]! };
+  } finally {
+    tf.dispose(owned);
+  }
+}

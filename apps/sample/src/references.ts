@@ -1,0 +1,35 @@
+// Reference images and videos for I2V/V2V: read through the data package (ffmpeg), resized and
+// center-cropped to the run's size as the reference does, and encoded by the VAE to latents
+// [C, T', h, w] (posterior sampled, seeded, as the reference's encode samples it).
+import { decodeFrames, mediaType, readImage, resizeCropImage, resizeCropVideo } from '@opensora-ts/data';
+import { tf, type Tensor } from '@opensora-ts/kernels';
+import type { ChunkedVideoCodec } from '@opensora-ts/vae';
+
+export interface ReferenceClip {
+  path: string;
+  kind: 'image' | 'video';
+  /** [1, 3, T, H, W] in [-1, 1]. */
+  pixels: Tensor;
+}
+
+/** Reads a reference file at (height, width); videos keep at most `maxFrames` frames from the start. */
+export async function readReference(path: string, height: number, width: number, maxFrames: number): Promise<ReferenceClip> {
+  const kind = mediaType(path);
+  if (!kind) throw new Error(`reference ${path}: unsupported file type; use an image (.png, .jpg, ...) or a video (.mp4, .mov, ...).`);
+  if (kind === 'image') {
+    const f = await readImage(path);
+    const clip = resizeCropImage(f.data, f.height, f.width, height, width, 'CTHW');
+    return { path, kind, pixels: tf.tensor5d(clip.data, [1, 3, 1, height, width]) };
+  }
+  const f = await decodeFrames(path, { maxFrames });
+  const clip = resizeCropVideo(f.data, f.numFrames, f.height, f.width, height, width, 'CTHW');
+  return { path, kind, pixels: tf.tensor5d(clip.data, [1, 3, f.numFrames, height, width]) };
+}
+
+/** VAE-encodes a reference clip to [C, T', h, w]. */
+export function encodeReference(codec: ChunkedVideoCodec, ref: ReferenceClip, seed: number, onChunk?: (done: number, total: number) => void): Tensor {
+  const z = codec.encode(ref.pixels as tf.Tensor5D, { seed, onProgress: onChunk ? (p) => onChunk(p.chunk + 1, p.chunks) : undefined });
+  const out = tf.squeeze(z, [0]);
+  z.dispose();
+  return out;
+}

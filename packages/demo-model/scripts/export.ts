@@ -1,0 +1,86 @@
+// Exports trained apps/train runs into a demo model folder (default: this package's weights/):
+// the DiT run's newest checkpoint (EMA weights) and the VAE it was trained with, float16 storage,
+// and a manifest with the configs exactly as training built the models plus the run's record
+// (steps, losses, time). Usage:
+//   node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
+//     --dit-run out/demo-dit [--vae-run out/demo-vae] [--out packages/demo-model/weights] [--recipe "pnpm train ..."]
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEMO_T5_CONFIG } from '@opensora-ts/conditioning';
+import { initRuntime } from '@opensora-ts/kernels';
+import { loadSTDiT3, stdit3Preset } from '@opensora-ts/stdit';
+import { createVae, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
+import { writeDemoModel } from '../src/write.js';
+import { textEncoderFingerprint } from '../src/fingerprint.js';
+import { DemoTextEncoder } from '@opensora-ts/conditioning';
+
+const { values: a } = parseArgs({ options: { 'dit-run': { type: 'string' }, 'vae-run': { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string', multiple: true } } });
+if (!a['dit-run']) throw new Error('--dit-run DIR (an apps/train output folder of the demo DiT) is required.');
+
+const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, any>;
+
+/** The newest checkpoint's EMA (else model) weights of a run folder, or a weights file as is. */
+function runWeights(path: string): string {
+  if (statSync(path).isFile()) return path;
+  const ck = join(path, 'checkpoints');
+  const dirs = existsSync(ck) ? readdirSync(ck).filter((d) => d.startsWith('step-')).sort() : [];
+  const dir = dirs.length ? join(ck, dirs[dirs.length - 1]!) : path;
+  for (const f of ['ema.safetensors', 'model.safetensors']) if (existsSync(join(dir, f))) return join(dir, f);
+  throw new Error(`${path}: no checkpoint (checkpoints/step-*/ema.safetensors) found.`);
+}
+
+interface RunRecord { steps: number; final_train_loss: number | null; final_eval_loss: number | null; seconds: number; samples_per_sec: number | null }
+
+function runRecord(dir: string): RunRecord {
+  const lines = readFileSync(join(dir, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+  const steps = lines.filter((l) => l.type === 'step');
+  const evals = lines.filter((l) => l.type === 'eval');
+  const tail = steps.slice(-50);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null);
+  return {
+    steps: steps.length ? steps[steps.length - 1]!.step : 0,
+    final_train_loss: mean(tail.map((l) => l.loss)),
+    final_eval_loss: evals.length ? evals[evals.length - 1]!.loss : null,
+    seconds: Math.round((statSync(join(dir, 'log.jsonl')).mtimeMs - statSync(join(dir, 'config.json')).mtimeMs) / 1000),
+    samples_per_sec: mean(tail.map((l) => l.samples_per_sec)),
+  };
+}
+
+await initRuntime();
+const ditRun = resolve(a['dit-run']);
+const cfg = readJson(join(ditRun, 'config.json'));
+const { type: ditType, from_pretrained: _f, adapt_16ch: _a, use_cond: _u, force_huggingface: _h, ...ditRest } = cfg.model;
+const te = cfg.text_encoder;
+if (te.type !== 'demo') throw new Error(`${ditRun}/config.json: text_encoder.type is '${te.type}'; the demo model uses the built-in 'demo' encoder.`);
+const { type: vaeType, from_pretrained: vaeFrom, ...vaeRest } = cfg.vae;
+const vaeConfig: VaeConfigInput = { ...VAE_PRESETS[vaeType], ...vaeRest };
+const vae = createVae(vaeConfig);
+const vaePath = a['vae-run'] ? runWeights(resolve(a['vae-run'])) : vaeFrom ? runWeights(vaeFrom) : null;
+if (!vaePath) throw new Error('the DiT run has no vae.from_pretrained; pass --vae-run DIR (the VAE training run).');
+loadVaeWeights(vae, vaePath);
+const stditConfig = stdit3Preset(ditType, { ...ditRest, in_channels: vae.zChannels, caption_channels: DEMO_T5_CONFIG.d_model, model_max_length: te.model_max_length });
+const ditPath = runWeights(ditRun);
+const stdit = loadSTDiT3(ditPath, { config: stditConfig });
+
+const ds = cfg.dataset;
+const sw = ds.shapes_world ?? {};
+const bucket = cfg.bucket_config ? Object.entries(cfg.bucket_config as Record<string, Record<string, unknown>>)[0] : null;
+const numFrames = ds.num_frames ?? (bucket ? Number(Object.keys(bucket[1])[0]) : sw.num_frames);
+const [height, width] = ds.image_size ?? [sw.height, sw.width];
+const dir = writeDemoModel(vae, stdit, {
+  status: 'trained',
+  vae: vaeConfig as Record<string, unknown>,
+  stdit: stditConfig as Record<string, unknown>,
+  text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, fingerprint: await textEncoderFingerprint(new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length })) },
+  sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: cfg.scheduler?.num_sampling_steps ?? 30, cfg_scale: cfg.scheduler?.cfg_scale ?? 7.5 },
+  provenance: {
+    recipe: a.recipe ?? [],
+    dit: { run: ditRun, weights: ditPath, config: cfg, ...runRecord(ditRun) },
+    vae: { weights: vaePath, ...(a['vae-run'] && existsSync(join(resolve(a['vae-run']), 'log.jsonl')) ? runRecord(resolve(a['vae-run'])) : {}) },
+    exported: new Date().toISOString(),
+  },
+}, a.out ? resolve(a.out) : undefined);
+vae.dispose();
+stdit.dispose();
+console.log(`exported the demo model to ${dir}`);

@@ -1,9 +1,9 @@
-// Flags and suite dispatch. A suite is a file in ./suites exporting `run(options)`; add `vae`,
-// `stdit`, `train` there and list them in SUITES.
+// Flags and suite dispatch. A suite is a file in ./suites exporting `run(options)` (and
+// `formatRows(rows)` when its rows are not kernel rows); list it in SUITES.
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { formatTable, type Row } from './report.js';
+import { formatTable, type CaseRow, type Row } from './report.js';
 
 export interface SuiteOptions {
   threads: number;
@@ -11,22 +11,37 @@ export interface SuiteOptions {
   backends: string[];
   /** Compare with PyTorch CPU (off with --no-torch). */
   torch: boolean;
-  /** Only these ops (all when empty). */
+  /** Only these ops or cases (all when empty). */
   ops: string[];
+  /** stdit: also run the full STDiT3-XL/2 forward (minutes, ~5 GB). */
+  xl: boolean;
   log: (line: string) => void;
 }
 
-const SUITES: Record<string, () => Promise<{ run: (o: SuiteOptions) => Promise<Row[]> }>> = {
+interface Suite {
+  run: (o: SuiteOptions) => Promise<Row[] | CaseRow[]>;
+  formatRows?: (rows: never[]) => string;
+}
+
+const SUITES: Record<string, () => Promise<Suite>> = {
   kernels: () => import('./suites/kernels.js'),
+  vae: () => import('./suites/vae.js'),
+  stdit: () => import('./suites/stdit.js'),
 };
 
-const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,cpu] [--ops a,b] [--no-torch]
+const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,cpu] [--ops a,b] [--no-torch] [--xl]
 suites: ${Object.keys(SUITES).join(', ')}
   --threads N   threads for every backend and for PyTorch (default OPENSORA_THREADS, then all ${availableParallelism()} cores)
-  --json FILE   also write the rows as JSON: [{op, backend, threads, ms, gflops, ratio_to_torch}]
+  --json FILE   also write the rows as JSON: kernels [{op, backend, threads, ms, gflops, ratio_to_torch}],
+                vae/stdit [{suite, case, backend, threads, ms, peak_rss_mb, ratio_to_torch, note}]
   --backends    which of our backends to run (default native,cpu; cpu only where it takes under about a minute)
-  --ops         a comma-separated subset of the suite's ops
-  --no-torch    skip the PyTorch comparison`;
+  --ops         a comma-separated subset of the suite's ops (kernels) or cases (vae, stdit; --cases is the same)
+  --no-torch    skip the PyTorch comparison
+  --xl          stdit: also run STDiT3-XL/2 (random weights) one forward on [1,16,1,32,32] on native (minutes, ~5 GB)
+env: OPENSORA_REFERENCE (checkout of hpcaitech/Open-Sora v1.3, for vae/stdit's reference side),
+     OPENSORA_PYTHON (python3 with torch), OPENSORA_THREADS (default --threads)`;
+
+const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -36,7 +51,9 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       backends: { type: 'string', default: 'native,cpu' },
       ops: { type: 'string', default: '' },
+      cases: { type: 'string', default: '' },
       'no-torch': { type: 'boolean', default: false },
+      xl: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -45,8 +62,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     process.exit(values.help ? 0 : 2);
   }
-  const load = SUITES[suite];
-  if (!load) {
+  const loadSuite = SUITES[suite];
+  if (!loadSuite) {
     console.error(`unknown suite '${suite}'; expected one of ${Object.keys(SUITES).join(', ')}`);
     process.exit(2);
   }
@@ -59,14 +76,19 @@ async function main(): Promise<void> {
   // Our backends read OPENSORA_THREADS at registration; keep one thread count for everything.
   process.env.OPENSORA_THREADS = String(threads);
   const list = (s: string) => s.split(',').map((v) => v.trim()).filter(Boolean);
-  const rows = await (await load()).run({
+  const mod = await loadSuite();
+  // The machine may be shared: the load average says how noisy the timings are.
+  const loadBefore = load();
+  const rows = await mod.run({
     threads,
     backends: list(values.backends!),
     torch: !values['no-torch'],
-    ops: list(values.ops!),
+    ops: [...list(values.ops!), ...list(values.cases!)],
+    xl: values.xl!,
     log: (line) => process.stderr.write(line + '\n'),
   });
-  console.log(formatTable(rows));
+  console.log(mod.formatRows ? mod.formatRows(rows as never[]) : formatTable(rows as Row[]));
+  console.log(`load average (1, 5, 15 min): ${loadBefore} at start, ${load()} at end; ${threads} thread(s)`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
     process.stderr.write(`wrote ${rows.length} rows to ${values.json}\n`);

@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tf, writeSafetensors, type WritableTensor } from '@opensora-ts/kernels';
 import { readMetadata, writeShapesWorld } from '@opensora-ts/data';
 import { DemoTextEncoder } from '@opensora-ts/conditioning';
-import { STDiT3, loadSTDiT3, stdit3Preset } from '@opensora-ts/stdit';
+import { STDiT3, loadSTDiT3, stdit3FlowModelFn, stdit3Preset } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec, createVae } from '@opensora-ts/vae';
-import { loadEvalBatches, parseEvalLossConfig, readResults, runEvalLoss, stditFlowModel } from '@opensora-ts/eval';
+import { loadEvalBatches, parseEvalLossConfig, readResults, runEvalLoss } from '@opensora-ts/eval';
 import { main } from './cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eval-app-'));
@@ -47,7 +47,7 @@ describe('opensora-eval', () => {
     const codec = new ChunkedVideoCodec((() => { const v = createVae('tiny'); v.loadStateDict(vae.stateDict()); return v; })());
     const config = parseEvalLossConfig(evalCfg);
     const rows = (await readMetadata(csvPath)).rows;
-    const direct = await runEvalLoss(stditFlowModel(m), (b) => loadEvalBatches(rows, b, { encodeVideo: (x) => codec.encode(x as tf.Tensor5D, { seed: 42 }), encodeText: (p) => text.encode(p) }, { seed: 42 }), config);
+    const direct = await runEvalLoss(stdit3FlowModelFn(m.eval()), (b) => loadEvalBatches(rows, b, { encodeVideo: (x) => codec.encode(x as tf.Tensor5D, { seed: 42 }), encodeText: (p) => text.encode(p) }, { seed: 42 }), config);
     expect(res.loss!.buckets[0]!.lossPerTimestep).toEqual(direct.buckets[0]!.lossPerTimestep);
     expect(res.loss!.buckets[0]!.loss).toBeGreaterThan(0);
     expect(existsSync(join(dir, 'rep', 'loss-per-timestep.png'))).toBe(true);

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { initRuntime, tf, type BackendName } from '@opensora-ts/kernels';
 import { decodeFrames, readMetadata, writeVideo } from '@opensora-ts/data';
 import { DemoTextEncoder } from '@opensora-ts/conditioning';
-import { loadSTDiT3, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
+import { loadSTDiT3, stdit3FlowModelFn, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights, VAE_PRESETS } from '@opensora-ts/vae';
 import {
   evalLossTables,
@@ -18,7 +18,6 @@ import {
   runEvalLoss,
   scoreShapesSamples,
   shapesPromptSuite,
-  stditFlowModel,
   writeReport,
   writeResults,
   writeVBenchSamples,
@@ -81,7 +80,7 @@ async function lossCommand(o: {
   const name = o.name ?? basename(resolve(o.ckpt));
   let bar: Progress | undefined;
   const report = await runEvalLoss(
-    stditFlowModel(model),
+    stdit3FlowModelFn(model.eval()), // eval mode: no caption dropout, no drop path
     async (bucket) => {
       console.error(`bucket ${bucket.resolution}/${bucket.numFrames}f: reading and encoding`);
       return loadEvalBatches(meta.rows, bucket, {

@@ -3,15 +3,21 @@
 // and the prefetching loader with the latent cache in front of the decoder.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BucketSampler, readMetadata, VideoLoader, writeShapesWorld, type LatentCache, type MetadataRow } from '@opensora-ts/data';
+import {
+  BucketSampler,
+  FixedSizeSampler,
+  readMetadata,
+  VideoLoader,
+  writeShapesWorld,
+  type BatchSampler,
+  type LatentCache,
+  type MetadataRow,
+} from '@opensora-ts/data';
 import type { TrainConfig } from './config.js';
-import { FixedSizeSampler } from './fixed-sampler.js';
-
-export type Sampler = BucketSampler | FixedSizeSampler;
 
 export interface DataSource {
   rows: MetadataRow[];
-  sampler: Sampler;
+  sampler: BatchSampler;
   loader: VideoLoader;
   csvPath: string;
 }
@@ -36,19 +42,20 @@ export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: { 
   if (rows.length === 0) throw new Error(`${csvPath}: no usable rows; check the paths and the num_frames/height/width columns.`);
   const shapes = rows.map((r) => ({ numFrames: r.numFrames, height: r.height, width: r.width }));
   const frameInterval = cfg.dataset.frame_interval;
-  let sampler: Sampler;
+  let sampler: BatchSampler;
   if (cfg.bucket_config) {
-    sampler = new BucketSampler(shapes, cfg.bucket_config, { seed: cfg.seed, frameInterval });
-    const { rejected } = sampler.groups();
+    const buckets = new BucketSampler(shapes, cfg.bucket_config, { seed: cfg.seed, frameInterval });
+    sampler = buckets;
+    const { rejected } = buckets.groups();
     if (rejected) opts.log(`bucket_config: ${rejected} of ${rows.length} samples fit no bucket and are left out.`);
   } else {
     const [height, width] = cfg.dataset.image_size!;
-    sampler = new FixedSizeSampler(shapes, { numFrames: cfg.dataset.num_frames!, height, width, batchSize: cfg.batch_size, seed: cfg.seed, frameInterval });
-    if (sampler.rejected) opts.log(`dataset: ${sampler.rejected} of ${rows.length} samples are shorter than num_frames ${cfg.dataset.num_frames} and are left out.`);
+    const fixed = new FixedSizeSampler(shapes, { numFrames: cfg.dataset.num_frames!, height, width, batchSize: cfg.batch_size, seed: cfg.seed, frameInterval });
+    sampler = fixed;
+    if (fixed.rejected) opts.log(`dataset: ${fixed.rejected} of ${rows.length} samples are shorter than num_frames ${cfg.dataset.num_frames} and are left out.`);
   }
   if (sampler.length() === 0) throw new Error(`${csvPath}: the sampler makes no batch from ${rows.length} samples (batch sizes larger than the data, or nothing fits bucket_config); lower the batch size or add data.`);
-  // VideoLoader only calls state() and batches(), which FixedSizeSampler provides with the same types.
-  const loader = new VideoLoader(rows, sampler as BucketSampler, {
+  const loader = new VideoLoader(rows, sampler, {
     prefetch: cfg.prefetch,
     seed: cfg.seed,
     frameInterval,

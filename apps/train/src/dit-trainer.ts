@@ -7,13 +7,12 @@ import {
   corruptReference,
   drawTrainingCondition,
   evalBucketLoss,
-  SeededRandom as FlowRandom,
   TimeSampler,
   trainingLoss,
   type EvalBatch,
 } from '@opensora-ts/flow';
-import { tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
-import { stdit3ModelFn, type STDiT3 } from '@opensora-ts/stdit';
+import { SeededRandom, tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
+import { stdit3FlowModelFn, type STDiT3 } from '@opensora-ts/stdit';
 import { AdamW } from './adamw.js';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DitTrainConfig } from './config.js';
@@ -23,14 +22,14 @@ import { clipGradNorm } from './grad-clip.js';
 import { JsonlLog } from './jsonl-log.js';
 import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { lrSchedule } from './lr-schedule.js';
-import { flowModel } from './model-adapter.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
 import { createProgress, type Progress } from './progress.js';
 import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, STREAM, type RunPaths } from './run-context.js';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
 
-export interface TrainOptions {
-  config: DitTrainConfig;
+/** Options of a training run; `C` is the task's config (DiT here, VAE in vae-trainer). */
+export interface TrainOptions<C = DitTrainConfig> {
+  config: C;
   outDir: string;
   /** A checkpoint folder or run folder to continue from. */
   resume?: string | null;
@@ -124,7 +123,7 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
     transformScale: 1.0, // RFLOW forces 1.0 in training
   });
   const dropCondition = cfg.drop_condition ?? cfg.scheduler.drop_condition ?? undefined;
-  const fn = flowModel(stdit3ModelFn(model));
+  const fn = stdit3FlowModelFn(model);
   const yNull = () => model.yEmbedder.yEmbedding.tensor!;
 
   let step = 0;
@@ -289,13 +288,13 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
   // One micro-batch: its draws (seeded by the micro-step), the loss and its gradients.
   async function microBatchLoss(b: EncodedBatch, lb: LoadedBatch, m: number): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     const [T, H, W] = lb.batch.thw;
-    const rng = new FlowRandom(microSeed(cfg.seed, m, STREAM.flow));
+    const rng = new SeededRandom(microSeed(cfg.seed, m, STREAM.flow));
     model.rng.reseed(microSeed(cfg.seed, m, STREAM.model));
     const draw = drawTrainingCondition(rng, { maskTypes: cfg.mask_types, numFrames: T, latentT: b.x0.shape[2], classDropoutProb: model.config.class_dropout_prob });
     let xNoisyRef: tf.Tensor | undefined;
     if (draw.noisyRatio !== null) {
       const px = await enc.pixels(lb);
-      const noise = new FlowRandom(microSeed(cfg.seed, m, STREAM.noisyRef)).normalTensor(px.shape);
+      const noise = new SeededRandom(microSeed(cfg.seed, m, STREAM.noisyRef)).normalTensor(px.shape);
       const bad = corruptReference(px, draw.noisyRatio, noise) as tf.Tensor5D;
       xNoisyRef = enc.codec.encode(bad, { samplePosterior: cfg.latent_sample === 'sample', seed: microSeed(cfg.seed, m, STREAM.noisyRef) });
       tf.dispose([px, noise, bad]);

@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { EmbeddingCache, type TextEncoder } from '@opensora-ts/conditioning';
-import { IMG_FPS, LatentCache, loadSample, mixSeed, type LoadedBatch, type LoadedItem } from '@opensora-ts/data';
-import { tf } from '@opensora-ts/kernels';
+import { IMG_FPS, LatentCache, loadSample, type LoadedBatch, type LoadedItem } from '@opensora-ts/data';
+import { mixSeed, tf } from '@opensora-ts/kernels';
 import { ChunkedVideoCodec, type OpenSoraVAE } from '@opensora-ts/vae';
 
 export interface EncodedBatch {

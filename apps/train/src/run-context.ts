@@ -3,7 +3,7 @@
 // and the stop on a non-finite loss.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { mixSeed } from '@opensora-ts/data';
+import { mixSeed } from '@opensora-ts/kernels';
 import { JsonlLog } from './jsonl-log.js';
 import { movingAverage, writeLossPlot, type PlotPoint } from './loss-plot.js';
 import type { Progress } from './progress.js';

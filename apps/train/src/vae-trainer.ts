@@ -4,9 +4,8 @@
 // The adaptive weight needs the gradients of the NLL and of the generator term separately at
 // decoder.conv_out.weight; both are taken over every VAE weight (two passes with the same draws)
 // and combined linearly, so the update equals the reference's single backward of the sum.
-import { mixSeed, type LoadedBatch, type SamplerState } from '@opensora-ts/data';
-import { SeededRandom as FlowRandom } from '@opensora-ts/flow';
-import { readSafetensors, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
+import { mixSeed, readSafetensors, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
   adaptiveGeneratorWeight,
   ChunkedVideoCodec,
@@ -23,7 +22,7 @@ import { AdamW } from './adamw.js';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { VaeTrainConfig } from './config.js';
 import { ensureDataset, openDataSource } from './data-source.js';
-import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type StepRecord, type TrainResult } from './dit-trainer.js';
+import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type StepRecord, type TrainOptions, type TrainResult } from './dit-trainer.js';
 import { clipGradNorm } from './grad-clip.js';
 import { JsonlLog } from './jsonl-log.js';
 import { lrSchedule } from './lr-schedule.js';
@@ -32,16 +31,7 @@ import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';
 import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, STREAM } from './run-context.js';
 
-export interface VaeTrainOptions {
-  config: VaeTrainConfig;
-  outDir: string;
-  resume?: string | null;
-  stopAfter?: number;
-  log?: (line: string) => void;
-  plainProgress?: boolean;
-  onStep?: (rec: StepRecord) => void;
-  plot?: boolean;
-}
+export type VaeTrainOptions = TrainOptions<VaeTrainConfig>;
 
 interface VaeState {
   version: 1;
@@ -343,7 +333,7 @@ function batchVideo(lb: LoadedBatch, cfg: VaeTrainConfig, m: number): tf.Tensor5
   lb.items.forEach((it, i) => all.set(it.sample!.data, i * n));
   const x = tf.tensor(all, [lb.items.length, 3, T, H, W], 'float32') as tf.Tensor5D;
   const ratio = cfg.mixed_strategy === 'mixed_video_image' ? cfg.mixed_image_ratio : 0;
-  if (ratio > 0 && T > 1 && new FlowRandom(mixSeed(cfg.seed, m, STREAM.vaeMix)).uniform() < ratio) {
+  if (ratio > 0 && T > 1 && new SeededRandom(mixSeed(cfg.seed, m, STREAM.vaeMix)).uniform() < ratio) {
     const img = tf.slice(x, [0, 0, 0, 0, 0], [-1, -1, 1, -1, -1]) as tf.Tensor5D;
     x.dispose();
     return img;

@@ -6,7 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile, tf } from '@opensora-ts/kernels';
 import type { TextEncoder, TextEncoding } from './text-encoder.js';
-import { nullEncoding } from './t5-encoder.js';
+import { keepNullEmbedding, nullEncoding } from './null-caption.js';
 
 interface Entry {
   file: string;
@@ -99,11 +99,7 @@ export class CachedTextEncoder implements TextEncoder {
   }
 
   setNullEmbedding(embedding: tf.Tensor): void {
-    if (embedding.rank !== 2 || embedding.shape[0] !== this.maxLength || embedding.shape[1] !== this.dim) {
-      throw new Error(`null embedding: shape [${embedding.shape}], expected [${this.maxLength}, ${this.dim}] (the DiT's y_embedder.y_embedding).`);
-    }
-    this.nullEmbedding?.dispose();
-    this.nullEmbedding = tf.keep(embedding.clone());
+    this.nullEmbedding = keepNullEmbedding(embedding, this.nullEmbedding, this.maxLength, this.dim);
   }
 
   null(n: number): TextEncoding {

@@ -5,7 +5,6 @@
 // They are frozen random features, not a trained language model: prompts differ in their
 // embeddings only through which known words they contain and where.
 import type { HostTensor } from '@opensora-ts/kernels';
-import { seededRandom } from './seeded-random.js';
 import { T5Encoder } from './t5-encoder.js';
 import type { T5Config } from './t5-config.js';
 import { T5Tokenizer } from './t5-tokenizer.js';
@@ -50,6 +49,21 @@ export const DEMO_T5_CONFIG: Omit<T5Config, 'vocab_size'> = {
   feed_forward_proj: 'gated-gelu',
 };
 
+// The demo weights are a model definition, not a random draw: the demo DiT's y_embedding and its
+// cached training embeddings come from exactly these values. So they keep their own frozen stream
+// (mulberry32, as when the demo model was made) instead of kernels' SeededRandom, whose stream may
+// evolve; switch only together with a re-export of the demo model.
+function frozenUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 function gaussian(rand: () => number): () => number {
   return () => {
     const u = Math.max(rand(), 1e-12);
@@ -60,7 +74,7 @@ function gaussian(rand: () => number): () => number {
 
 /** Seeded T5 encoder weights under Hugging Face key names: N(0,1)/sqrt(fan_in) matrices, unit norms. */
 export function seededT5Weights(config: T5Config, seed: number): Map<string, HostTensor> {
-  const normal = gaussian(seededRandom(seed));
+  const normal = gaussian(frozenUniform(seed));
   const out = new Map<string, HostTensor>();
   const matrix = (name: string, rows: number, cols: number, scale: number) => {
     const data = new Float32Array(rows * cols);

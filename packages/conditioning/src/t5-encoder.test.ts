@@ -2,12 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf, writeSafetensors, type HostTensor } from '@opensora-ts/kernels';
+import { SeededRandom, tf, writeSafetensors, type HostTensor } from '@opensora-ts/kernels';
 import { T5Encoder, relativePositionBucket } from './t5-encoder.js';
 import type { T5Config } from './t5-config.js';
 import { seededT5Weights } from './demo-encoder.js';
 import { buildUnigramTokenizerJson } from './unigram-tokenizer.js';
-import { seededRandom } from './seeded-random.js';
 
 const WORDS = ['red', 'blue', 'circle', 'square', 'moves', 'left', 'right', 'the', 'a', 'camera', 'pans'];
 const tokenizerJson = buildUnigramTokenizerJson(WORDS);
@@ -29,8 +28,8 @@ const MAX_LEN = 12;
 /** Random weights with non-trivial norm scales. */
 function randomWeights(): Map<string, HostTensor> {
   const w = seededT5Weights(config, 99);
-  const rand = seededRandom(5);
-  for (const [k, t] of w) if (k.endsWith('layer_norm.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = 0.8 + 0.4 * rand();
+  const rng = new SeededRandom(5);
+  for (const [k, t] of w) if (k.endsWith('layer_norm.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.uniform(0.8, 1.2);
   return w;
 }
 

@@ -9,6 +9,7 @@ import { tf, type HostTensor } from '@opensora-ts/kernels';
 import { parseT5Config, type T5Config } from './t5-config.js';
 import { T5Tokenizer } from './t5-tokenizer.js';
 import { CheckpointWeights, type WeightSource } from './t5-weights.js';
+import { keepNullEmbedding, nullEncoding } from './null-caption.js';
 import type { TextEncoder, TextEncoding } from './text-encoder.js';
 
 export interface T5EncoderOptions {
@@ -207,12 +208,7 @@ export class T5Encoder implements TextEncoder {
   }
 
   setNullEmbedding(embedding: tf.Tensor): void {
-    const [L, D] = embedding.shape;
-    if (embedding.rank !== 2 || L !== this.maxLength || D !== this.dim) {
-      throw new Error(`null embedding: shape [${embedding.shape}], expected [${this.maxLength}, ${this.dim}] (the DiT's y_embedder.y_embedding).`);
-    }
-    this.nullEmbedding?.dispose();
-    this.nullEmbedding = tf.keep(embedding.clone());
+    this.nullEmbedding = keepNullEmbedding(embedding, this.nullEmbedding, this.maxLength, this.dim);
   }
 
   null(n: number): TextEncoding {
@@ -226,15 +222,4 @@ export class T5Encoder implements TextEncoder {
     this.nullEmbedding = null;
     this.weights.close();
   }
-}
-
-/** [n, 1, L, D] copies of the null embedding with an all-ones mask. */
-export function nullEncoding(embedding: tf.Tensor | null, n: number, maxLength: number): TextEncoding {
-  if (!embedding) {
-    throw new Error("null(): no null caption set; call setNullEmbedding() with the DiT's 'y_embedder.y_embedding' [model_max_length, caption_channels] (Open-Sora does not use the encoder's output for \"\").");
-  }
-  return tf.tidy(() => ({
-    states: tf.tile(embedding.expandDims(0).expandDims(0), [n, 1, 1, 1]),
-    mask: tf.ones([n, maxLength], 'int32'),
-  }));
 }

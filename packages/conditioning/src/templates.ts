@@ -2,7 +2,7 @@
 // form (`append_score_to_prompts`) and the training-data form (`score2text`, `merge_cmotion`).
 import { aesToText, cameraMotionText, flowToText } from './scores.js';
 import { pyFloat } from './python-text.js';
-import { seededRandom } from './seeded-random.js';
+import { SeededRandom } from '@opensora-ts/kernels';
 
 /** A score as a config file (number) or a command line (string) gives it; null/undefined = not given. */
 export type ScoreInput = number | string | null | undefined;
@@ -60,7 +60,8 @@ const missing = (v: number | null | undefined): v is null | undefined => v === n
  */
 export function score2text(text: string, aes: number | null | undefined, flow: number | null | undefined, opts: Score2TextOptions = {}): string {
   const drop = opts.dropProb ?? 0.2;
-  const rand = opts.random ?? seededRandom(opts.seed ?? 0);
+  const rng = new SeededRandom(opts.seed ?? 0);
+  const rand = opts.random ?? (() => rng.uniform());
   let out = text.endsWith('.') ? text : `${text}.`;
   if (!missing(aes) && rand() >= drop) out += ` the aesthetic score is ${aesToText(aes)}.`;
   if (!missing(flow) && rand() >= drop) out += ` the motion strength is ${flowToText(flow)}.`;

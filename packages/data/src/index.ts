@@ -3,7 +3,6 @@ export type { AspectRatioEntry, AspectTable } from './aspect.js';
 export { Bucket, bucketConfigSchema, bucketKey, parseBucketKey } from './bucket.js';
 export type { BucketConfig, BucketId, KeepProb } from './bucket.js';
 export { NumpyRandom, seedSequenceState } from './numpy-random.js';
-export { SeededRandom, mixSeed } from './rng.js';
 
 export { parseCsv, formatCsv, writeCsv } from './csv.js';
 export type { CsvTable } from './csv.js';
@@ -21,7 +20,9 @@ export type { Clip, ClipLayout, RandomInt } from './transforms.js';
 export { pyRound, resizeBicubicPil, resizeBilinear } from './resize.js';
 
 export { BucketSampler } from './sampler.js';
-export type { Batch, SampleShape, SamplerOptions, SamplerState } from './sampler.js';
+export type { Batch, BatchSampler, SampleShape, SamplerOptions, SamplerState } from './sampler.js';
+export { FixedSizeSampler } from './fixed-sampler.js';
+export type { FixedSizeOptions } from './fixed-sampler.js';
 export { VideoLoader } from './loader.js';
 export type { LoadedBatch, LoadedItem, LoaderOptions } from './loader.js';
 export { LatentCache } from './latent-cache.js';

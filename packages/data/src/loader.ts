@@ -7,11 +7,10 @@
 import { MediaError } from './ffmpeg.js';
 import type { LatentCache } from './latent-cache.js';
 import { SkipReport, type MetadataRow } from './metadata.js';
-import { mixSeed, SeededRandom } from './rng.js';
-import type { Batch, BucketSampler, SamplerState } from './sampler.js';
+import type { Batch, BatchSampler, SamplerState } from './sampler.js';
 import type { ClipLayout } from './transforms.js';
 import { loadSample, type Sample } from './video-io.js';
-import type { HostTensor } from '@opensora-ts/kernels';
+import { mixSeed, SeededRandom, type HostTensor } from '@opensora-ts/kernels';
 
 export interface LoaderOptions {
   /** Batches decoded ahead (default 2). */
@@ -70,7 +69,7 @@ export class VideoLoader {
 
   constructor(
     private readonly rows: readonly MetadataRow[],
-    private readonly sampler: BucketSampler,
+    private readonly sampler: BatchSampler,
     private readonly opts: LoaderOptions = {},
   ) {
     this.lastState = sampler.state();

@@ -6,7 +6,7 @@
 // Shuffles use this package's seeded generator (not torch.randperm): the order differs from the
 // reference's, the bucket assignment does not.
 import { Bucket, bucketKey, type BucketConfig, type BucketId } from './bucket.js';
-import { mixSeed, SeededRandom } from './rng.js';
+import { mixSeed, SeededRandom } from '@opensora-ts/kernels';
 
 export interface SampleShape {
   numFrames: number;
@@ -42,7 +42,24 @@ export interface SamplerState {
   consumed: number;
 }
 
-export class BucketSampler {
+/**
+ * What VideoLoader and a training loop need of a sampler: the batches of the current epoch and a
+ * plain position to save and resume. BucketSampler and FixedSizeSampler both provide it.
+ */
+export interface BatchSampler {
+  /** Position: epoch and batches consumed, to save with a checkpoint. */
+  state(): SamplerState;
+  /** Continues from a saved position (same seed required). */
+  restore(state: SamplerState): void;
+  /** Moves to `epoch` (its start, unless it is the current one). */
+  setEpoch(epoch: number): void;
+  /** Batches this sampler gives per epoch (consumed or not). */
+  length(): number;
+  /** The remaining batches of the current epoch; each counts as consumed, then the epoch advances. */
+  batches(): Generator<Batch>;
+}
+
+export class BucketSampler implements BatchSampler {
   readonly bucket: Bucket;
   private readonly opts: Required<SamplerOptions>;
   private epoch = 0;

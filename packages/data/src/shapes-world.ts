@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeCsv } from './csv.js';
-import { mixSeed, SeededRandom } from './rng.js';
+import { mixSeed, SeededRandom } from '@opensora-ts/kernels';
 import { writeVideo } from './video-io.js';
 
 export const SHAPE_KINDS = ['circle', 'square', 'triangle'] as const;
@@ -104,12 +104,15 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   const unit = Math.min(H, W) / 144;
   const weights = { object: 0.45, camera: 0.45, still: 0.1, ...opts.scenes };
   const total = weights.object + weights.camera + weights.still;
-  let u = rng.next() * total;
+  let u = rng.uniform() * total;
   const scene: SceneKind = (u -= weights.object) < 0 ? 'object' : (u -= weights.camera) < 0 ? 'camera' : 'still';
   const colors = Object.keys(SHAPE_COLORS);
   const [slo, shi] = opts.speedRange ?? [0.75, 3];
   const [zlo, zhi] = opts.zoomRange ?? [0.015, 0.04];
-  const base: [number, number, number] = [rng.int(70, 140), rng.int(70, 140), rng.int(70, 140)];
+  // A grey with a faint tint: never close to a palette colour, so shapes stand out and a colour
+  // check on ground-truth clips sees only the shapes (a saturated base could pass for a shape colour).
+  const grey = rng.int(85, 125);
+  const base: [number, number, number] = [grey + rng.int(-10, 10), grey + rng.int(-10, 10), grey + rng.int(-10, 10)];
   const background = { base, seed: rng.int(0, 2 ** 31), amplitude: rng.uniform(50, 80) };
   const newShape = (x: number, y: number, size: number, vx = 0, vy = 0, avoid?: ShapeInstance): ShapeInstance => {
     let kind = rng.pick(SHAPE_KINDS);
@@ -124,7 +127,7 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   const aes = Math.round(rng.uniform(5, 6.5) * 100) / 100;
 
   if (scene === 'object') {
-    const n = rng.next() < 0.7 ? 1 : 2;
+    const n = rng.uniform() < 0.7 ? 1 : 2;
     const shapes: ShapeInstance[] = [];
     const phrases: string[] = [];
     const dir = rng.pick(['left', 'right', 'up', 'down'] as const);

@@ -1,7 +1,7 @@
 export { checkVideo, checkSameGeometry, frameUnit, isByteArray } from './frames.js';
 export type { PixelArray, Video } from './frames.js';
-export { psnr, psnrPerFrame } from './psnr.js';
-export { ssim, ssimPlane, ssimPerFrame, gaussianKernel, SSIM_WINDOW, SSIM_SIGMA } from './ssim.js';
+export { psnrPerFrame } from './psnr.js';
+export { ssimPerFrame } from './ssim.js';
 export { reconstructionMetrics } from './vae-metrics.js';
 export type { MetricSeries, PerceptualDistance, ReconstructionMetrics, ReconstructionOptions } from './vae-metrics.js';
 
@@ -11,7 +11,6 @@ export { runEvalLoss, evalLossTables } from './eval-loss.js';
 export type { BucketLoss, EvalLossReport, EvalLossProgress, RunEvalLossOptions } from './eval-loss.js';
 export { loadEvalBatches } from './eval-data.js';
 export type { EvalEncoders, EvalDataOptions } from './eval-data.js';
-export { stditFlowModel } from './stdit-model.js';
 
 export { parseShapesPrompt } from './shapes-prompt.js';
 export type { ShapesPromptIntent } from './shapes-prompt.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '@opensora-ts/kernels';
 import { reconstructionMetrics } from './vae-metrics.js';
-import { psnr } from './psnr.js';
+import { psnr } from '@opensora-ts/vae';
 
 function video(fill: (t: number, i: number) => number, T = 3, H = 12, W = 12) {
   const data = new Uint8Array(T * H * W * 3);

@@ -1,10 +1,9 @@
 // The loop of scripts/inference.py for `loop > 1`: sample clip after clip, each conditioned on the
 // last latents of the one before, then join them (mergeClips).
-import type { Tensor } from '@opensora-ts/kernels';
+import { SeededRandom, type Tensor } from '@opensora-ts/kernels';
 import { appendGenerated, applyMaskStrategy } from './mask-strategy.js';
 import { mergeClips, prepRefAndMask, prepRefAndUpdateMaskInLoop, type CondType } from './extension.js';
 import type { AsyncModelFn, TextConditioning } from './model.js';
-import { SeededRandom } from './random.js';
 import type { RFlowSampler, SampleOptions } from './sampler.js';
 
 export interface SampleClipsOptions extends Omit<SampleOptions, 'z' | 'zCond' | 'zCondMask' | 'maskIndex' | 'frameMask' | 'text' | 'rng'> {

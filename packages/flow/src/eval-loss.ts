@@ -1,10 +1,9 @@
 // The eval-loss protocol of eval/loss/eval_loss.py (spec §3.8): for each bucket, the loss at each
 // of the fixed untransformed timesteps T·k/(n+1) averaged over the data, then averaged over t.
-import type { Tensor } from '@opensora-ts/kernels';
+import { SeededRandom, type Tensor } from '@opensora-ts/kernels';
 import type { HostFloat } from './bf16.js';
 import { trainingLoss } from './loss.js';
 import type { ModelFn } from './model.js';
-import { SeededRandom } from './random.js';
 import { evalLossTimesteps } from './sampling-timesteps.js';
 import type { VideoMeta } from './timestep-transform.js';
 

@@ -1,6 +1,7 @@
 export { roundBf16, roundF32, roundTo, linspaceF32 } from './bf16.js';
 export type { HostFloat } from './bf16.js';
-export { SeededRandom, toRandom } from './random.js';
+// The seeded generator flow's options take lives in kernels; re-exported for flow's callers.
+export { SeededRandom, toRandom } from '@opensora-ts/kernels';
 export { timestepTransform } from './timestep-transform.js';
 export type { VideoMeta, TimestepTransformOptions, TransformedTimesteps } from './timestep-transform.js';
 export { TimeSampler } from './time-sampler.js';

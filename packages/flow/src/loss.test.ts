@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { tf } from '@opensora-ts/kernels';
+import { SeededRandom, tf } from '@opensora-ts/kernels';
 import { evalBucketLoss } from './eval-loss.js';
 import { meanFlat, trainingLoss } from './loss.js';
 import type { ModelConditioning, ModelFn } from './model.js';
-import { SeededRandom } from './random.js';
 import { TimeSampler } from './time-sampler.js';
 import {
   ADAPT_I2V_MASK_TYPES,

@@ -1,9 +1,8 @@
 // RFlowScheduler.training_losses (spec §3.4, §3.7): the velocity-matching loss with an optional
 // frame mask and I2V/V2V conditioning. Synchronous, so it can run under tf.variableGrads.
-import { tf, type Tensor } from '@opensora-ts/kernels';
+import { tf, toRandom, type SeededRandom, type Tensor } from '@opensora-ts/kernels';
 import { addNoise } from './add-noise.js';
 import { velocityOf, type ModelConditioning, type ModelFn } from './model.js';
-import { SeededRandom } from './random.js';
 import { TimeSampler } from './time-sampler.js';
 import type { VideoMeta } from './timestep-transform.js';
 import { chooseDropCondition, conditionFrameWeights, conditionMask, type DropCondition } from './train-conditioning.js';
@@ -80,7 +79,7 @@ function broadcastNull(yNull: Tensor, y: Tensor): Tensor {
 /** The loss of one batch: ε, t, x_t, the model call and (v̂ - (x0 - ε))² averaged per sample. */
 export function trainingLoss(model: ModelFn, x0: Tensor, o: TrainingLossOptions): TrainingLossResult {
   const T = o.numTimesteps ?? 1000;
-  const rng = o.rng instanceof SeededRandom ? o.rng : new SeededRandom(o.rng ?? 0);
+  const rng = toRandom(o.rng, 0);
   const B = x0.shape[0]!;
   const maskIndex = o.maskIndex ?? [];
   const conditioned = maskIndex.length > 0;

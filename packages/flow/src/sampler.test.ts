@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { tf, type Tensor } from '@opensora-ts/kernels';
+import { SeededRandom, tf, type Tensor } from '@opensora-ts/kernels';
 import { addNoise } from './add-noise.js';
 import { fixGuidanceFlaw, imageGuidanceRamp, oscillationScale } from './guidance.js';
 import type { AsyncModelFn, ModelConditioning } from './model.js';
-import { SeededRandom } from './random.js';
 import { RFlowSampler } from './sampler.js';
 
 const A = 0.5; // velocity from the text caption

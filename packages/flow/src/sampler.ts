@@ -4,13 +4,12 @@
 //  - I2V/V2V (`maskIndex` non-empty): batch [z, z, z] = [text+frames, frames only, nothing], guidance
 //    u_all + g_img·(u_txt - u_all) + g_txt·(c - u_txt), image ramp, SDEdit of conditioned frames.
 //  - mask strategy (`frameMask`): frames whose mask·T >= t are noisy, others are held at their value.
-import { tf, type Tensor } from '@opensora-ts/kernels';
+import { SeededRandom, tf, toRandom, type Tensor } from '@opensora-ts/kernels';
 import { addNoise } from './add-noise.js';
 import type { HostFloat } from './bf16.js';
 import { roundBf16 } from './bf16.js';
 import { fixGuidanceFlaw, imageGuidanceRamp, oscillationScale } from './guidance.js';
 import { velocityOf, type AsyncModelFn, type ModelConditioning, type TextConditioning } from './model.js';
-import { SeededRandom, toRandom } from './random.js';
 import { samplingTimesteps } from './sampling-timesteps.js';
 import type { VideoMeta } from './timestep-transform.js';
 import { conditionMask } from './train-conditioning.js';

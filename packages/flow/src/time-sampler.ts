@@ -1,6 +1,6 @@
 // Training timestep sampling (spec §3.2): uniform, logit-normal, or discrete, then the
 // resolution/length shift. Draws come from SeededRandom, so a seed fixes them.
-import type { SeededRandom } from './random.js';
+import type { SeededRandom } from '@opensora-ts/kernels';
 import { timestepTransform, type TimestepTransformOptions, type VideoMeta } from './timestep-transform.js';
 
 export type SampleMethod = 'uniform' | 'logit-normal';
@@ -55,7 +55,7 @@ export class TimeSampler {
     const T = c.numTimesteps;
     const t: number[] = [];
     for (let i = 0; i < batch; i++) {
-      if (c.useDiscreteTimesteps) t.push(rng.randint(0, T - 1));
+      if (c.useDiscreteTimesteps) t.push(rng.int(0, T - 1));
       else if (c.sampleMethod === 'uniform') t.push(Math.fround(Math.fround(rng.uniform()) * T));
       else {
         // LogisticNormal with one component: sigmoid(loc + scale·z).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { linspaceF32, roundBf16 } from './bf16.js';
 import { evalLossTimesteps, samplingTimesteps } from './sampling-timesteps.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '@opensora-ts/kernels';
 import { TimeSampler } from './time-sampler.js';
 import { timestepTransform } from './timestep-transform.js';
 

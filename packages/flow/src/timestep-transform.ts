@@ -2,7 +2,7 @@
 // per-row scalars, so this runs on the host with explicit float32 rounding, which reproduces the
 // reference's tensor arithmetic bit for bit (and its bf16 metadata path, see `metaDtype`).
 import { roundBf16, type HostFloat } from './bf16.js';
-import type { SeededRandom } from './random.js';
+import type { SeededRandom } from '@opensora-ts/kernels';
 
 /** The size of the video being generated or trained on, in pixels and pixel frames. */
 export interface VideoMeta {

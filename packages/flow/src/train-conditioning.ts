@@ -1,8 +1,7 @@
 // I2V / V2V conditioning at training time (spec §3.7): which latent frames are given as
 // condition (`mask_types`), which conditions are dropped (`drop_condition`), the noisy-reference
 // corruption of the *_noisy types, and the per-frame loss weights.
-import { tf, type Tensor } from '@opensora-ts/kernels';
-import type { SeededRandom } from './random.js';
+import { tf, type SeededRandom, type Tensor } from '@opensora-ts/kernels';
 
 export const MASK_TYPES = ['none', 'i2v_head', 'i2v_tail', 'i2v_loop', 'v2v_head', 'v2v_tail', 'v2v_head_noisy', 'other', 'other_noisy'] as const;
 export type MaskType = (typeof MASK_TYPES)[number];
@@ -60,7 +59,7 @@ export function trainingMaskIndex(type: MaskType, latentT: number, rng: SeededRa
     case 'other_noisy': {
       if (latentT < 3) throw new Error(`mask type '${type}' needs at least 3 latent frames (got ${latentT}).`);
       const atStart = rng.uniform() < 0.5;
-      return atStart ? range(0, rng.randint(1, latentT - 2)) : range(rng.randint(1, latentT - 2), latentT);
+      return atStart ? range(0, rng.int(1, latentT - 2)) : range(rng.int(1, latentT - 2), latentT);
     }
     case 'none':
       return [];

@@ -4,11 +4,16 @@ export type { Tensor, Rank } from './tf.js';
 export { initRuntime, describeRuntime, runtimeNotice } from './runtime.js';
 export type { BackendName, RuntimeDescription, InitRuntimeOptions } from './runtime.js';
 
+export { SeededRandom, mixSeed, toRandom } from './random.js';
+export type { RandomState } from './random.js';
+
 export { SafetensorsFile, SafetensorsError, readSafetensors, writeSafetensors, checkpointFiles } from './safetensors.js';
 export type { SafetensorsDtype, TensorEntry, HostTensor, WritableTensor } from './safetensors.js';
 
 export { Module, ModuleList, Parameter, StateDictError, formatLoadReport, withShapesOnly } from './nn/module.js';
 export type { ParameterOptions, BufferEntry, LoadReport, LoadOptions, StateDictInput, StateDictValue } from './nn/module.js';
+export { loadModuleWeights } from './nn/load-weights.js';
+export type { LoadModuleWeightsOptions, WeightTransform } from './nn/load-weights.js';
 export { Linear } from './nn/linear.js';
 export type { LinearOptions } from './nn/linear.js';
 export { Conv2d, Conv3d } from './nn/conv.js';

@@ -3,11 +3,10 @@
 //   x += CrossAttn(x, captions)                       (conditioned frames see the null caption)
 //   x += g2 * MLP(modulate(LN(x), sh2, sc2))
 // Tokens stay [B, T*S, C] in (T, H, W) row-major order between blocks.
-import { Module, layerNorm, tf, windowMerge, windowPartition } from '@opensora-ts/kernels';
+import { Module, layerNorm, tf, windowMerge, windowPartition, type SeededRandom } from '@opensora-ts/kernels';
 import { Attention, MultiHeadCrossAttention } from './attention.js';
 import { Mlp } from './mlp.js';
 import { modulationParams, t2iModulate } from './modulation.js';
-import type { SeededRandom } from './rng.js';
 
 export interface BlockContext {
   /** Patch grid: frames, rows, columns; S = H*W. */
@@ -142,7 +141,7 @@ export class STDiT3Block extends Module {
     const p = this.options.dropPath;
     if (!ctx.training || p <= 0) return branch;
     const b = branch.shape[0]!;
-    const keep = Float32Array.from({ length: b }, () => (ctx.rng.next() < 1 - p ? 1 / (1 - p) : 0));
+    const keep = Float32Array.from({ length: b }, () => (ctx.rng.uniform() < 1 - p ? 1 / (1 - p) : 0));
     return tf.mul(branch, tf.tensor(keep, [b, ...new Array(branch.rank - 1).fill(1)]));
   }
 }

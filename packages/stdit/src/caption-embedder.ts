@@ -1,9 +1,8 @@
 // CaptionEmbedder: projects T5 states [B, 1, L, caption_channels] to the hidden size. It owns the
 // null caption `y_embedding` [L, caption_channels] (a persistent buffer, never optimised), which
 // replaces whole captions at training time with probability class_dropout_prob (CFG dropout).
-import { Module, tf, type BufferEntry } from '@opensora-ts/kernels';
+import { Module, tf, type BufferEntry, type SeededRandom } from '@opensora-ts/kernels';
 import { Mlp } from './mlp.js';
-import type { SeededRandom } from './rng.js';
 
 export interface CaptionDropOptions {
   /** Training mode: captions may be dropped. */
@@ -38,7 +37,7 @@ export class CaptionEmbedder extends Module {
     }
     const p = o.uncondProb ?? this.uncondProb;
     if (!o.train || p <= 0) return null;
-    return Array.from({ length: batch }, () => o.rng.next() < p);
+    return Array.from({ length: batch }, () => o.rng.uniform() < p);
   }
 
   /** caption [B, 1, L, Cin] -> [B, 1, L, hidden]. */

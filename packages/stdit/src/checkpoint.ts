@@ -1,19 +1,9 @@
 // Official checkpoints (HF `model.safetensors`, F32, the reference's key names) load with no
-// renaming. Keys and shapes are checked against the file headers before any data is read, and
-// tensors are then read one at a time, so peak memory is the model plus one tensor.
+// renaming. kernels' loadModuleWeights checks keys and shapes against the file headers before any
+// data is read, then reads tensors one at a time, so peak memory is the model plus one tensor.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import {
-  SafetensorsFile,
-  StateDictError,
-  checkpointFiles,
-  formatLoadReport,
-  tf,
-  withShapesOnly,
-  type HostTensor,
-  type LoadReport,
-  type StateDictValue,
-} from '@opensora-ts/kernels';
+import { loadModuleWeights, tf, withShapesOnly, type HostTensor, type LoadReport, type StateDictValue, type WeightTransform } from '@opensora-ts/kernels';
 import type { STDiT3ConfigInput } from './config.js';
 import { STDiT3, type STDiT3BuildOptions } from './stdit3.js';
 
@@ -101,48 +91,12 @@ export function adapt16ch(stateDict: Map<string, StateDictValue>): Map<string, S
   return out;
 }
 
+/** adapt_16ch as a load-time transform: shapes for the header check, then each tensor as it is read. */
+const ADAPT_16CH: WeightTransform = { shape: adaptedShape, tensor: adapt16chTensor };
+
 /** Loads safetensors weights (file, index.json or folder) into `model`, checking every key and shape first. */
 export function loadSTDiT3Weights(model: STDiT3, path: string, options: LoadWeightsOptions = {}): LoadReport {
-  const strict = options.strict ?? true;
-  const files = checkpointFiles(path);
-  const opened = files.map((f) => new SafetensorsFile(f));
-  try {
-    const where = new Map<string, SafetensorsFile>();
-    for (const f of opened) for (const k of f.keys()) where.set(k, f);
-    const expected = model.stateDictShapes();
-    const report: LoadReport = { missing: [], unexpected: [], mismatched: [], expectedShapes: {}, loaded: 0 };
-    const shapeOf = (k: string, f: SafetensorsFile) => {
-      const s = [...f.info(k).shape];
-      return options.adapt_16ch ? adaptedShape(k, s, f.path) : s;
-    };
-    for (const k of where.keys()) if (!expected.has(k)) report.unexpected.push(k);
-    for (const [k, shape] of expected) {
-      const f = where.get(k);
-      if (!f) {
-        report.missing.push(k);
-        report.expectedShapes[k] = shape;
-        continue;
-      }
-      const found = shapeOf(k, f);
-      if (found.length !== shape.length || found.some((v, i) => v !== shape[i])) report.mismatched.push({ key: k, expected: shape, found });
-    }
-    const source = files.length === 1 ? files[0]! : `${path} (${files.length} shards)`;
-    if (report.mismatched.length || (strict && (report.missing.length || report.unexpected.length))) {
-      throw new StateDictError(formatLoadReport(report, source), report);
-    }
-    for (const [k] of expected) {
-      const f = where.get(k);
-      if (!f) continue;
-      let t = f.read(k);
-      if (t.dtype !== 'float32') throw new Error(`${f.path}: tensor '${k}' is ${t.stored}; STDiT3 weights must be floating point`);
-      if (options.adapt_16ch) t = adapt16chTensor(k, t);
-      model.loadStateDict(new Map([[k, t]]), { strict: false, source });
-      report.loaded++;
-    }
-    return report;
-  } finally {
-    for (const f of opened) f.close();
-  }
+  return loadModuleWeights(model, path, { strict: options.strict, transform: options.adapt_16ch ? ADAPT_16CH : undefined });
 }
 
 export interface LoadCheckpointOptions extends LoadWeightsOptions, Pick<STDiT3BuildOptions, 'seed'> {

@@ -2,7 +2,7 @@
 // adaLN-single conditioning, caption cross-attention, alternating spatial / windowed temporal
 // blocks with 3D-split RoPE, final layer and unpatchify. Public tensors use PyTorch layout
 // (x [B, C, T, H, W]); state-dict keys are the reference's.
-import { Linear, Module, ModuleList, SiLU, tf, withShapesOnly } from '@opensora-ts/kernels';
+import { Linear, Module, ModuleList, SeededRandom, SiLU, tf, withShapesOnly } from '@opensora-ts/kernels';
 import { STDiT3Block, type BlockContext } from './block.js';
 import { CaptionEmbedder } from './caption-embedder.js';
 import { parseSTDiT3Config, type STDiT3Config, type STDiT3ConfigInput } from './config.js';
@@ -10,7 +10,6 @@ import { T2IFinalLayer } from './final-layer.js';
 import { initializeWeights } from './init.js';
 import { PatchEmbed3D, patchGrid } from './patch-embed.js';
 import { positionEmbedding2D } from './position-embedding.js';
-import { SeededRandom } from './rng.js';
 import { RotaryEmbedding, spatialRopeAngles, temporalRopeAngles, windowRopeAngles } from './rope.js';
 import { SizeEmbedder, TimestepEmbedder } from './timestep-embedder.js';
 

@@ -7,7 +7,7 @@ import { ChunkedVideoCodec, type ChunkProgress } from './chunked-codec.js';
 import { parseVaeConfig, VAE_PRESETS, type VaeConfigInput } from './config.js';
 import { readVideo, VideoWriter, type RawVideo } from './ffmpeg.js';
 import { loadVaeWeights } from './load-weights.js';
-import { psnr, ssim } from './metrics.js';
+import { psnr, ssim, SSIM_WINDOW } from './metrics.js';
 import { createVae, type OpenSoraVAE } from './vae.js';
 
 interface CommonOptions {
@@ -192,11 +192,19 @@ export function buildProgram(): Command {
         recon.set(p, at);
         at += p.length;
       }
-      const p = psnr(clip.data, recon);
-      const s = clip.width >= 11 && clip.height >= 11 ? ssim(clip.data, recon, clip.width, clip.height).toFixed(4) : 'n/a (frames under 11 px)';
+      const p = psnr(clip.data, recon, 255);
+      const s = clip.width >= SSIM_WINDOW && clip.height >= SSIM_WINDOW ? meanFrameSsim(clip.data, recon, clip.frames, clip.height, clip.width).toFixed(4) : `n/a (frames under ${SSIM_WINDOW} px)`;
       console.log(`PSNR ${p.toFixed(2)} dB  SSIM ${s}  (${clip.frames} frames ${clip.width}x${clip.height})`);
     });
   return program;
+}
+
+/** SSIM averaged over the frames of two uint8 [T, H, W, 3] videos. */
+function meanFrameSsim(a: Uint8Array, b: Uint8Array, frames: number, height: number, width: number): number {
+  const n = height * width * 3;
+  let total = 0;
+  for (let t = 0; t < frames; t++) total += ssim(a.subarray(t * n, (t + 1) * n), b.subarray(t * n, (t + 1) * n), height, width, 3, 255);
+  return total / frames;
 }
 
 /** Runs the CLI; user errors print one line and give exit code 1. */

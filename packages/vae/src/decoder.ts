@@ -3,9 +3,9 @@
 // `temporal_up_layers` levels and Upsample2D elsewhere except level 0), GN, SiLU, a plain
 // Conv3d after causal zero padding, and the first `temporal_downsample - 1` frames dropped.
 import { Conv3d, GroupNorm, Module, ModuleList, silu, tf } from '@opensora-ts/kernels';
-import { AttnBlock } from './attention.js';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { DecoderConfig } from './config.js';
+import { MidBlock } from './mid-block.js';
 import { Namespace } from './namespace.js';
 import { Upsample2D, Upsample3D } from './resample.js';
 import { Resnet3DBlock, vaeGroupNorm } from './resnet-block.js';
@@ -19,7 +19,7 @@ interface Level {
 
 export class VideoDecoder extends Module {
   readonly convIn: CausalConv3dPlainAR;
-  readonly mid: { block1: Resnet3DBlock; attn: AttnBlock; block2: Resnet3DBlock };
+  readonly mid: MidBlock;
   /** Indexed by level (0 = full resolution), as the reference's `up` ModuleList. */
   readonly levels: Level[];
   readonly normOut: GroupNorm;
@@ -31,13 +31,7 @@ export class VideoDecoder extends Module {
     const { ch, ch_mult: mult, num_res_blocks: nBlocks, dropout } = config;
     let blockIn = ch * mult[mult.length - 1]!;
     this.convIn = this.registerModule('conv_in', new CausalConv3dPlainAR(config.z_channels, blockIn, 3));
-    const mid = new Namespace();
-    this.mid = {
-      block1: mid.add('block_1', new Resnet3DBlock(blockIn, blockIn, dropout)),
-      attn: mid.add('attn_1', new AttnBlock(blockIn)),
-      block2: mid.add('block_2', new Resnet3DBlock(blockIn, blockIn, dropout)),
-    };
-    this.registerModule('mid', mid);
+    this.mid = this.registerModule('mid', new MidBlock(blockIn, dropout));
     const up: Namespace[] = new Array(mult.length);
     this.levels = new Array(mult.length);
     for (let level = mult.length - 1; level >= 0; level--) {
@@ -69,9 +63,7 @@ export class VideoDecoder extends Module {
 
   enableTiling(tiling: TilingOptions | null): void {
     this.convIn.enableTiling(tiling);
-    this.mid.block1.enableTiling(tiling);
-    this.mid.attn.enableTiling(tiling);
-    this.mid.block2.enableTiling(tiling);
+    this.mid.enableTiling(tiling);
     for (const l of this.levels) {
       for (const b of l.blocks) b.enableTiling(tiling);
       l.upsample?.enableTiling(tiling);
@@ -97,10 +89,7 @@ export class VideoDecoder extends Module {
       h.dispose();
       h = next;
     };
-    step((y) => this.mid.block1.forward(y));
-    step((y) => this.mid.attn.forward(y));
-    tap?.('mid_attn', h);
-    step((y) => this.mid.block2.forward(y));
+    step((y) => this.mid.forward(y, tap));
     for (let level = this.levels.length - 1; level >= 0; level--) {
       const l = this.levels[level]!;
       for (const b of l.blocks) step((y) => b.forward(y));

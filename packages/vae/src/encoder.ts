@@ -2,9 +2,9 @@
 // Levels: res blocks, then (except the last level) a Downsample3D on `down_sampling_layer`
 // levels and a Downsample2D elsewhere; mid res/attn/res; GN, SiLU, causal conv_out.
 import { GroupNorm, Module, ModuleList, silu, tf } from '@opensora-ts/kernels';
-import { AttnBlock } from './attention.js';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { EncoderConfig } from './config.js';
+import { MidBlock } from './mid-block.js';
 import { Namespace } from './namespace.js';
 import { Downsample2D, Downsample3D } from './resample.js';
 import { Resnet3DBlock, vaeGroupNorm } from './resnet-block.js';
@@ -19,7 +19,7 @@ interface Level {
 export class VideoEncoder extends Module {
   readonly convIn: CausalConv3dPlainAR;
   readonly levels: Level[] = [];
-  readonly mid: { block1: Resnet3DBlock; attn: AttnBlock; block2: Resnet3DBlock };
+  readonly mid: MidBlock;
   readonly normOut: GroupNorm;
   readonly convOut: CausalConv3dPlainAR;
 
@@ -47,13 +47,7 @@ export class VideoEncoder extends Module {
       this.levels.push({ blocks, downsample });
     });
     this.registerModule('down', new ModuleList(down));
-    const mid = new Namespace();
-    this.mid = {
-      block1: mid.add('block_1', new Resnet3DBlock(blockIn, blockIn, dropout)),
-      attn: mid.add('attn_1', new AttnBlock(blockIn)),
-      block2: mid.add('block_2', new Resnet3DBlock(blockIn, blockIn, dropout)),
-    };
-    this.registerModule('mid', mid);
+    this.mid = this.registerModule('mid', new MidBlock(blockIn, dropout));
     this.normOut = this.registerModule('norm_out', vaeGroupNorm(blockIn));
     this.convOut = this.registerModule('conv_out', new CausalConv3dPlainAR(blockIn, config.double_z ? 2 * config.z_channels : config.z_channels, 3));
   }
@@ -64,9 +58,7 @@ export class VideoEncoder extends Module {
       for (const b of l.blocks) b.enableTiling(tiling);
       l.downsample?.enableTiling(tiling);
     }
-    this.mid.block1.enableTiling(tiling);
-    this.mid.attn.enableTiling(tiling);
-    this.mid.block2.enableTiling(tiling);
+    this.mid.enableTiling(tiling);
     this.convOut.enableTiling(tiling);
   }
 
@@ -96,10 +88,7 @@ export class VideoEncoder extends Module {
       if (l.downsample) step((y) => l.downsample!.forward(y));
       tap?.(`down${i}`, h);
     });
-    step((y) => this.mid.block1.forward(y));
-    step((y) => this.mid.attn.forward(y));
-    tap?.('mid_attn', h);
-    step((y) => this.mid.block2.forward(y));
+    step((y) => this.mid.forward(y, tap));
     step((y) => tf.tidy(() => this.convOut.forward(silu(this.normOut.forward(y)) as tf.Tensor5D)));
     return h;
   }

@@ -13,18 +13,38 @@ function rstdOf(sum: number, sumSq: number, n: number, eps: number): [number, nu
   return [mean, 1 / Math.sqrt(variance + eps)];
 }
 
+/** Mean and rstd of the `c` values of x starting at `off` (one LayerNorm row). */
+function rowMoments(x: Values, off: number, c: number, eps: number): [number, number] {
+  let s = 0;
+  let ss = 0;
+  for (let i = 0; i < c; i++) {
+    const v = x[off + i]!;
+    s += v;
+    ss += v * v;
+  }
+  return rstdOf(s, ss, c, eps);
+}
+
+/** Adds one position's `groups * cg` channel values (from `off`) into the per-group sums. */
+function addGroupSums(x: Values, off: number, groups: number, cg: number, sum: Float64Array, sumSq: Float64Array): void {
+  for (let g = 0, ch = off; g < groups; g++) {
+    let s1 = 0;
+    let s2 = 0;
+    for (let j = 0; j < cg; j++, ch++) {
+      const v = x[ch]!;
+      s1 += v;
+      s2 += v * v;
+    }
+    sum[g] = sum[g]! + s1;
+    sumSq[g] = sumSq[g]! + s2;
+  }
+}
+
 /** LayerNorm over the last axis of `rows` rows of `c` values. */
 export function layerNormForward(x: Values, rows: number, c: number, gamma: Values | null, beta: Values | null, eps: number): Float32Array {
   const y = new Float32Array(rows * c);
   for (let r = 0, off = 0; r < rows; r++, off += c) {
-    let s = 0;
-    let ss = 0;
-    for (let i = 0; i < c; i++) {
-      const v = x[off + i]!;
-      s += v;
-      ss += v * v;
-    }
-    const [mean, rstd] = rstdOf(s, ss, c, eps);
+    const [mean, rstd] = rowMoments(x, off, c, eps);
     if (gamma && beta) for (let i = 0; i < c; i++) y[off + i] = (x[off + i]! - mean) * rstd * gamma[i]! + beta[i]!;
     else if (gamma) for (let i = 0; i < c; i++) y[off + i] = (x[off + i]! - mean) * rstd * gamma[i]!;
     else if (beta) for (let i = 0; i < c; i++) y[off + i] = (x[off + i]! - mean) * rstd + beta[i]!;
@@ -58,14 +78,7 @@ export function layerNormBackward(
   const dg = gamma ? new Float64Array(c) : null;
   const db = wantBeta ? new Float64Array(c) : null;
   for (let r = 0, off = 0; r < rows; r++, off += c) {
-    let s = 0;
-    let ss = 0;
-    for (let i = 0; i < c; i++) {
-      const v = x[off + i]!;
-      s += v;
-      ss += v * v;
-    }
-    const [mean, rstd] = rstdOf(s, ss, c, eps);
+    const [mean, rstd] = rowMoments(x, off, c, eps);
     let sg = 0;
     let sgx = 0;
     for (let i = 0; i < c; i++) {
@@ -114,19 +127,7 @@ export function groupNormForward(
     const base = s * p * c;
     sum.fill(0);
     sumSq.fill(0);
-    for (let q = 0, off = base; q < p; q++) {
-      for (let g = 0; g < groups; g++) {
-        let s1 = 0;
-        let s2 = 0;
-        for (let j = 0; j < cg; j++, off++) {
-          const v = x[off]!;
-          s1 += v;
-          s2 += v * v;
-        }
-        sum[g] = sum[g]! + s1;
-        sumSq[g] = sumSq[g]! + s2;
-      }
-    }
+    for (let off = base; off < base + p * c; off += c) addGroupSums(x, off, groups, cg, sum, sumSq);
     for (let g = 0; g < groups; g++) {
       const [mean, rstd] = rstdOf(sum[g]!, sumSq[g]!, m, eps);
       for (let j = 0; j < cg; j++) {
@@ -185,17 +186,7 @@ export function groupNormBackward(
         sdy[ch] = sdy[ch]! + d;
         sdyx[ch] = sdyx[ch]! + d * v;
       }
-      for (let g = 0, ch = 0; g < groups; g++) {
-        let s1 = 0;
-        let s2 = 0;
-        for (let j = 0; j < cg; j++, ch++) {
-          const v = x[off + ch]!;
-          s1 += v;
-          s2 += v * v;
-        }
-        sum[g] = sum[g]! + s1;
-        sumSq[g] = sumSq[g]! + s2;
-      }
+      addGroupSums(x, off, groups, cg, sum, sumSq);
     }
     for (let g = 0; g < groups; g++) [mean[g], rstd[g]] = rstdOf(sum[g]!, sumSq[g]!, m, eps);
     // With xhat = (x - mean) * rstd: sum(dy*xhat) per channel = rstd * (sum(dy*x) - mean*sum(dy)).

@@ -1,9 +1,10 @@
 // The sampler of the reference's VideoTextDataset path (no buckets: every sample cut to one
-// num_frames x image_size, batches of batch_size): shuffled per epoch from (seed, epoch), the
-// remainder dropped, the position a plain counter so a run resumes exactly. It yields the same
-// `Batch` shape as @opensora-ts/data's BucketSampler, so VideoLoader drives it unchanged.
-// (Generic data logic: a candidate for @opensora-ts/data.)
-import { mixSeed, SeededRandom, type Batch, type SampleShape, type SamplerState } from '@opensora-ts/data';
+// num_frames x image_size, batches of batch_size), for data that fits no bucket or a run that
+// wants one size: shuffled per epoch from (seed, epoch), the remainder dropped, the position a
+// plain counter so `state()` / `restore()` resume exactly. Its batches have BucketSampler's shape
+// (the bucket named after the size), so VideoLoader drives either.
+import { mixSeed, SeededRandom } from '@opensora-ts/kernels';
+import type { Batch, BatchSampler, SampleShape, SamplerState } from './sampler.js';
 
 export interface FixedSizeOptions {
   numFrames: number;
@@ -15,11 +16,11 @@ export interface FixedSizeOptions {
   frameInterval?: number;
 }
 
-export class FixedSizeSampler {
+export class FixedSizeSampler implements BatchSampler {
   private epoch = 0;
   private consumed = 0;
   private readonly seed: number;
-  /** Samples long enough for num_frames (images only when num_frames is 1). */
+  /** Samples long enough for num_frames (every sample when num_frames is 1: images and video frames). */
   readonly eligible: number[];
   readonly rejected: number;
 
@@ -27,6 +28,9 @@ export class FixedSizeSampler {
     samples: readonly SampleShape[],
     private readonly o: FixedSizeOptions,
   ) {
+    for (const k of ['numFrames', 'height', 'width', 'batchSize'] as const) {
+      if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`FixedSizeSampler: ${k} must be a positive integer, got ${o[k]}.`);
+    }
     this.seed = o.seed ?? 0;
     const need = o.numFrames * (o.frameInterval ?? 1);
     this.eligible = [];

@@ -117,6 +117,14 @@ describe('RFlowSampler, t2v', () => {
     z.dispose();
     expect(tf.memory().numTensors).toBe(before);
 
+    // The conditioned (tripled-batch) path releases everything too.
+    const zCond = tf.ones([1, 4, 3, 4, 4]);
+    const beforeI2v = tf.memory().numTensors;
+    const zi = await sampler.sample(standIn([]), { text: tx, meta, shape: [1, 4, 3, 4, 4], rng: 12, zCond, maskIndex: [0] });
+    zi.dispose();
+    expect(tf.memory().numTensors).toBe(beforeI2v);
+    zCond.dispose();
+
     const ac = new AbortController();
     const run = sampler.sample(standIn([]), { text: tx, meta, shape: [1, 4, 3, 4, 4], onProgress: (p) => p.step === 2 && ac.abort(new Error('stop')), signal: ac.signal });
     await expect(run).rejects.toThrow('stop');

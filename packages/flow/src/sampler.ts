@@ -181,7 +181,7 @@ export class RFlowSampler {
       if (conditioned) {
         zCondMask = own(o.zCondMask ? o.zCondMask.clone() : conditionMask(shape, o.maskIndex!));
         zCond = own(tf.mul(o.zCond!, zCondMask));
-        condIn = own(tf.concat([zCond, zCond, tf.zerosLike(zCond)], 0));
+        condIn = own(tf.tidy(() => tf.concat([zCond!, zCond!, tf.zerosLike(zCond!)], 0)));
         condMaskIn = own(tf.concat([zCondMask, zCondMask, zCondMask], 0));
       }
       const mask = o.frameMask?.map((r) => r.map((v) => Math.fround(Math.fround(v) * c.numTimesteps)));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `pnpm lint:publish`: packs every published package the way `pnpm publish` will (publishConfig
 // applied, workspace:/catalog: rewritten) and runs publint and attw on the tarball. Needs `pnpm build`.
+// attw uses the node16 profile: node10 resolution cannot see subpath exports (`./parity`) at all.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ for (const dir of dirs) {
   const tgz = join(out, readdirSync(out).find((f) => f.endsWith('.tgz')));
   for (const [tool, args] of [
     ['publint', ['exec', 'publint', 'run', tgz, '--strict']],
-    ['attw', ['exec', 'attw', tgz, '--format', 'ascii']],
+    ['attw', ['exec', 'attw', tgz, '--format', 'ascii', '--profile', 'node16']],
   ]) {
     const r = spawnSync('pnpm', args, { cwd: root, encoding: 'utf8' });
     const ok = r.status === 0;

@@ -4,7 +4,7 @@
 import { toUint8 } from '@opensora-ts/data';
 import { RFlowSampler, SeededRandom, extendedLatentLength, sampleClips, type AsyncModelFn, type CondType, type TextConditioning } from '@opensora-ts/flow';
 import { tf, type Tensor } from '@opensora-ts/kernels';
-import { stdit3ModelFn } from '@opensora-ts/stdit';
+import { stdit3FlowModelFn } from '@opensora-ts/stdit';
 import type { Models } from './models.js';
 import type { PromptItem } from './prompts.js';
 import { encodeReference, readReference } from './references.js';
@@ -57,23 +57,6 @@ export interface GeneratedVideo {
 }
 
 /** The STDiT3 as the flow package's model function (argument names translated). */
-export function flowModel(models: Models, meta: { height: number; width: number; fps: number }): AsyncModelFn {
-  const fn = stdit3ModelFn(models.stdit);
-  return (x, t, k) =>
-    fn(x, t, {
-      y: k.y,
-      mask: k.mask,
-      x_mask: k.xMask,
-      fps: [meta.fps],
-      height: [meta.height],
-      width: [meta.width],
-      cond: k.cond,
-      cond_mask: k.condMask,
-      mask_index: k.maskIndex,
-      y_null: k.yNull,
-    });
-}
-
 /** Latent shape [1, C, T', h, w] of one clip. */
 export function latentShape(models: Models, numFrames: number, height: number, width: number): number[] {
   const [t, h, w] = models.codec.getLatentSize([numFrames, height, width]) as [number, number, number];
@@ -136,7 +119,7 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
       scaleImageWeight: job.scaleImageWeight,
     });
     const fps = isImage ? IMAGE_FPS : job.fps;
-    const model = flowModel(models, { height: job.height, width: job.width, fps });
+    const model: AsyncModelFn = stdit3FlowModelFn(models.stdit, { fps });
     const meta = { height: job.height, width: job.width, numFrames: job.numFrames, fps };
     const total = job.steps * job.loops;
     let done = 0;

@@ -66,6 +66,16 @@ describe('opensora-eval', () => {
     expect(s.camera_accuracy).toBeGreaterThanOrEqual(0.95);
   });
 
+  it('samples without --sampler scores the bundled demo model through the sample app, at its size', async () => {
+    const json = join(dir, 'demo.json');
+    const code = await main(['samples', '-n', '2', '--json', json, '--save', join(dir, 'demo-videos')]);
+    expect(code).toBe(0);
+    const s = JSON.parse(readFileSync(json, 'utf8')) as Record<string, number>;
+    expect(s.n).toBe(2);
+    for (const k of ['color_accuracy', 'camera_accuracy']) expect(s[k]).toBeGreaterThanOrEqual(0);
+    expect(existsSync(join(dir, 'demo-videos', 'sample_0001.mp4'))).toBe(true);
+  });
+
   it('report puts two runs side by side; user errors name the fix', async () => {
     const code = await main(['report', join(dir, 'a.json'), join(dir, 'b.json'), '--out', join(dir, 'both')]);
     expect(code).toBe(0);
@@ -76,12 +86,12 @@ describe('opensora-eval', () => {
     const orig = console.error;
     console.error = (m: string) => errs.push(m);
     try {
-      expect(await main(['samples', '-n', '1'])).toBe(1);
+      expect(await main(['samples', '-n', '1', '--sampler', join(dir, 'no-such-sampler.ts')])).toBe(1);
       expect(await main(['report', join(dir, 'nope.json'), '--out', join(dir, 'x')])).toBe(1);
     } finally {
       console.error = orig;
     }
-    expect(errs.join('\n')).toMatch(/--sampler MODULE/);
+    expect(errs.join('\n')).toMatch(/--sampler .*no-such-sampler\.ts: file not found/);
     expect(errs.join('\n')).toMatch(/results file not found/);
   });
 });

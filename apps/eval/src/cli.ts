@@ -145,12 +145,14 @@ async function vaeCommand(o: { real: string; recon: string; numFrames: number; l
 }
 
 async function samplesCommand(o: {
-  suite: string; n: number; sampler?: string; height: number; width: number; numFrames: number; fps: number; seed: number;
+  suite: string; n: number; sampler?: string; weights?: string; height?: number; width?: number; numFrames?: number; fps?: number; seed: number;
   json?: string; out?: string; save?: string; generationMetrics?: boolean; name?: string; report?: string;
 }): Promise<void> {
   if (o.suite !== 'shapes') throw new Error(`--suite ${o.suite}: only 'shapes' (held-out shapes-world prompts) is scored here; for VBench prompts use 'opensora-eval vbench'.`);
-  const suite = shapesPromptSuite(o.n, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps });
-  const sampler = await loadSampler(o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps }, suite);
+  const size = { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps };
+  // The ground truth is rendered at the generator's default size unless one is given.
+  const suite = shapesPromptSuite(o.n, Object.fromEntries(Object.entries(size).filter(([, v]) => v !== undefined)));
+  const sampler = await loadSampler(o.sampler, { ...size, ...(o.weights ? { weights: o.weights } : {}) }, suite);
   const bar = new Progress('samples', suite.length);
   const r = await scoreShapesSamples(suite.map((s) => s.prompt), sampler, {
     suite: 'shapes',
@@ -176,9 +178,10 @@ async function writeVideoOf(path: string, v: Video): Promise<void> {
   await writeVideo(path, bytes, v.numFrames, v.height, v.width, { fps: v.fps ?? 8 });
 }
 
-async function vbenchCommand(o: { prompts: string; out: string; sampler?: string; samplesPerPrompt: number; seed: number; height: number; width: number; numFrames: number; fps: number }): Promise<void> {
+async function vbenchCommand(o: { prompts: string; out: string; sampler?: string; weights?: string; samplesPerPrompt: number; seed: number; height?: number; width?: number; numFrames?: number; fps?: number }): Promise<void> {
+  if (o.sampler === 'ground-truth') throw new Error("--sampler ground-truth: VBench prompts have no shapes-world ground truth; use the default 'demo' sampler, --weights DIR, or a sampler module.");
   const prompts = readPromptSuite(o.prompts);
-  const sampler = await loadSampler(o.sampler === 'ground-truth' ? undefined : o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps }, []);
+  const sampler = await loadSampler(o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps, ...(o.weights ? { weights: o.weights } : {}) }, []);
   const bar = new Progress('vbench', prompts.length * o.samplesPerPrompt);
   const files = await writeVBenchSamples(prompts, sampler, o.out, { samplesPerPrompt: o.samplesPerPrompt, seed: o.seed, write: writeVideoOf, onProgress: (d, t, f, skipped) => bar.update(d, t, skipped ? `kept ${basename(f)}` : basename(f)) });
   bar.stop();
@@ -221,11 +224,12 @@ export function buildProgram(): Command {
     .description('generate held-out shapes-world prompts and score colour, direction and camera adherence')
     .option('--suite <name>', "prompt suite ('shapes')", 'shapes')
     .option('-n, --n <count>', 'prompts', int('--n'), 50)
-    .option('--sampler <module>', "module exporting createSampler({height,width,numFrames,fps}), or 'ground-truth'")
-    .option('--height <px>', 'video height', int('--height'), 144)
-    .option('--width <px>', 'video width', int('--width'), 256)
-    .option('--num-frames <n>', 'frames', int('--num-frames'), 33)
-    .option('--fps <n>', 'frames per second', int('--fps'), 8)
+    .option('--sampler <module>', "'demo' (the sample app: the bundled demo model, or --weights), 'ground-truth', or a module exporting createSampler({height,width,numFrames,fps})", 'demo')
+    .option('--weights <dir>', "official-format weights folder for the 'demo' sampler (as opensora-sample --weights)")
+    .option('--height <px>', "video height (default: the model's; ground truth 144)", int('--height'))
+    .option('--width <px>', "video width (default: the model's; ground truth 256)", int('--width'))
+    .option('--num-frames <n>', "frames (default: the model's; ground truth 33)", int('--num-frames'))
+    .option('--fps <n>', "frames per second (default: the model's; ground truth 8)", int('--fps'))
     .option('--seed <n>', 'seed of the first sample (then +1 per prompt)', int('--seed'), 42)
     .option('--json <file>', 'write {color_accuracy, direction_accuracy, camera_accuracy, n} here')
     .option('--generation-metrics', 'also temporal flickering and the motion-smoothness / dynamic-degree estimates')
@@ -238,13 +242,14 @@ export function buildProgram(): Command {
     .description('write a VBench prompt suite\'s samples as VBench expects them ({prompt}-{index}.mp4, 5 per prompt)')
     .requiredOption('--prompts <file>', 'prompt suite, one per line (VBench all_dimension.txt)')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--sampler <module>', 'module exporting createSampler(...)')
+    .option('--sampler <module>', "'demo' (the sample app: the bundled demo model, or --weights) or a module exporting createSampler(...)", 'demo')
+    .option('--weights <dir>', "official-format weights folder for the 'demo' sampler")
     .option('--samples-per-prompt <n>', 'videos per prompt', int('--samples-per-prompt'), 5)
     .option('--seed <n>', 'seed of sample 0 (then +1)', int('--seed'), 42)
-    .option('--height <px>', 'video height', int('--height'), 360)
-    .option('--width <px>', 'video width', int('--width'), 640)
-    .option('--num-frames <n>', 'frames', int('--num-frames'), 49)
-    .option('--fps <n>', 'frames per second', int('--fps'), 24)
+    .option('--height <px>', "video height (default: the model's)", int('--height'))
+    .option('--width <px>', "video width (default: the model's)", int('--width'))
+    .option('--num-frames <n>', "frames (default: the model's)", int('--num-frames'))
+    .option('--fps <n>', "frames per second (default: the model's)", int('--fps'))
     .action((o) => vbenchCommand(o));
   p.command('report')
     .description('results JSON file(s) -> report.md with PNG plots; two runs side by side')

@@ -1,25 +1,30 @@
-// Where `samples` and `vbench` get their videos: a module given with --sampler exporting
-// `createSampler(options)` (or a default export of that shape) that returns a VideoSampler, or
-// the built-in 'ground-truth' sampler that renders the shapes-world generator's own clips.
+// Where `samples` and `vbench` get their videos: the sample app's pipeline ('demo', the default:
+// the bundled demo model, or official weights with --weights), a module given with --sampler
+// exporting `createSampler(options)` (or a default export of that shape) that returns a
+// VideoSampler, or the built-in 'ground-truth' sampler that renders the shapes-world generator's
+// own clips.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { groundTruthSampler, type ShapesPrompt, type VideoSampler } from '@opensora-ts/eval';
 
 export interface SamplerSettings {
-  height: number;
-  width: number;
-  numFrames: number;
-  fps: number;
+  /** Unset: the sampler's own default (the demo model's training size; ground truth 144x256, 33 frames at 8 fps). */
+  height?: number;
+  width?: number;
+  numFrames?: number;
+  fps?: number;
+  /** Official-format weights folder for the 'demo' (sample app) sampler. */
+  weights?: string;
 }
 
 type Factory = (o: SamplerSettings) => VideoSampler | Promise<VideoSampler>;
 
 export async function loadSampler(spec: string | undefined, settings: SamplerSettings, suite: ShapesPrompt[]): Promise<VideoSampler> {
-  if (!spec) {
-    throw new Error(
-      "no sampler: pass --sampler MODULE (a .ts/.js file exporting createSampler({height, width, numFrames, fps}) => (prompt, seed) => Promise<video>), or --sampler ground-truth to check the metrics on the generator's own clips.",
-    );
+  if (!spec || spec === 'demo') {
+    const { createSampler } = await import('@opensora-ts/sample-app/video-sampler');
+    const { weights, ...size } = settings;
+    return createSampler({ ...size, settings: weights ? { weights } : {} });
   }
   if (spec === 'ground-truth') return groundTruthSampler(suite);
   const path = resolve(spec);

@@ -5,8 +5,9 @@ import { toUint8 } from '@opensora-ts/data';
 import { RFlowSampler, SeededRandom, extendedLatentLength, sampleClips, type AsyncModelFn, type CondType, type TextConditioning } from '@opensora-ts/flow';
 import { tf, type Tensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn } from '@opensora-ts/stdit';
-import type { Models } from './models.js';
+import type { ModelDefaults, Models } from './models.js';
 import type { PromptItem } from './prompts.js';
+import type { SampleSettings } from './settings.js';
 import { encodeReference, readReference } from './references.js';
 
 /** The reference's fps for one-frame samples (IMG_FPS). */
@@ -34,6 +35,29 @@ export interface SampleJob {
   useTimestepTransform: boolean;
   scaleImageWeight: boolean;
   useSdedit: boolean;
+}
+
+/** The job of one sample from the run's settings (model defaults fill what the settings leave null). */
+export function sampleJob(
+  s: SampleSettings,
+  defaults: ModelDefaults,
+  o: { item: PromptItem; perLoop: string[]; height: number; width: number; numFrames: number; fps: number; seed: number; condType: CondType | null },
+): SampleJob {
+  return {
+    ...o,
+    negativePrompt: s.negative_prompt,
+    steps: s.num_sampling_steps ?? defaults.steps,
+    cfgScale: s.cfg_scale ?? defaults.cfgScale,
+    imageCfgScale: s.image_cfg_scale,
+    loops: s.loop,
+    conditionFrameLength: s.condition_frame_length,
+    conditionFrameEdit: s.condition_frame_edit,
+    useOscillationGuidance: s.use_oscillation_guidance,
+    useFlawFix: s.use_flaw_fix,
+    useTimestepTransform: s.use_timestep_transform,
+    scaleImageWeight: s.scale_image_weight,
+    useSdedit: s.use_sdedit,
+  };
 }
 
 export interface GenerateHooks {

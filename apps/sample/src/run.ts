@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { mediaType } from '@opensora-ts/data';
 import { describeRuntime } from '@opensora-ts/kernels';
-import { generate, type SampleJob } from './generate.js';
+import { generate, sampleJob } from './generate.js';
 import { hashFile, type FileHash } from './hash.js';
 import { loadModels, type Models } from './models.js';
 import { checkExtension, outputPath, sidecarPath, writeJsonAtomic, writeSample } from './output.js';
@@ -88,28 +88,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
         const t0 = performance.now();
         const path = outputPath({ out: s.out, saveDir: s.save_dir, index, count: items.length, k, samples: s.num_sample, image });
         checkExtension(path, image);
-        const job: SampleJob = {
-          item,
-          perLoop: text.perLoop,
-          negativePrompt: s.negative_prompt,
-          height,
-          width,
-          numFrames,
-          fps,
-          steps: s.num_sampling_steps ?? d.steps,
-          cfgScale: s.cfg_scale ?? d.cfgScale,
-          imageCfgScale: s.image_cfg_scale,
-          seed: s.seed + k,
-          loops: s.loop,
-          condType,
-          conditionFrameLength: s.condition_frame_length,
-          conditionFrameEdit: s.condition_frame_edit,
-          useOscillationGuidance: s.use_oscillation_guidance,
-          useFlawFix: s.use_flaw_fix,
-          useTimestepTransform: s.use_timestep_transform,
-          scaleImageWeight: s.scale_image_weight,
-          useSdedit: s.use_sdedit,
-        };
+        const job = sampleJob(s, models.defaults, { item, perLoop: text.perLoop, height, width, numFrames, fps, seed: s.seed + k, condType });
         io.log(`sample ${index}${s.num_sample > 1 ? `-${k}` : ''}: "${text.final}" ${height}x${width}, ${numFrames} frame(s)${s.loop > 1 ? ` x ${s.loop} loops` : ''}, ${job.steps} steps, cfg ${job.cfgScale}, seed ${job.seed}${condType ? `, ${condType} from ${item.referencePaths.join(', ')}` : ''}`);
         const video = await generate(models, job, {
           onStep: (done, total) => progress.update('denoise', done, total),

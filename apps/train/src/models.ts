@@ -8,13 +8,18 @@ import { formatLoadReport } from '@opensora-ts/kernels';
 import { loadSTDiT3Weights, STDiT3, stdit3Preset } from '@opensora-ts/stdit';
 import { createVae, loadVaeWeights, type OpenSoraVAE, type VaeConfigInput } from '@opensora-ts/vae';
 import type { DitTrainConfig, TrainConfig } from './config.js';
-import { STATE_FILE } from './checkpoint.js';
+import { listCheckpoints, STATE_FILE } from './checkpoint.js';
 import { withSeededMathRandom } from './seeded-init.js';
 
 type VaeModelConfig = TrainConfig['model'] & { type: string; from_pretrained: string | null };
 
 /** A weights file from a path that may be one of our checkpoint folders (then its EMA, as stages hand on). */
 export function weightsPath(path: string, preferred = 'ema'): string {
+  // A run folder (--out of an earlier run) stands for its newest checkpoint.
+  if (existsSync(path) && statSync(path).isDirectory() && !existsSync(join(path, STATE_FILE))) {
+    const newest = listCheckpoints(join(path, 'checkpoints')).at(-1);
+    if (newest) path = newest;
+  }
   if (existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, STATE_FILE))) {
     const f = join(path, `${preferred}.safetensors`);
     return existsSync(f) ? f : join(path, 'model.safetensors');

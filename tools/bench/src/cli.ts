@@ -27,18 +27,20 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   kernels: () => import('./suites/kernels.js'),
   vae: () => import('./suites/vae.js'),
   stdit: () => import('./suites/stdit.js'),
+  train: () => import('./suites/train.js'),
 };
 
 const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,cpu] [--ops a,b] [--no-torch] [--xl]
 suites: ${Object.keys(SUITES).join(', ')}
   --threads N   threads for every backend and for PyTorch (default OPENSORA_THREADS, then all ${availableParallelism()} cores)
   --json FILE   also write the rows as JSON: kernels [{op, backend, threads, ms, gflops, ratio_to_torch}],
-                vae/stdit [{suite, case, backend, threads, ms, peak_rss_mb, ratio_to_torch, note}]
+                vae/stdit [{suite, case, backend, threads, ms, peak_rss_mb, ratio_to_torch, note}],
+                train: the same plus {batch, samples_per_s}
   --backends    which of our backends to run (default native,cpu; cpu only where it takes under about a minute)
-  --ops         a comma-separated subset of the suite's ops (kernels) or cases (vae, stdit; --cases is the same)
+  --ops         a comma-separated subset of the suite's ops (kernels) or cases (vae, stdit, train; --cases is the same)
   --no-torch    skip the PyTorch comparison
   --xl          stdit: also run STDiT3-XL/2 (random weights) one forward on [1,16,1,32,32] on native (minutes, ~5 GB)
-env: OPENSORA_REFERENCE (checkout of hpcaitech/Open-Sora v1.3, for vae/stdit's reference side),
+env: OPENSORA_REFERENCE (checkout of hpcaitech/Open-Sora v1.3, for vae/stdit/train's reference side),
      OPENSORA_PYTHON (python3 with torch), OPENSORA_THREADS (default --threads)`;
 
 const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');

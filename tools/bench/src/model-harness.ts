@@ -78,7 +78,10 @@ export function measuredRow(suite: string, name: string, backend: string, thread
 
 export interface ReferenceCase {
   name: string;
-  /** Python defining `step()` and optionally `check()` (returns {rel_l2}); `opensora_reference as R` is imported. */
+  /**
+   * Python defining `step()` and optionally `check()`, which returns {rel_l2, label?, note?}: the row's
+   * note says "<label, default output> vs ours: rel L2 ..." and then `note`. `opensora_reference as R` is imported.
+   */
   setup: string;
 }
 
@@ -102,8 +105,11 @@ export function referenceRows(suite: string, cases: ReferenceCase[], threads: nu
   for (const c of cases) {
     try {
       const res = runTorch(found.python, [{ op: c.name, setup: `import opensora_reference as R\nR.install()\n${c.setup}` }], threads, timing);
-      const info = res.info[c.name] as { rel_l2?: number } | undefined;
-      const note = info?.rel_l2 !== undefined ? `output vs ours: rel L2 ${info.rel_l2.toExponential(1)}` : undefined;
+      const info = res.info[c.name] as { rel_l2?: number; label?: string; note?: string } | undefined;
+      const notes: string[] = [];
+      if (info?.rel_l2 !== undefined) notes.push(`${info.label ?? 'output'} vs ours: rel L2 ${info.rel_l2.toExponential(1)}`);
+      if (info?.note) notes.push(info.note);
+      const note = notes.length ? notes.join('; ') : undefined;
       rows.push(makeCaseRow(suite, c.name, 'torch', threads, res.ms[c.name]!, res.peak_rss_mb[c.name] ?? null, note));
       log(`${c.name} torch ${res.version}: ${res.ms[c.name]!.toFixed(1)} ms${note ? `, ${note}` : ''}`);
     } catch (err) {

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The demo model's recipe, end to end, from the repository root:
-#   bash packages/demo-model/scripts/recipe.sh [OUT_DIR]
+# The demo model's recipe, end to end, from any folder:
+#   bash tools/demo-model/recipe.sh [OUT_DIR]        (default out/demo-model)
 # 1. trains the tiny VAE on shapes world (configs/train/demo_vae.json),
 # 2. trains the tiny STDiT3 on that VAE's latents and the demo text encoder (configs/train/demo.json),
-# 3. exports both (EMA weights, float16) into packages/demo-model/weights with the run records.
+# 3. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records.
+# Each stage resumes from its newest checkpoint when OUT_DIR already holds one (after a crash or a kill).
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 OUT=${1:-out/demo-model}
-cd "$(dirname "$0")/../../.."
-pnpm train --config configs/train/demo_vae.json --out "$OUT/vae" --plain
-pnpm train --config configs/train/demo.json --out "$OUT/dit" --plain --set "vae.from_pretrained=$OUT/vae"
+resume() { if [ -d "$1/checkpoints" ] && [ -n "$(ls -A "$1/checkpoints")" ]; then echo --resume; fi; }
+pnpm train --config configs/train/demo_vae.json --out "$OUT/vae" --plain $(resume "$OUT/vae")
+pnpm train --config configs/train/demo.json --out "$OUT/dit" --plain --set "vae.from_pretrained=$OUT/vae" $(resume "$OUT/dit")
 node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
   --dit-run "$OUT/dit" --vae-run "$OUT/vae" \
+  --recipe "bash tools/demo-model/recipe.sh $OUT" \
   --recipe "pnpm train --config configs/train/demo_vae.json --out $OUT/vae" \
   --recipe "pnpm train --config configs/train/demo.json --out $OUT/dit --set vae.from_pretrained=$OUT/vae"

@@ -65,5 +65,5 @@ export async function checkDemoTextEncoder(model: DemoModel): Promise<string | n
   if (!want) return null;
   const got = await textEncoderFingerprint(model.textEncoder);
   if (sameFingerprint(got, want)) return null;
-  return `the demo text encoder's features changed since the demo DiT was trained (probe [${got.slice(0, 3).join(', ')}, ...], trained with [${want.slice(0, 3).join(', ')}, ...]): @opensora-ts/conditioning and @opensora-ts/demo-model versions do not match; prompts will not be followed. Re-export the demo model (packages/demo-model/scripts/recipe.sh) or use matching versions.`;
+  return `the demo text encoder's features changed since the demo DiT was trained (probe [${got.slice(0, 3).join(', ')}, ...], trained with [${want.slice(0, 3).join(', ')}, ...]): @opensora-ts/conditioning and @opensora-ts/demo-model versions do not match; prompts will not be followed. Re-export the demo model (tools/demo-model/recipe.sh) or use matching versions.`;
 }

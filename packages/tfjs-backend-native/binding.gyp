@@ -21,7 +21,8 @@
         "csrc/reduce.cc",
         "csrc/transpose.cc",
         "csrc/copy.cc",
-        "csrc/norms.cc"
+        "csrc/norms.cc",
+        "csrc/attention.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -245,6 +245,35 @@ void GeluTanhGrad(const Napi::CallbackInfo& info) {
   gelu_tanh_grad(Buf(info, 0, n), Buf(info, 1, n), Buf(info, 2, n), n);
 }
 
+// attention(q, k, v, mask, out, dims) / attentionGrad(dy, q, k, v, mask, dq, dk, dv, dims) with
+// dims = [b, h, nq, nk, d, dv, mb, maskRank, causal, scale].
+AttentionDims AttnDims(const Napi::CallbackInfo& info, size_t i) {
+  auto arr = info[i].As<Napi::Array>();
+  if (arr.Length() != 10) throw Napi::RangeError::New(info.Env(), "attention dims: expected 10 numbers");
+  auto n = [&](uint32_t j) { return arr.Get(j).As<Napi::Number>(); };
+  AttentionDims dm{n(0).Int64Value(), n(1).Int64Value(), n(2).Int64Value(), n(3).Int64Value(), n(4).Int64Value(),
+                   n(5).Int64Value(), n(6).Int64Value(), int(n(7).Int32Value()), n(8).DoubleValue() != 0,
+                   n(9).DoubleValue()};
+  const bool ok = dm.b >= 0 && dm.h >= 0 && dm.nq >= 0 && dm.nk >= 0 && dm.d >= 0 && dm.dv >= 0 &&
+                  (dm.mb == 1 || dm.mb == dm.b) && (dm.mask_rank == 2 || dm.mask_rank == 3);
+  if (!ok) throw Napi::RangeError::New(info.Env(), "attention dims: negative size, mask batch not 1 or b, or mask rank not 2 or 3");
+  return dm;
+}
+int64_t MaskSize(const AttentionDims& dm) { return dm.mb * (dm.mask_rank == 3 ? dm.nq : 1) * dm.nk; }
+void Attention(const Napi::CallbackInfo& info) {
+  const AttentionDims dm = AttnDims(info, 5);
+  const int64_t bh = dm.b * dm.h;
+  attention(dm, Buf(info, 0, bh * dm.nq * dm.d), Buf(info, 1, bh * dm.nk * dm.d), Buf(info, 2, bh * dm.nk * dm.dv),
+            Buf(info, 3, MaskSize(dm)), Buf(info, 4, bh * dm.nq * dm.dv));
+}
+void AttentionGrad(const Napi::CallbackInfo& info) {
+  const AttentionDims dm = AttnDims(info, 8);
+  const int64_t bh = dm.b * dm.h;
+  attention_grad(dm, Buf(info, 0, bh * dm.nq * dm.dv), Buf(info, 1, bh * dm.nq * dm.d), Buf(info, 2, bh * dm.nk * dm.d),
+                 Buf(info, 3, bh * dm.nk * dm.dv), Buf(info, 4, MaskSize(dm)), Buf(info, 5, bh * dm.nq * dm.d),
+                 Buf(info, 6, bh * dm.nk * dm.d), Buf(info, 7, bh * dm.nk * dm.dv));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
@@ -269,6 +298,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("groupNormGrad", Napi::Function::New(env, GroupNormGrad));
   exports.Set("geluTanh", Napi::Function::New(env, GeluTanh));
   exports.Set("geluTanhGrad", Napi::Function::New(env, GeluTanhGrad));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
   return exports;
 }
 

@@ -68,4 +68,18 @@ void group_norm_grad(const float* dy, const float* x, const float* gamma, float*
 void gelu_tanh(const float* x, float* y, int64_t n);
 void gelu_tanh_grad(const float* dy, const float* x, float* dx, int64_t n);
 
+// ---- attention.cc: q [b, h, nq, d], k [b, h, nk, d], v [b, h, nk, dv] (all contiguous);
+// mask [mb, nk] (mask_rank 2) or [mb, nq, nk] (mask_rank 3), mb 1 (shared) or b, 0 = masked.
+struct AttentionDims {
+  int64_t b, h, nq, nk, d, dv, mb;
+  int mask_rank;
+  bool causal;
+  double scale;
+};
+// out [b, h, nq, dv]
+void attention(const AttentionDims& dm, const float* q, const float* k, const float* v, const float* mask, float* out);
+// dy [b, h, nq, dv] -> dq, dk, dv shaped like q, k, v (written in full).
+void attention_grad(const AttentionDims& dm, const float* dy, const float* q, const float* k, const float* v,
+                    const float* mask, float* dq, float* dk, float* dv);
+
 }  // namespace osn

@@ -37,6 +37,9 @@ export interface NativeAddon {
   groupNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, dbeta: Opt, n: number, s: number, c: number, groups: number, eps: number): void;
   geluTanh(x: F32, y: F32, n: number): void;
   geluTanhGrad(dy: F32, x: F32, dx: F32, n: number): void;
+  /** dims: [b, h, nq, nk, d, dv, maskBatch, maskRank, causal (0/1), scale]; out [b, h, nq, dv]. */
+  attention(q: F32, k: F32, v: F32, mask: F32, out: F32, dims: number[]): void;
+  attentionGrad(dy: F32, q: F32, k: F32, v: F32, mask: F32, dq: F32, dk: F32, dv: F32, dims: number[]): void;
 }
 
 /** Where the build puts the addon (src/ and dist/ are both one level below the package root). */

@@ -1,4 +1,5 @@
 // Every kernel the native backend overrides; all other kernels are cpu's, shared unchanged.
+import { attentionKernels } from './attention.js';
 import { binaryKernels } from './binary.js';
 import { convKernels } from './conv.js';
 import { copyKernels } from './copy.js';
@@ -21,4 +22,5 @@ export const nativeKernels: NativeKernel[] = [
   transpose,
   ...copyKernels,
   ...fusedKernels,
+  ...attentionKernels,
 ];

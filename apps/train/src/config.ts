@@ -35,6 +35,8 @@ const shapesWorldSchema = z
     num_frames: posInt.default(33),
     fps: posInt.default(8),
     seed: z.number().int().default(0),
+    /** opensora-ts: background texture amplitude range in grey levels (the generator's default [50, 80]). */
+    background_amplitude: z.tuple([z.number().min(0), z.number().min(0)]).optional(),
   })
   .strict();
 

@@ -31,7 +31,15 @@ export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line
   const csv = join(dir, 'meta.csv');
   if (existsSync(csv)) return csv;
   log(`generating shapes-world data: ${sw.num_clips} clips of ${sw.num_frames}x${sw.height}x${sw.width} into ${dir}`);
-  const r = await writeShapesWorld(dir, { numClips: sw.num_clips, height: sw.height, width: sw.width, numFrames: sw.num_frames, fps: sw.fps, seed: sw.seed });
+  const r = await writeShapesWorld(dir, {
+    numClips: sw.num_clips,
+    height: sw.height,
+    width: sw.width,
+    numFrames: sw.num_frames,
+    fps: sw.fps,
+    seed: sw.seed,
+    ...(sw.background_amplitude ? { backgroundAmplitude: sw.background_amplitude } : {}),
+  });
   return r.csvPath;
 }
 

@@ -72,6 +72,8 @@ export interface ShapesWorldOptions {
   speedRange?: [number, number];
   /** Zoom rate range (relative scale change per frame). */
   zoomRange?: [number, number];
+  /** Range of the background texture's amplitude in grey levels (default [50, 80]; [0, 0] is flat). */
+  backgroundAmplitude?: [number, number];
 }
 
 const DIR_VEC: Record<Direction, [number, number]> = { left: [-1, 0], right: [1, 0], up: [0, -1], down: [0, 1] };
@@ -113,7 +115,8 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   // check on ground-truth clips sees only the shapes (a saturated base could pass for a shape colour).
   const grey = rng.int(85, 125);
   const base: [number, number, number] = [grey + rng.int(-10, 10), grey + rng.int(-10, 10), grey + rng.int(-10, 10)];
-  const background = { base, seed: rng.int(0, 2 ** 31), amplitude: rng.uniform(50, 80) };
+  const [alo, ahi] = opts.backgroundAmplitude ?? [50, 80];
+  const background = { base, seed: rng.int(0, 2 ** 31), amplitude: rng.uniform(alo, ahi) };
   const newShape = (x: number, y: number, size: number, vx = 0, vy = 0, avoid?: ShapeInstance): ShapeInstance => {
     let kind = rng.pick(SHAPE_KINDS);
     let color = rng.pick(colors);

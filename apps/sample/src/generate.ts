@@ -129,7 +129,7 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
       hooks.log?.(`reference ${path}: encoding`);
       const clip = await readReference(path, job.height, job.width, job.numFrames);
       owned.push(clip.pixels);
-      const z = encodeReference(models.codec, clip, job.seed + 2 + r, hooks.onEncodeChunk);
+      const z = encodeReference(models.codec, clip, job.seed + 2 + r, hooks.onEncodeChunk, models.demoManifest?.vae_posterior ?? 'sample');
       owned.push(z);
       refs.push(z);
     }

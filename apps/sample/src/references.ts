@@ -27,8 +27,8 @@ export async function readReference(path: string, height: number, width: number,
 }
 
 /** VAE-encodes a reference clip to [C, T', h, w]. */
-export function encodeReference(codec: ChunkedVideoCodec, ref: ReferenceClip, seed: number, onChunk?: (done: number, total: number) => void): Tensor {
-  const z = codec.encode(ref.pixels as tf.Tensor5D, { seed, onProgress: onChunk ? (p) => onChunk(p.chunk + 1, p.chunks) : undefined });
+export function encodeReference(codec: ChunkedVideoCodec, ref: ReferenceClip, seed: number, onChunk?: (done: number, total: number) => void, posterior: 'sample' | 'mode' = 'sample'): Tensor {
+  const z = codec.encode(ref.pixels as tf.Tensor5D, { seed, samplePosterior: posterior === 'sample', onProgress: onChunk ? (p) => onChunk(p.chunk + 1, p.chunks) : undefined });
   const out = tf.squeeze(z, [0]);
   z.dispose();
   return out;

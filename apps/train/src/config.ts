@@ -205,6 +205,8 @@ export const vaeTrainConfigSchema = z
     discriminator: discriminatorSchema.nullable().default(null),
     mixed_strategy: z.enum(['mixed_video_image']).nullable().default(null),
     mixed_image_ratio: prob.default(0),
+    /** opensora-ts: the decoder reconstructs from the posterior's sample (the reference) or its mean (a plain autoencoder step). */
+    latent_sample: z.enum(['sample', 'mode']).default('sample'),
     vae_loss_config: z
       .object({
         perceptual_loss_weight: z.number().nonnegative().default(1.0),

@@ -254,7 +254,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
 
   /** Reconstruction, posterior and (optionally) discriminator logits of one forward, same draws each call. */
   function forward(video: tf.Tensor5D, m: number): { recon: tf.Tensor5D; posterior: DiagonalGaussian } {
-    const r = codec.encodeWithPosterior(video, { samplePosterior: true, seed: microSeed(cfg.seed, m, STREAM.vaePosterior) });
+    const r = codec.encodeWithPosterior(video, { samplePosterior: cfg.latent_sample === 'sample', seed: microSeed(cfg.seed, m, STREAM.vaePosterior) });
     const recon = codec.decode(r.z);
     const T = video.shape[2];
     const cut = recon.shape[2] === T ? recon : (tf.slice(recon, [0, 0, recon.shape[2] - T, 0, 0], [-1, -1, T, -1, -1]) as tf.Tensor5D);

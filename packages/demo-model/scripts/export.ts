@@ -47,6 +47,12 @@ function runRecord(dir: string): RunRecord {
   };
 }
 
+/** 'mode' when the VAE was trained as a plain autoencoder (its run's latent_sample), else the reference's 'sample'. */
+function vaeRunPosterior(): 'sample' | 'mode' {
+  const runConfig = a['vae-run'] ? join(resolve(a['vae-run']), 'config.json') : null;
+  return runConfig && existsSync(runConfig) && readJson(runConfig).latent_sample === 'mode' ? 'mode' : 'sample';
+}
+
 await initRuntime();
 const ditRun = resolve(a['dit-run']);
 const cfg = readJson(join(ditRun, 'config.json'));
@@ -73,6 +79,7 @@ const dir = writeDemoModel(vae, stdit, {
   vae: vaeConfig as Record<string, unknown>,
   stdit: stditConfig as Record<string, unknown>,
   text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, fingerprint: await textEncoderFingerprint(new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length })) },
+  vae_posterior: vaeRunPosterior(),
   sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: cfg.scheduler?.num_sampling_steps ?? 30, cfg_scale: cfg.scheduler?.cfg_scale ?? 7.5 },
   provenance: {
     recipe: a.recipe ?? [],

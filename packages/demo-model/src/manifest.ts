@@ -30,6 +30,11 @@ export const demoManifestSchema = z.object({
     num_sampling_steps: posInt,
     cfg_scale: z.number(),
   }),
+  /**
+   * How reference images/videos are encoded for I2V/V2V: the posterior's sample (the reference) or its
+   * mean. A VAE trained as a plain autoencoder (train key latent_sample 'mode') has no meaningful variance.
+   */
+  vae_posterior: z.enum(['sample', 'mode']).default('sample'),
   /** How the weights were made: config, command, steps, time, final loss (free-form). */
   provenance: z.record(z.string(), z.unknown()).default({}),
 });

@@ -24,5 +24,7 @@ const skipped = (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
 // A test file that fails to load counts as a failure even though it holds no test results.
 const brokenFiles = (j.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
 const failed = j.numFailedTests + brokenFiles;
+// Skips are listed by name so none hides behind the count.
+for (const f of j.testResults ?? []) for (const t of f.assertionResults ?? []) if (t.status === 'pending' || t.status === 'skipped' || t.status === 'todo') console.log(`skipped: ${t.fullName}`);
 console.log(`${j.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : (r.status ?? 1));

@@ -44,9 +44,14 @@ describe.skipIf(placeholder)(`the bundled demo model${placeholder ? ' (skipped: 
   it('i2v_head from a PNG reproduces the image in the first frame at >= 25 dB', async () => {
     const { height, width, fps } = models.defaults;
     // A held-out shapes-world picture (seed 99 is not in the training set), with the training set's backgrounds.
-    const dit = (models.demoManifest?.provenance as { dit?: { config?: { dataset?: { shapes_world?: { background_amplitude?: [number, number] } } } } }).dit;
-    const amplitude = dit?.config?.dataset?.shapes_world?.background_amplitude;
-    const clip = planShapesClip(3, { numClips: 4, seed: 99, height, width, numFrames: 1, fps, scenes: { object: 1, camera: 0, still: 0 }, ...(amplitude ? { backgroundAmplitude: amplitude } : {}) });
+    type Background = { background_amplitude?: [number, number]; background_grey?: [number, number]; background_tint?: number };
+    const sw = (models.demoManifest?.provenance as { dit?: { config?: { dataset?: { shapes_world?: Background } } } }).dit?.config?.dataset?.shapes_world ?? {};
+    const clip = planShapesClip(3, {
+      numClips: 4, seed: 99, height, width, numFrames: 1, fps, scenes: { object: 1, camera: 0, still: 0 },
+      ...(sw.background_amplitude ? { backgroundAmplitude: sw.background_amplitude } : {}),
+      ...(sw.background_grey ? { backgroundGrey: sw.background_grey } : {}),
+      ...(sw.background_tint !== undefined ? { backgroundTint: sw.background_tint } : {}),
+    });
     const image = renderShapesClip(clip).frames;
     const png = join(dir, 'first.png');
     await writePng(png, image, height, width);

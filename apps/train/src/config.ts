@@ -37,6 +37,9 @@ const shapesWorldSchema = z
     seed: z.number().int().default(0),
     /** opensora-ts: background texture amplitude range in grey levels (the generator's default [50, 80]). */
     background_amplitude: z.tuple([z.number().min(0), z.number().min(0)]).optional(),
+    /** opensora-ts: base grey range [lo, hi] (default [85, 125]) and per-channel tint (default 10) of the backgrounds. */
+    background_grey: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255)]).optional(),
+    background_tint: z.number().int().min(0).optional(),
   })
   .strict();
 

@@ -39,6 +39,8 @@ export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line
     fps: sw.fps,
     seed: sw.seed,
     ...(sw.background_amplitude ? { backgroundAmplitude: sw.background_amplitude } : {}),
+    ...(sw.background_grey ? { backgroundGrey: sw.background_grey } : {}),
+    ...(sw.background_tint !== undefined ? { backgroundTint: sw.background_tint } : {}),
   });
   return r.csvPath;
 }

@@ -73,4 +73,24 @@ describe('shapes world', () => {
       expect(increasing(s.map((x) => x.est)), `${c.camera} ${c.scene}: ${s.map((x) => x.est.toFixed(2))}`).toBe(true);
     }
   });
+
+  it('draws the background from the grey, tint and texture-amplitude options (same plans otherwise)', () => {
+    const base = { numClips: 4, height: 32, width: 32, numFrames: 2 };
+    const flat = planShapesClip(1, { ...base, backgroundGrey: [100, 100], backgroundTint: 0, backgroundAmplitude: [0, 0] });
+    expect(flat.background.base).toEqual([100, 100, 100]);
+    expect(flat.background.amplitude).toBe(0);
+    // Only the background changes: the scene, shapes and caption are the default plan's.
+    const plain = planShapesClip(1, base);
+    expect(flat.caption).toBe(plain.caption);
+    expect(flat.shapes).toEqual(plain.shapes);
+    // A pixel far from every shape is the flat grey.
+    const r = renderShapesClip(flat);
+    const far = (x: number, y: number) => flat.shapes.every((sh) => Math.hypot(sh.x - x, sh.y - y) > sh.size * 1.5 + 2);
+    let checked = 0;
+    for (let y = 0; y < 32; y += 3) for (let x = 0; x < 32; x += 3) if (far(x, y)) {
+      expect(Array.from(r.frames.subarray((y * 32 + x) * 3, (y * 32 + x) * 3 + 3))).toEqual([100, 100, 100]);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
 });

@@ -74,6 +74,9 @@ export interface ShapesWorldOptions {
   zoomRange?: [number, number];
   /** Range of the background texture's amplitude in grey levels (default [50, 80]; [0, 0] is flat). */
   backgroundAmplitude?: [number, number];
+  /** Range of the background's base grey (default [85, 125]) and its per-channel tint (default 10). */
+  backgroundGrey?: [number, number];
+  backgroundTint?: number;
 }
 
 const DIR_VEC: Record<Direction, [number, number]> = { left: [-1, 0], right: [1, 0], up: [0, -1], down: [0, 1] };
@@ -113,8 +116,10 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   const [zlo, zhi] = opts.zoomRange ?? [0.015, 0.04];
   // A grey with a faint tint: never close to a palette colour, so shapes stand out and a colour
   // check on ground-truth clips sees only the shapes (a saturated base could pass for a shape colour).
-  const grey = rng.int(85, 125);
-  const base: [number, number, number] = [grey + rng.int(-10, 10), grey + rng.int(-10, 10), grey + rng.int(-10, 10)];
+  const [glo, ghi] = opts.backgroundGrey ?? [85, 125];
+  const tint = opts.backgroundTint ?? 10;
+  const grey = rng.int(glo, ghi);
+  const base: [number, number, number] = [grey + rng.int(-tint, tint), grey + rng.int(-tint, tint), grey + rng.int(-tint, tint)];
   const [alo, ahi] = opts.backgroundAmplitude ?? [50, 80];
   const background = { base, seed: rng.int(0, 2 ** 31), amplitude: rng.uniform(alo, ahi) };
   const newShape = (x: number, y: number, size: number, vx = 0, vy = 0, avoid?: ShapeInstance): ShapeInstance => {

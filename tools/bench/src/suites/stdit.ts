@@ -62,6 +62,26 @@ async function start(backend: string, threads: number): Promise<void> {
 }
 
 /** Latent, captions, mask and conditioning scalars of a spec (seeded). */
+/**
+ * A case folder's random weights and inputs, made once (on the pure-JS backend) and shared by every
+ * backend and torch. Every weight is random (no zero-initialised branches), so the check against
+ * torch covers every path.
+ */
+export function writeStditCase(dir: string, config: STDiT3ConfigInput, inputs: Map<string, tf.Tensor>): STDiT3 {
+  mkdirSync(dir, { recursive: true });
+  const model = new STDiT3(config, { referenceInit: false, seed: 0 });
+  writeTensors(join(dir, 'weights.safetensors'), model.stateDict());
+  writeTensors(join(dir, 'inputs.safetensors'), inputs);
+  return model;
+}
+
+/** The case folder's STDiT3, its weights loaded from weights.safetensors. */
+export function loadStditCase(dir: string, config: STDiT3ConfigInput): STDiT3 {
+  const model = withShapesOnly(() => new STDiT3(config, { referenceInit: false }));
+  loadSTDiT3Weights(model, join(dir, 'weights.safetensors'));
+  return model;
+}
+
 function makeInputs(spec: Pick<ModelSpec, 'config' | 'latent' | 'validTokens'>): Map<string, tf.Tensor> {
   const c = parseSTDiT3Config(spec.config);
   const [b, , , h, w] = spec.latent;
@@ -98,20 +118,13 @@ export async function childJob(job: Job): Promise<unknown> {
   if (job.kind === 'prepare') {
     // Weights and inputs are made once, on the pure-JS backend, and shared by every backend and torch.
     await start('cpu', 1);
-    mkdirSync(job.dir, { recursive: true });
     const spec = MODELS[job.model]!;
-    // Every weight random (no zero-initialised branches), so the check against torch covers every path.
-    const model = new STDiT3(spec.config, { referenceInit: false, seed: 0 });
-    writeTensors(join(job.dir, 'weights.safetensors'), model.stateDict());
-    writeTensors(join(job.dir, 'inputs.safetensors'), makeInputs(spec));
-    return { parameters: model.parameterCount() };
+    return { parameters: writeStditCase(job.dir, spec.config, makeInputs(spec)).parameterCount() };
   }
   await start(job.backend, job.threads);
   if (job.kind === 'time') {
     const spec = MODELS[job.model]!;
-    const model = withShapesOnly(() => new STDiT3(spec.config, { referenceInit: false }));
-    loadSTDiT3Weights(model, join(job.dir, 'weights.safetensors'));
-    model.eval();
+    const model = loadStditCase(job.dir, spec.config).eval();
     const inputs = forwardInputs(readTensors(join(job.dir, 'inputs.safetensors')));
     const keep = (out: tf.Tensor | tf.Tensor[]) => {
       if (!job.writeOutput) return;

@@ -7,11 +7,11 @@
 // the code that trains; the loss is flow's `trainingLoss`, as in apps/train/src/dit-trainer.ts.
 // Rows give ms per step and samples/s; before timing, both sides compute the per-sample loss at
 // fixed timesteps and noise on the initial weights, and the torch row reports how far apart they are.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TimeSampler, trainingLoss, type VideoMeta } from '@opensora-ts/flow';
-import { SeededRandom, tf, withShapesOnly } from '@opensora-ts/kernels';
-import { STDiT3, loadSTDiT3Weights, parseSTDiT3Config, stdit3FlowModelFn, type STDiT3ConfigInput } from '@opensora-ts/stdit';
+import { SeededRandom, tf } from '@opensora-ts/kernels';
+import { STDiT3, parseSTDiT3Config, stdit3FlowModelFn, type STDiT3ConfigInput } from '@opensora-ts/stdit';
 // The train app exports nothing as a package; its optimizer pieces only import kernels.
 import { AdamW } from '../../../../apps/train/src/adamw.js';
 import { Ema } from '../../../../apps/train/src/ema.js';
@@ -22,7 +22,7 @@ import { runIsolated } from '../isolated.js';
 import { measure, measuredRow, py, readTensors, referenceRows, scratchDir, writeTensors, type Measurement, type ReferenceCase } from '../model-harness.js';
 import { withCaseTorchRatios, type CaseRow } from '../report.js';
 import type { TimingOptions } from '../timing.js';
-import { MODELS as STDIT_MODELS } from './stdit.js';
+import { loadStditCase, MODELS as STDIT_MODELS, writeStditCase } from './stdit.js';
 
 const SUITE = 'train';
 
@@ -172,17 +172,12 @@ export async function childJob(job: Job): Promise<unknown> {
   if (job.kind === 'prepare') {
     // Weights and inputs are made once, on the pure-JS backend, and shared by every backend and torch.
     await start('cpu', 1);
-    mkdirSync(job.dir, { recursive: true });
     const spec = MODELS[job.model]!;
-    const model = new STDiT3(spec.config, { referenceInit: false, seed: 0 });
-    writeTensors(join(job.dir, 'weights.safetensors'), model.stateDict());
-    writeTensors(join(job.dir, 'inputs.safetensors'), makeInputs(spec));
-    return { parameters: model.parameterCount({ trainableOnly: true }) };
+    return { parameters: writeStditCase(job.dir, spec.config, makeInputs(spec)).parameterCount({ trainableOnly: true }) };
   }
   await start(job.backend, job.threads);
   const spec = MODELS[job.model]!;
-  const model = withShapesOnly(() => new STDiT3(spec.config, { referenceInit: false }));
-  loadSTDiT3Weights(model, join(job.dir, 'weights.safetensors'));
+  const model = loadStditCase(job.dir, spec.config);
   const t = readTensors(join(job.dir, 'inputs.safetensors'));
   const stepper = createTrainStep(model, { x0: t.get('x')!, y: t.get('y')!, mask: t.get('mask')!, meta: metaOf(spec.latent) });
   const check = stepper.lossAt(Array.from(t.get('check_t')!.dataSync()), t.get('check_noise')!);

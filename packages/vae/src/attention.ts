@@ -16,9 +16,9 @@ export class AttnBlock extends Module {
   readonly v: CausalConv3dPlainAR;
   readonly projOut: CausalConv3dPlainAR;
 
-  constructor(readonly channels: number) {
+  constructor(readonly channels: number, groups = 32) {
     super();
-    this.norm = this.registerModule('norm', vaeGroupNorm(channels));
+    this.norm = this.registerModule('norm', vaeGroupNorm(channels, groups));
     this.q = this.registerModule('q', new CausalConv3dPlainAR(channels, channels, 1));
     this.k = this.registerModule('k', new CausalConv3dPlainAR(channels, channels, 1));
     this.v = this.registerModule('v', new CausalConv3dPlainAR(channels, channels, 1));

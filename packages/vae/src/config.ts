@@ -19,6 +19,8 @@ export const encoderConfigSchema = z.object({
   out_ch: positiveInt.optional(),
   micro_batch_size_2d: positiveInt.nullable().optional(),
   resamp_with_conv: z.literal(true).optional(),
+  /** GroupNorm groups (the reference fixes 32); an opensora-ts option for narrow demo models. */
+  norm_groups: positiveInt.default(32),
 });
 
 export const decoderConfigSchema = z.object({
@@ -36,6 +38,8 @@ export const decoderConfigSchema = z.object({
   dropout: z.number().min(0).max(1).default(0),
   micro_batch_size_2d: positiveInt.nullable().optional(),
   resamp_with_conv: z.literal(true).optional(),
+  /** GroupNorm groups (the reference fixes 32); an opensora-ts option for narrow demo models. */
+  norm_groups: positiveInt.default(32),
 });
 
 export const vaeConfigSchema = z
@@ -101,9 +105,9 @@ export function parseVaeConfig(input: unknown, source = 'VAE config'): VaeConfig
   if (encoder.z_channels !== decoder.z_channels) {
     throw new Error(`${source}: encoder.z_channels ${encoder.z_channels} differs from decoder.z_channels ${decoder.z_channels}; they must match.`);
   }
-  for (const [name, ch, mult] of [['encoder', encoder.ch, encoder.ch_mult], ['decoder', decoder.ch, decoder.ch_mult]] as const) {
+  for (const [name, { ch, ch_mult: mult, norm_groups: groups }] of [['encoder', encoder], ['decoder', decoder]] as const) {
     for (const m of [1, ...mult]) {
-      if ((ch * m) % 32 !== 0) throw new Error(`${source}: ${name}.ch * ch_mult = ${ch * m} is not a multiple of 32 (GroupNorm uses 32 groups).`);
+      if ((ch * m) % groups !== 0) throw new Error(`${source}: ${name}.ch * ch_mult = ${ch * m} is not a multiple of ${name}.norm_groups = ${groups} (GroupNorm's groups); change ch, or set norm_groups to a divisor.`);
     }
   }
   return { ...c, encoder, decoder, z_channels: encoder.z_channels };

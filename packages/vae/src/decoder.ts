@@ -28,10 +28,10 @@ export class VideoDecoder extends Module {
 
   constructor(readonly config: DecoderConfig) {
     super();
-    const { ch, ch_mult: mult, num_res_blocks: nBlocks, dropout } = config;
+    const { ch, ch_mult: mult, num_res_blocks: nBlocks, dropout, norm_groups: groups } = config;
     let blockIn = ch * mult[mult.length - 1]!;
     this.convIn = this.registerModule('conv_in', new CausalConv3dPlainAR(config.z_channels, blockIn, 3));
-    this.mid = this.registerModule('mid', new MidBlock(blockIn, dropout));
+    this.mid = this.registerModule('mid', new MidBlock(blockIn, dropout, groups));
     const up: Namespace[] = new Array(mult.length);
     this.levels = new Array(mult.length);
     for (let level = mult.length - 1; level >= 0; level--) {
@@ -39,20 +39,20 @@ export class VideoDecoder extends Module {
       const blocks: Resnet3DBlock[] = [];
       const blockOut = ch * mult[level]!;
       for (let i = 0; i < nBlocks + 1; i++) {
-        blocks.push(new Resnet3DBlock(blockIn, blockOut, dropout));
+        blocks.push(new Resnet3DBlock(blockIn, blockOut, dropout, groups));
         blockIn = blockOut;
       }
       ns.add('block', new ModuleList(blocks));
       let upsample: Level['upsample'] = null;
       if (level !== 0) {
-        upsample = config.temporal_up_layers.includes(level) ? new Upsample3D(blockIn) : new Upsample2D(blockIn);
+        upsample = config.temporal_up_layers.includes(level) ? new Upsample3D(blockIn, groups) : new Upsample2D(blockIn);
         ns.add('upsample', upsample);
       }
       up[level] = ns;
       this.levels[level] = { blocks, upsample };
     }
     this.registerModule('up', new ModuleList(up));
-    this.normOut = this.registerModule('norm_out', vaeGroupNorm(blockIn));
+    this.normOut = this.registerModule('norm_out', vaeGroupNorm(blockIn, groups));
     this.convOut = this.registerModule('conv_out', new Conv3d(blockIn, config.out_ch, 3));
   }
 

@@ -25,7 +25,7 @@ export class VideoEncoder extends Module {
 
   constructor(readonly config: EncoderConfig) {
     super();
-    const { ch, ch_mult: mult, num_res_blocks: nBlocks, dropout } = config;
+    const { ch, ch_mult: mult, num_res_blocks: nBlocks, dropout, norm_groups: groups } = config;
     this.convIn = this.registerModule('conv_in', new CausalConv3dPlainAR(config.in_channels, ch, 3));
     const down: Namespace[] = [];
     let blockIn = ch;
@@ -34,7 +34,7 @@ export class VideoEncoder extends Module {
       const blocks: Resnet3DBlock[] = [];
       const blockOut = ch * m;
       for (let i = 0; i < nBlocks; i++) {
-        blocks.push(new Resnet3DBlock(blockIn, blockOut, dropout));
+        blocks.push(new Resnet3DBlock(blockIn, blockOut, dropout, groups));
         blockIn = blockOut;
       }
       ns.add('block', new ModuleList(blocks));
@@ -47,8 +47,8 @@ export class VideoEncoder extends Module {
       this.levels.push({ blocks, downsample });
     });
     this.registerModule('down', new ModuleList(down));
-    this.mid = this.registerModule('mid', new MidBlock(blockIn, dropout));
-    this.normOut = this.registerModule('norm_out', vaeGroupNorm(blockIn));
+    this.mid = this.registerModule('mid', new MidBlock(blockIn, dropout, groups));
+    this.normOut = this.registerModule('norm_out', vaeGroupNorm(blockIn, groups));
     this.convOut = this.registerModule('conv_out', new CausalConv3dPlainAR(blockIn, config.double_z ? 2 * config.z_channels : config.z_channels, 3));
   }
 

@@ -11,11 +11,11 @@ export class MidBlock extends Module {
   readonly attn: AttnBlock;
   readonly block2: Resnet3DBlock;
 
-  constructor(channels: number, dropout: number) {
+  constructor(channels: number, dropout: number, groups = 32) {
     super();
-    this.block1 = this.registerModule('block_1', new Resnet3DBlock(channels, channels, dropout));
-    this.attn = this.registerModule('attn_1', new AttnBlock(channels));
-    this.block2 = this.registerModule('block_2', new Resnet3DBlock(channels, channels, dropout));
+    this.block1 = this.registerModule('block_1', new Resnet3DBlock(channels, channels, dropout, groups));
+    this.attn = this.registerModule('attn_1', new AttnBlock(channels, groups));
+    this.block2 = this.registerModule('block_2', new Resnet3DBlock(channels, channels, dropout, groups));
   }
 
   enableTiling(tiling: TilingOptions | null): void {

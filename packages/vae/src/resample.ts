@@ -47,12 +47,12 @@ export class Res3DBlockUpsample extends Module {
   readonly norm1: GroupNorm;
   readonly conv2: CausalConv3dPlainAR;
   readonly norm2: GroupNorm;
-  constructor(channels: number) {
+  constructor(channels: number, groups = 32) {
     super();
     this.conv1 = this.registerModule('conv1', new CausalConv3dPlainAR(channels, channels, 3));
-    this.norm1 = this.registerModule('norm1', new GroupNorm(32, channels, { eps: 1e-5 }));
+    this.norm1 = this.registerModule('norm1', new GroupNorm(groups, channels, { eps: 1e-5 }));
     this.conv2 = this.registerModule('conv2', new CausalConv3dPlainAR(channels, channels, 3));
-    this.norm2 = this.registerModule('norm2', new GroupNorm(32, channels, { eps: 1e-5 }));
+    this.norm2 = this.registerModule('norm2', new GroupNorm(groups, channels, { eps: 1e-5 }));
   }
   enableTiling(tiling: TilingOptions | null): void {
     this.conv1.enableTiling(tiling);
@@ -70,9 +70,9 @@ export class Res3DBlockUpsample extends Module {
 /** Time and space x2: nearest interpolation y, then y + Res3DBlockUpsample(y) (key `conv3d`). */
 export class Upsample3D extends Module {
   readonly conv3d: Res3DBlockUpsample;
-  constructor(channels: number) {
+  constructor(channels: number, groups = 32) {
     super();
-    this.conv3d = this.registerModule('conv3d', new Res3DBlockUpsample(channels));
+    this.conv3d = this.registerModule('conv3d', new Res3DBlockUpsample(channels, groups));
   }
   enableTiling(tiling: TilingOptions | null): void {
     this.conv3d.enableTiling(tiling);

@@ -4,9 +4,9 @@ import { Dropout, GroupNorm, Module, silu, tf } from '@opensora-ts/kernels';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { TilingOptions } from './tiled-conv3d.js';
 
-/** The VAE's Normalize(): GroupNorm(32, C, eps 1e-6, affine). */
-export function vaeGroupNorm(channels: number): GroupNorm {
-  return new GroupNorm(32, channels, { eps: 1e-6 });
+/** The VAE's Normalize(): GroupNorm(32, C, eps 1e-6, affine); `groups` other than 32 only for demo models. */
+export function vaeGroupNorm(channels: number, groups = 32): GroupNorm {
+  return new GroupNorm(groups, channels, { eps: 1e-6 });
 }
 
 export class Resnet3DBlock extends Module {
@@ -17,11 +17,11 @@ export class Resnet3DBlock extends Module {
   readonly conv2: CausalConv3dPlainAR;
   readonly ninShortcut: CausalConv3dPlainAR | null;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, dropout = 0) {
+  constructor(readonly inChannels: number, readonly outChannels: number, dropout = 0, groups = 32) {
     super();
-    this.norm1 = this.registerModule('norm1', vaeGroupNorm(inChannels));
+    this.norm1 = this.registerModule('norm1', vaeGroupNorm(inChannels, groups));
     this.conv1 = this.registerModule('conv1', new CausalConv3dPlainAR(inChannels, outChannels, 3));
-    this.norm2 = this.registerModule('norm2', vaeGroupNorm(outChannels));
+    this.norm2 = this.registerModule('norm2', vaeGroupNorm(outChannels, groups));
     this.dropout = this.registerModule('dropout', new Dropout(dropout));
     this.conv2 = this.registerModule('conv2', new CausalConv3dPlainAR(outChannels, outChannels, 3));
     this.ninShortcut = inChannels !== outChannels ? this.registerModule('nin_shortcut', new CausalConv3dPlainAR(inChannels, outChannels, 1)) : null;

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { GroupNorm, type Module } from '@opensora-ts/kernels';
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../test/parity-helpers.js';
 import { parseVaeConfig } from './config.js';
-import { vaeShapes } from './vae.js';
+import { createVae, vaeShapes } from './vae.js';
 
 interface KeysManifest {
   num_keys: number;
@@ -45,6 +46,21 @@ describe('parseVaeConfig', () => {
   it('names the bad key', () => {
     expect(() => parseVaeConfig({ micro_frame_sise: 17 }, 'vae.json')).toThrow(/vae\.json: invalid VAE config.*micro_frame_sise/);
     expect(() => parseVaeConfig({ normalization: 'image' })).toThrow(/normalization/);
-    expect(() => parseVaeConfig({ encoder: { ch: 48, ch_mult: [1], num_res_blocks: 1 } })).toThrow(/multiple of 32/);
+    expect(() => parseVaeConfig({ encoder: { ch: 48, ch_mult: [1], num_res_blocks: 1 } })).toThrow(/multiple of encoder\.norm_groups = 32/);
+  });
+
+  it('norm_groups sizes every GroupNorm of a narrow model', () => {
+    const narrow = { ch: 16, ch_mult: [1, 2], num_res_blocks: 1, norm_groups: 8 };
+    const vae = createVae({ encoder: { ...narrow, down_sampling_layer: [] }, decoder: { ...narrow, temporal_up_layers: [1] } });
+    const groups: number[] = [];
+    const walk = (m: Module): void => {
+      if (m instanceof GroupNorm) groups.push(m.groups);
+      for (const [, c] of m.namedChildren()) walk(c);
+    };
+    walk(vae);
+    expect(groups.length).toBeGreaterThan(8);
+    expect(new Set(groups)).toEqual(new Set([8]));
+    expect(() => parseVaeConfig({ decoder: { ch: 16, ch_mult: [1], num_res_blocks: 1 } })).toThrow(/decoder\.norm_groups = 32/);
+    vae.dispose();
   });
 });

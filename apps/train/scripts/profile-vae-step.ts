@@ -1,4 +1,6 @@
-// Profiles one VAE training step (forward + backward of the L1 reconstruction) per kernel.
+// Profiles one VAE training step (forward + backward of the L1 reconstruction) per kernel:
+//   node --conditions=source --import tsx apps/train/scripts/profile-vae-step.ts FRAMES BATCH ['{"encoder": ...}']
+// (the JSON overrides the tiny preset, as a train config's `model` keys do).
 import { initRuntime, tf } from '@opensora-ts/kernels';
 import { ChunkedVideoCodec, createVae } from '@opensora-ts/vae';
 const [T = '1', B = '8', cfgJson] = process.argv.slice(2);
@@ -7,7 +9,6 @@ const overrides = cfgJson ? JSON.parse(cfgJson) : {};
 const vae = createVae('tiny', overrides);
 const codec = new ChunkedVideoCodec(vae);
 const x = tf.randomUniform([Number(B), 3, Number(T), 64, 64], -1, 1) as tf.Tensor5D;
-const vars = vae.trainableVariables?.() ?? (tf.engine().registeredVariables ? Object.values(tf.engine().registeredVariables) : []);
 const step = () => {
   const r = tf.variableGrads(() => {
     const z = codec.encode(x, { samplePosterior: false });
@@ -17,7 +18,7 @@ const step = () => {
   tf.dispose([r.value, ...Object.values(r.grads)]);
 };
 step();
-let t0 = performance.now();
+const t0 = performance.now();
 step();
 console.log(`step ${(performance.now() - t0).toFixed(0)} ms`);
 const info = await tf.profile(step);

@@ -27,6 +27,15 @@ describe('training configs', () => {
     expect(vae).toMatchObject({ task: 'vae', lr: 5e-6, mixed_image_ratio: 0.2, dataset: { num_frames: 17, image_size: [256, 256] } });
   });
 
+  it('the demo DiT config builds the same VAE the demo VAE config trains', () => {
+    const vaeRun = loadTrainConfig(dir + 'demo_vae.json').config;
+    const dit = loadTrainConfig(dir + 'demo.json').config;
+    if (vaeRun.task !== 'vae' || dit.task !== 'dit') throw new Error('demo configs changed task');
+    const arch = (m: Record<string, unknown>) => ({ type: m.type, encoder: m.encoder, decoder: m.decoder });
+    expect(arch(dit.vae)).toEqual(arch(vaeRun.model));
+    expect(vaeRun.vae_loss_config.rec_loss).toBe('l2');
+  });
+
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {
     expect(() => parseTrainConfig({ ...minimal, lrr: 1 }, 'f.json')).toThrow(/lrr: unknown key; did you mean 'lr'\?/);
     expect(() => parseTrainConfig({ ...minimal, model: { type: 'STDiT3-tiny', kernal_size: [4, 4, -1] } }, 'f.json')).toThrow(/model\.kernal_size: unknown STDiT3 key; did you mean 'kernel_size'\?/);

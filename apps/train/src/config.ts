@@ -215,11 +215,13 @@ export const vaeTrainConfigSchema = z
         perceptual_loss_weight: z.number().nonnegative().default(1.0),
         kl_loss_weight: z.number().nonnegative().default(1e-6),
         logvar_init: z.number().default(0),
+        /** opensora-ts: the pixel term, 'l1' as the reference or 'l2' (see VaeLossOptions.rec_loss). */
+        rec_loss: z.enum(['l1', 'l2']).default('l1'),
         /** opensora-ts: local LPIPS weights (safetensors); without them the perceptual weight is 0. */
         lpips_path: z.string().nullable().default(null),
       })
       .strict()
-      .default({ perceptual_loss_weight: 1.0, kl_loss_weight: 1e-6, logvar_init: 0, lpips_path: null }),
+      .default({ perceptual_loss_weight: 1.0, kl_loss_weight: 1e-6, logvar_init: 0, rec_loss: 'l1', lpips_path: null }),
     /** The reference's spelling (`confg`), kept so its file maps key for key. */
     gan_loss_confg: z
       .object({

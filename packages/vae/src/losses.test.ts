@@ -16,6 +16,9 @@ describe('VAE losses', () => {
     const r = loss.forward(x, y, post);
     expect(r.nllLoss.dataSync()[0]).toBeCloseTo(3 / 2, 6); // |diff| sum 3 over B*T = 2 frames
     expect(r.weightedKlLoss.dataSync()[0]).toBeCloseTo(4e-6, 10);
+    const l2 = new VAELoss({ perceptual_loss_weight: 0, rec_loss: 'l2' }).forward(x, y, post);
+    expect(l2.nllLoss.dataSync()[0]).toBeCloseTo((1 + 4) / 2, 6); // squared diffs 1 and 4 over 2 frames
+    tf.dispose([l2.nllLoss, l2.weightedNllLoss, l2.weightedKlLoss]);
     expect(() => new VAELoss({ perceptual_loss_weight: 1 })).toThrow(/no LPIPS network/);
     const lines: string[] = [];
     const fallback = createVaeLoss({ log: (l) => lines.push(l) });

@@ -13,6 +13,12 @@ export interface VaeLossOptions {
   logvar_init?: number;
   /** LPIPS network with loaded weights; required when perceptual_loss_weight > 0. */
   lpips?: LPIPS | null;
+  /**
+   * Pixel term: 'l1' |x - x̂| (the reference), or 'l2' (x - x̂)² (an opensora-ts option). With L1 a
+   * small VAE on mostly-flat frames settles on the per-pixel median (the background) and ignores
+   * its latent; L2's gradient is largest on the missed objects.
+   */
+  rec_loss?: 'l1' | 'l2';
 }
 
 export interface VaeLossTerms {
@@ -26,12 +32,14 @@ export class VAELoss {
   readonly klWeight: number;
   readonly logvar: number;
   readonly lpips: LPIPS | null;
+  readonly recLoss: 'l1' | 'l2';
 
   constructor(options: VaeLossOptions = {}) {
     this.perceptualWeight = options.perceptual_loss_weight ?? 1.0;
     this.klWeight = options.kl_loss_weight ?? 1e-6;
     this.logvar = options.logvar_init ?? 0;
     this.lpips = options.lpips ?? null;
+    this.recLoss = options.rec_loss ?? 'l1';
     if (this.perceptualWeight > 0 && !this.lpips) {
       throw new Error(
         `VAELoss: perceptual_loss_weight is ${this.perceptualWeight} but no LPIPS network was given; load one with loadLpips(path) from a local safetensors file, or set perceptual_loss_weight: 0.`,
@@ -39,14 +47,14 @@ export class VAELoss {
     }
   }
 
-  /** nll = sum(|x - x̂| (+ w * LPIPS)) / exp(logvar) + logvar, summed and divided by B*T; KL summed / B * weight. */
+  /** nll = sum(|x - x̂| (or (x - x̂)²) (+ w * LPIPS)) / exp(logvar) + logvar, summed and divided by B*T; KL summed / B * weight. */
   forward(video: tf.Tensor5D, recon: tf.Tensor5D, posterior: DiagonalGaussian, nllWeights?: tf.Tensor): VaeLossTerms {
     return tf.tidy(() => {
       const [b, c, t, h, w] = video.shape;
       const frames = (v: tf.Tensor5D) => tf.reshape(tf.transpose(v, [0, 2, 3, 4, 1]), [b * t, h, w, c]) as tf.Tensor4D;
       const x = frames(video);
       const y = frames(recon);
-      let rec: tf.Tensor = tf.abs(tf.sub(x, y));
+      let rec: tf.Tensor = this.recLoss === 'l2' ? tf.squaredDifference(x, y) : tf.abs(tf.sub(x, y));
       if (this.perceptualWeight > 0 && this.lpips) {
         // LPIPS per frame is broadcast over every pixel and channel, as in the reference.
         rec = tf.add(rec, tf.mul(tf.reshape(this.lpips.forward(x, y), [b * t, 1, 1, 1]), this.perceptualWeight));

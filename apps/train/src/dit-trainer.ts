@@ -24,8 +24,9 @@ import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { lrSchedule } from './lr-schedule.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
 import { createProgress, type Progress } from './progress.js';
-import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, STREAM, type RunPaths } from './run-context.js';
+import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM, type RunPaths } from './run-context.js';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
+import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
 
 /** Options of a training run; `C` is the task's config (DiT here, VAE in vae-trainer). */
 export interface TrainOptions<C = DitTrainConfig> {
@@ -44,16 +45,7 @@ export interface TrainOptions<C = DitTrainConfig> {
   plot?: boolean;
 }
 
-export interface StepRecord {
-  type: 'step';
-  step: number;
-  epoch: number;
-  loss: number;
-  lr: number;
-  grad_norm: number;
-  samples: number;
-  samples_per_sec: number;
-}
+export type { StepRecord } from './step-meter.js';
 
 export interface TrainResult {
   steps: StepRecord[];
@@ -126,26 +118,15 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
   const fn = stdit3FlowModelFn(model);
   const yNull = () => model.yEmbedder.yEmbedding.tensor!;
 
-  let step = 0;
-  let microStep = 0;
-  let samplesSeen = 0;
-  let lastCheckpoint: string | null = null;
-  let lastSavedStep = -1;
-  if (ckptDir) {
-    const ck = new LoadedCheckpoint<DitState>(ckptDir);
-    restore(ck, model, ema, opt, ds.sampler, cfg, say);
-    step = ck.state.step;
-    microStep = ck.state.microStep;
-    samplesSeen = ck.state.samplesSeen;
-    lastCheckpoint = ckptDir;
-    lastSavedStep = step;
-    log.truncateAfter(step);
-    log.write({ type: 'resume', step, checkpoint: ckptDir });
-    say(`resumed from ${ckptDir} at step ${step}`);
-  } else {
-    log.truncateAfter(-1);
-    log.write({ type: 'start', step: 0, params: model.parameterCount(), trainable: model.parameterCount({ trainableOnly: true }), samples: ds.rows.length, steps_per_epoch: stepsPerEpoch, total_steps: total });
-  }
+  const resumed = ckptDir ? new LoadedCheckpoint<DitState>(ckptDir) : null;
+  if (resumed) restore(resumed, model, ema, opt, ds.sampler, cfg, say);
+  let { step, microStep, samplesSeen, lastCheckpoint, lastSavedStep } = startOrResume(log, say, resumed, {
+    params: model.parameterCount(),
+    trainable: model.parameterCount({ trainableOnly: true }),
+    samples: ds.rows.length,
+    steps_per_epoch: stepsPerEpoch,
+    total_steps: total,
+  });
   say(`DiT: ${(model.parameterCount() / 1e6).toFixed(2)}M parameters (${(model.parameterCount({ trainableOnly: true }) / 1e6).toFixed(2)}M trainable); ${ds.rows.length} samples, ${stepsPerEpoch} steps/epoch, ${total} steps`);
 
   const evalSet = cfg.eval_every > 0 ? await buildEvalSet(cfg, csv, enc, say) : null;
@@ -195,10 +176,7 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
 
   let acc: Map<string, tf.Tensor> | null = null;
   let lastNorm = 0;
-  let accLoss = 0;
-  let accSamples = 0;
-  let accMicro = 0;
-  let t0 = performance.now();
+  const meter = new StepMeter();
   progress.start(total, step);
   if (!ckptDir && evalSet) await runEval();
   try {
@@ -207,30 +185,20 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
         if (lb.items.length === 0) continue;
         const b = await enc.encode(lb);
         try {
-          if (accMicro === 0) opt.lr = schedule(microStep);
+          if (meter.micro === 0) opt.lr = schedule(microStep);
           const micro = await microBatchLoss(b, lb, microStep);
           if (!Number.isFinite(micro.loss)) {
             tf.dispose([...micro.grads.values()]);
             log.write({ type: 'nonfinite', step: step + 1, loss: String(micro.loss), samples: b.keys });
             throw new NonFiniteLossError(step + 1, micro.loss, b.keys, lastCheckpoint);
           }
-          if (!acc) acc = micro.grads;
-          else {
-            for (const [k, g] of micro.grads) {
-              const prev = acc.get(k)!;
-              acc.set(k, tf.add(prev, g));
-              prev.dispose();
-              g.dispose();
-            }
-          }
-          accLoss += micro.loss;
-          accSamples += b.x0.shape[0]!;
+          acc = addGrads(acc, micro.grads);
+          meter.addMicro(micro.loss, b.x0.shape[0]!);
         } finally {
           b.dispose();
         }
-        accMicro++;
         microStep++;
-        if (accMicro === A) {
+        if (meter.micro === A) {
           const { grads, norm } = clipGradNorm(acc!, cfg.grad_clip);
           lastNorm = norm;
           tf.dispose([...acc!.values()]);
@@ -239,24 +207,10 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
           tf.dispose([...grads.values()]);
         }
         ema.update();
-        if (accMicro < A) continue;
+        if (meter.micro < A) continue;
         step++;
-        samplesSeen += accSamples;
-        const now = performance.now();
-        const rec: StepRecord = {
-          type: 'step',
-          step,
-          epoch: lb.state.epoch,
-          loss: accLoss / A,
-          lr: opt.lr,
-          grad_norm: lastNorm,
-          samples: accSamples,
-          samples_per_sec: accSamples / ((now - t0) / 1000),
-        };
-        t0 = now;
-        accLoss = 0;
-        accSamples = 0;
-        accMicro = 0;
+        samplesSeen += meter.stepSamples;
+        const rec: StepRecord = meter.finish({ step, epoch: lb.state.epoch, lr: opt.lr, grad_norm: lastNorm });
         records.push(rec);
         log.write(rec as unknown as Record<string, unknown> & { type: string });
         progress.update({ step, loss: rec.loss, samplesPerSec: rec.samples_per_sec, lr: rec.lr });

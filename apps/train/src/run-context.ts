@@ -65,3 +65,34 @@ export async function refreshPlot(paths: RunPaths, log: JsonlLog, title: string,
     progress?.log(`loss plot not written: ${(err as Error).message}`);
   }
 }
+
+/** Where a run stands: counters restored from a checkpoint's state, or zero for a fresh run. */
+export interface RunPosition {
+  step: number;
+  microStep: number;
+  samplesSeen: number;
+  lastCheckpoint: string | null;
+  lastSavedStep: number;
+}
+
+/**
+ * Positions the run and its log: on resume, drops log lines past the checkpoint's step (they will
+ * be written again) and records the resume; on a fresh start, empties the log and writes `start`.
+ */
+export function startOrResume(
+  log: JsonlLog,
+  say: (line: string) => void,
+  resumed: { dir: string; state: { step: number; microStep: number; samplesSeen: number } } | null,
+  start: Record<string, unknown>,
+): RunPosition {
+  if (resumed) {
+    const { step, microStep, samplesSeen } = resumed.state;
+    log.truncateAfter(step);
+    log.write({ type: 'resume', step, checkpoint: resumed.dir });
+    say(`resumed from ${resumed.dir} at step ${step}`);
+    return { step, microStep, samplesSeen, lastCheckpoint: resumed.dir, lastSavedStep: step };
+  }
+  log.truncateAfter(-1);
+  log.write({ type: 'start', step: 0, ...start });
+  return { step: 0, microStep: 0, samplesSeen: 0, lastCheckpoint: null, lastSavedStep: -1 };
+}

@@ -22,14 +22,15 @@ import { AdamW } from './adamw.js';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { VaeTrainConfig } from './config.js';
 import { ensureDataset, openDataSource } from './data-source.js';
-import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type StepRecord, type TrainOptions, type TrainResult } from './dit-trainer.js';
+import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type TrainOptions, type TrainResult } from './dit-trainer.js';
+import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
 import { clipGradNorm } from './grad-clip.js';
 import { JsonlLog } from './jsonl-log.js';
 import { lrSchedule } from './lr-schedule.js';
 import { buildVae, weightsPath } from './models.js';
 import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';
-import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, STREAM } from './run-context.js';
+import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM } from './run-context.js';
 
 export type VaeTrainOptions = TrainOptions<VaeTrainConfig>;
 
@@ -92,11 +93,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
   // video_16z.py: LinearWarmupLR from 0.
   const schedule = lrSchedule({ lr: cfg.lr, warmupSteps: cfg.warmup_steps, cosine: cfg.use_cosine_scheduler, totalSteps: total * A, initialLr: 0 });
 
-  let step = 0;
-  let microStep = 0;
-  let samplesSeen = 0;
-  let lastCheckpoint: string | null = null;
-  let lastSavedStep = -1;
+  let resumed: LoadedCheckpoint<VaeState> | null = null;
   if (ckptDir) {
     const ck = new LoadedCheckpoint<VaeState>(ckptDir);
     if (ck.state.task !== 'vae') throw new Error(`${ckptDir}: a '${ck.state.task}' checkpoint cannot resume VAE training.`);
@@ -108,18 +105,14 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
       loadOptimizer(dOpt, ck, 'disc_optimizer', ck.state.discOptimizerStep);
     }
     ds.sampler.restore(ck.state.sampler);
-    step = ck.state.step;
-    microStep = ck.state.microStep;
-    samplesSeen = ck.state.samplesSeen;
-    lastCheckpoint = ckptDir;
-    lastSavedStep = step;
-    log.truncateAfter(step);
-    log.write({ type: 'resume', step, checkpoint: ckptDir });
-    say(`resumed from ${ckptDir} at step ${step}`);
-  } else {
-    log.truncateAfter(-1);
-    log.write({ type: 'start', step: 0, params: vae.parameterCount(), samples: ds.rows.length, steps_per_epoch: stepsPerEpoch, total_steps: total });
+    resumed = ck;
   }
+  let { step, microStep, samplesSeen, lastCheckpoint, lastSavedStep } = startOrResume(log, say, resumed, {
+    params: vae.parameterCount(),
+    samples: ds.rows.length,
+    steps_per_epoch: stepsPerEpoch,
+    total_steps: total,
+  });
   say(`VAE: ${(vae.parameterCount() / 1e6).toFixed(2)}M parameters${disc ? `, discriminator ${(disc.parameterCount() / 1e6).toFixed(2)}M` : ''}; ${ds.rows.length} samples, ${total} steps`);
 
   const progress = createProgress({ every: cfg.log_every, plain: o.plainProgress, write: o.log });
@@ -156,18 +149,15 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
 
   let acc: Map<string, tf.Tensor> | null = null;
   let dAcc: Map<string, tf.Tensor> | null = null;
-  let accMicro = 0;
-  let accLoss = 0;
-  let accSamples = 0;
+  const meter = new StepMeter();
   let terms: Record<string, number> = {};
   let lastNorm = 0;
-  let t0 = performance.now();
   progress.start(total, step);
   try {
     outer: while (step < stopAt && (cfg.max_steps !== null || ds.sampler.state().epoch < cfg.epochs)) {
       for await (const lb of ds.loader) {
         if (lb.items.length === 0) continue;
-        if (accMicro === 0) {
+        if (meter.micro === 0) {
           opt.lr = schedule(microStep);
           if (dOpt) dOpt.lr = opt.lr;
         }
@@ -181,16 +171,14 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
             log.write({ type: 'nonfinite', step: step + 1, loss: String(r.loss), samples: ids });
             throw new NonFiniteLossError(step + 1, r.loss, ids, lastCheckpoint);
           }
-          acc = accumulate(acc, r.grads);
-          if (r.dGrads) dAcc = accumulate(dAcc, r.dGrads);
-          accLoss += r.loss;
-          accSamples += video.shape[0];
+          acc = addGrads(acc, r.grads);
+          if (r.dGrads) dAcc = addGrads(dAcc, r.dGrads);
+          meter.addMicro(r.loss, video.shape[0]);
         } finally {
           video.dispose();
         }
-        accMicro++;
         microStep++;
-        if (accMicro < A) continue;
+        if (meter.micro < A) continue;
         const clipped = clipGradNorm(acc!, cfg.grad_clip);
         lastNorm = clipped.norm;
         opt.apply(clipped.grads);
@@ -203,23 +191,8 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
           dAcc = null;
         }
         step++;
-        samplesSeen += accSamples;
-        const now = performance.now();
-        const rec: StepRecord & Record<string, unknown> = {
-          type: 'step',
-          step,
-          epoch: lb.state.epoch,
-          loss: accLoss / A,
-          lr: opt.lr,
-          grad_norm: lastNorm,
-          samples: accSamples,
-          samples_per_sec: accSamples / ((now - t0) / 1000),
-          ...terms,
-        };
-        t0 = now;
-        accMicro = 0;
-        accLoss = 0;
-        accSamples = 0;
+        samplesSeen += meter.stepSamples;
+        const rec: StepRecord & Record<string, unknown> = meter.finish({ step, epoch: lb.state.epoch, lr: opt.lr, grad_norm: lastNorm }, terms);
         records.push(rec);
         log.write(rec);
         progress.update({ step, loss: rec.loss, samplesPerSec: rec.samples_per_sec, lr: rec.lr });
@@ -240,17 +213,6 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
   }
   log.write({ type: 'end', step });
   return { steps: records, lastCheckpoint, paths, finalStep: step };
-
-  function accumulate(into: Map<string, tf.Tensor> | null, g: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
-    if (!into) return g;
-    for (const [k, v] of g) {
-      const prev = into.get(k);
-      into.set(k, prev ? tf.add(prev, v) : v.clone());
-      prev?.dispose();
-      v.dispose();
-    }
-    return into;
-  }
 
   /** Reconstruction, posterior and (optionally) discriminator logits of one forward, same draws each call. */
   function forward(video: tf.Tensor5D, m: number): { recon: tf.Tensor5D; posterior: DiagonalGaussian } {

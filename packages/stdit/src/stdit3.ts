@@ -56,7 +56,11 @@ export interface ForwardOptions {
 export interface STDiT3BuildOptions {
   /** Apply the reference initialisation (default true; off when weights will be loaded). */
   referenceInit?: boolean;
-  /** Seed for the initialisation and the training-time draws (caption dropout, drop path). */
+  /**
+   * Seed for the reference initialisation and the training-time draws (caption dropout, drop path).
+   * With `referenceInit: false` the layers keep their own (unseeded) random initial values: load
+   * weights, or write them out once if runs must share them (as the bench's case folders do).
+   */
   seed?: number;
 }
 

@@ -61,7 +61,6 @@ async function start(backend: string, threads: number): Promise<void> {
   if (!started.ok) throw new Error(`backend ${backend}: ${started.reason}`);
 }
 
-/** Latent, captions, mask and conditioning scalars of a spec (seeded). */
 /**
  * A case folder's random weights and inputs, made once (on the pure-JS backend) and shared by every
  * backend and torch. Every weight is random (no zero-initialised branches), so the check against

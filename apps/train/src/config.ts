@@ -91,6 +91,8 @@ const commonKeys = {
   cache_dir: z.string().nullable().default(null),
   /** Batches decoded ahead. */
   prefetch: posInt.default(2),
+  /** MiB of decoded videos kept in memory across epochs (0: decode each sample from its file). */
+  decoded_cache_mb: z.number().int().nonnegative().default(0),
 };
 
 const maskTypesSchema = z.partialRecord(z.enum(MASK_TYPES), z.number().nonnegative());

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BucketSampler,
+  DecodedVideoCache,
   FixedSizeSampler,
   readMetadata,
   VideoLoader,
@@ -70,6 +71,7 @@ export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: { 
     seed: cfg.seed,
     frameInterval,
     cache: opts.cache,
+    ...(cfg.decoded_cache_mb > 0 ? { decodedCache: new DecodedVideoCache(cfg.decoded_cache_mb * 2 ** 20) } : {}),
     onSkip: (line) => opts.log(`skipped sample: ${line}`),
   });
   return { rows, sampler, loader, csvPath };

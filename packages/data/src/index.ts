@@ -24,6 +24,7 @@ export type { Batch, BatchSampler, SampleShape, SamplerOptions, SamplerState } f
 export { FixedSizeSampler } from './fixed-sampler.js';
 export type { FixedSizeOptions } from './fixed-sampler.js';
 export { VideoLoader } from './loader.js';
+export { DecodedVideoCache } from './decoded-video-cache.js';
 export type { LoadedBatch, LoadedItem, LoaderOptions } from './loader.js';
 export { LatentCache } from './latent-cache.js';
 export type { CacheEntry, LatentCacheOptions } from './latent-cache.js';

@@ -5,6 +5,7 @@
 // when the cache has the sample. `state()` is the sampler position of the last batch handed out,
 // so a resumed run neither skips nor repeats the batches decoded ahead.
 import { MediaError } from './ffmpeg.js';
+import type { DecodedVideoCache } from './decoded-video-cache.js';
 import type { LatentCache } from './latent-cache.js';
 import { SkipReport, type MetadataRow } from './metadata.js';
 import type { Batch, BatchSampler, SamplerState } from './sampler.js';
@@ -22,6 +23,8 @@ export interface LoaderOptions {
   /** Seed of the temporal-crop draws (each sample's draw depends on seed, epoch and row). */
   seed?: number;
   cache?: LatentCache;
+  /** Decoded videos kept in memory across epochs (see DecodedVideoCache). */
+  decodedCache?: DecodedVideoCache;
   /** Cache key of a sample; default the reference's index string "{id}-{T}-{H}-{W}". */
   cacheKey?: (row: MetadataRow, thw: [number, number, number]) => string;
   /** Called for each skipped sample (default: nothing; the report keeps them). */
@@ -96,6 +99,7 @@ export class VideoLoader {
           totalFrames: row.numFrames,
           layout: this.opts.layout ?? 'CTHW',
           randint: (lo, hi) => rng.int(lo, hi),
+          ...(this.opts.decodedCache ? { decodedCache: this.opts.decodedCache } : {}),
         }),
       );
       return { row, sample };

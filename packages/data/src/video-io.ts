@@ -4,6 +4,7 @@
 import { existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, extname, basename, join } from 'node:path';
 import { MediaError, ffmpegPath, firstLine, probeMedia, runTool } from './ffmpeg.js';
+import type { DecodedVideoCache } from './decoded-video-cache.js';
 import { resizeCropImage, resizeCropVideo, temporalCropIndices, type Clip, type ClipLayout, type RandomInt } from './transforms.js';
 
 /** Video extensions the reference reads; everything else with an image extension is an image. */
@@ -116,6 +117,8 @@ export interface LoadOptions {
   /** Total frames when known (e.g. the CSV's num_frames); probed by counting otherwise. */
   totalFrames?: number;
   layout?: ClipLayout;
+  /** Whole decoded videos to reuse (decoded once, then cropped in memory). */
+  decodedCache?: DecodedVideoCache;
 }
 
 export interface Sample extends Clip {
@@ -140,6 +143,7 @@ export async function loadSample(path: string, opts: LoadOptions): Promise<Sampl
     return { ...clip, fps: IMG_FPS, path, frameIndices: [0] };
   }
   checkExists(path);
+  if (opts.decodedCache) return loadFromDecoded(path, opts, opts.decodedCache);
   const probe = await probeMedia(path, opts.totalFrames === undefined);
   const total = opts.totalFrames ?? probe.numFrames;
   if (!(total > 0)) throw new MediaError(path, 'no-frames', 'the video has no frames.');
@@ -153,6 +157,32 @@ export async function loadSample(path: string, opts: LoadOptions): Promise<Sampl
   const f = await decodeFrames(path, { indices, width: probe.width, height: probe.height, fps: probe.fps });
   const clip = resizeCropVideo(f.data, f.numFrames, f.height, f.width, opts.height, opts.width, layout);
   const fps = Number.isFinite(probe.fps) ? Math.floor(probe.fps / interval) : Math.floor(24 / interval);
+  return { ...clip, fps, path, frameIndices: indices };
+}
+
+/** loadSample's video path over a whole decoded video from (or into) the cache: same crop draws. */
+async function loadFromDecoded(path: string, opts: LoadOptions, cache: DecodedVideoCache): Promise<Sample> {
+  let all = cache.get(path);
+  if (!all) {
+    all = await decodeFrames(path);
+    cache.set(path, all);
+  }
+  // The CSV's num_frames, as the uncached path uses; the decoded count when it is larger is not trusted.
+  const total = opts.totalFrames ?? all.numFrames;
+  const interval = opts.frameInterval ?? 1;
+  let indices: number[];
+  try {
+    indices = temporalCropIndices(total, opts.numFrames, interval, opts.randint ?? defaultRandint);
+  } catch (e) {
+    throw new MediaError(path, 'too-short', (e as Error).message);
+  }
+  const frameBytes = all.height * all.width * 3;
+  const missing = indices.find((f) => f >= all.numFrames);
+  if (missing !== undefined) throw new MediaError(path, 'too-short', `decoded ${all.numFrames} frames, but frame ${missing} was needed (the CSV's num_frames may be wrong).`);
+  const data = new Uint8Array(indices.length * frameBytes);
+  indices.forEach((f, k) => data.set(all.data.subarray(f * frameBytes, (f + 1) * frameBytes), k * frameBytes));
+  const clip = resizeCropVideo(data, indices.length, all.height, all.width, opts.height, opts.width, opts.layout ?? 'CTHW');
+  const fps = Number.isFinite(all.fps) ? Math.floor(all.fps / interval) : Math.floor(24 / interval);
   return { ...clip, fps, path, frameIndices: indices };
 }
 

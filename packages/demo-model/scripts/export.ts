@@ -4,7 +4,7 @@
 // (steps, losses, time). Usage:
 //   node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
 //     --dit-run out/demo-dit [--vae-run out/demo-vae] [--out packages/demo-model/weights] [--recipe "pnpm train ..."]
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEMO_T5_CONFIG } from '@opensora-ts/conditioning';
@@ -12,23 +12,14 @@ import { initRuntime } from '@opensora-ts/kernels';
 import { loadSTDiT3, stdit3Preset } from '@opensora-ts/stdit';
 import { createVae, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
 import { writeDemoModel } from '../src/write.js';
+import { newestCheckpointWeights } from './run-weights.js';
 import { textEncoderFingerprint } from '../src/fingerprint.js';
 import { DemoTextEncoder } from '@opensora-ts/conditioning';
 
-const { values: a } = parseArgs({ options: { 'dit-run': { type: 'string' }, 'vae-run': { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string', multiple: true } } });
+const { values: a } = parseArgs({ options: { 'dit-run': { type: 'string' }, 'vae-run': { type: 'string' }, 'vae-weights': { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string', multiple: true } } });
 if (!a['dit-run']) throw new Error('--dit-run DIR (an apps/train output folder of the demo DiT) is required.');
 
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, any>;
-
-/** The newest checkpoint's EMA (else model) weights of a run folder, or a weights file as is. */
-function runWeights(path: string): string {
-  if (statSync(path).isFile()) return path;
-  const ck = join(path, 'checkpoints');
-  const dirs = existsSync(ck) ? readdirSync(ck).filter((d) => d.startsWith('step-')).sort() : [];
-  const dir = dirs.length ? join(ck, dirs[dirs.length - 1]!) : path;
-  for (const f of ['ema.safetensors', 'model.safetensors']) if (existsSync(join(dir, f))) return join(dir, f);
-  throw new Error(`${path}: no checkpoint (checkpoints/step-*/ema.safetensors) found.`);
-}
 
 interface RunRecord { steps: number; final_train_loss: number | null; final_eval_loss: number | null; seconds: number; samples_per_sec: number | null }
 
@@ -62,11 +53,11 @@ if (te.type !== 'demo') throw new Error(`${ditRun}/config.json: text_encoder.typ
 const { type: vaeType, from_pretrained: vaeFrom, ...vaeRest } = cfg.vae;
 const vaeConfig: VaeConfigInput = { ...VAE_PRESETS[vaeType], ...vaeRest };
 const vae = createVae(vaeConfig);
-const vaePath = a['vae-run'] ? runWeights(resolve(a['vae-run'])) : vaeFrom ? runWeights(vaeFrom) : null;
+const vaePath = a['vae-weights'] ? resolve(a['vae-weights']) : a['vae-run'] ? newestCheckpointWeights(resolve(a['vae-run'])) : vaeFrom ? newestCheckpointWeights(vaeFrom) : null;
 if (!vaePath) throw new Error('the DiT run has no vae.from_pretrained; pass --vae-run DIR (the VAE training run).');
 loadVaeWeights(vae, vaePath);
 const stditConfig = stdit3Preset(ditType, { ...ditRest, in_channels: vae.zChannels, caption_channels: DEMO_T5_CONFIG.d_model, model_max_length: te.model_max_length });
-const ditPath = runWeights(ditRun);
+const ditPath = newestCheckpointWeights(ditRun);
 const stdit = loadSTDiT3(ditPath, { config: stditConfig });
 
 const ds = cfg.dataset;

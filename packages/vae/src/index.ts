@@ -14,6 +14,8 @@ export { ChunkedVideoCodec } from './chunked-codec.js';
 export type { Recorder, ChunkProgress, EncodeOptions, DecodeOptions, EncodeResult, DecodedFrames } from './chunked-codec.js';
 export { DiagonalGaussian } from './posterior.js';
 export { normalizeLatent, unnormalizeLatent, VIDEO_LATENT_MEAN, VIDEO_LATENT_STD } from './latent-stats.js';
+export { latentChannelStats, scaleLatentChannels } from './latent-scale.js';
+export type { LatentChannelStats } from './latent-scale.js';
 export type { LatentNormalization } from './latent-stats.js';
 export { loadVaeWeights } from './load-weights.js';
 export type { LoadVaeWeightsOptions } from './load-weights.js';

@@ -2,17 +2,22 @@
 # The demo model's recipe, end to end, from any folder:
 #   bash tools/demo-model/recipe.sh [OUT_DIR]        (default out/demo-model)
 # 1. trains the tiny VAE on shapes world (configs/train/demo_vae.json),
-# 2. trains the tiny STDiT3 on that VAE's latents and the demo text encoder (configs/train/demo.json),
-# 3. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records.
+# 2. folds a per-channel latent scale into the VAE so its normalized latents have unit variance
+#    (packages/demo-model/scripts/calibrate-vae.ts; the reconstructions do not change),
+# 3. trains the tiny STDiT3 on that VAE's latents and the demo text encoder (configs/train/demo.json),
+# 4. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records.
 # Each stage resumes from its newest checkpoint when OUT_DIR already holds one (after a crash or a kill).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-out/demo-model}
 resume() { if [ -d "$1/checkpoints" ] && [ -n "$(ls -A "$1/checkpoints")" ]; then echo --resume; fi; }
 pnpm train --config configs/train/demo_vae.json --out "$OUT/vae" --plain $(resume "$OUT/vae")
-pnpm train --config configs/train/demo.json --out "$OUT/dit" --plain --set "vae.from_pretrained=$OUT/vae" $(resume "$OUT/dit")
-node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
-  --dit-run "$OUT/dit" --vae-run "$OUT/vae" \
+TSX=(node --conditions=source --import tsx)
+[ -f "$OUT/vae-calibrated.safetensors" ] || "${TSX[@]}" packages/demo-model/scripts/calibrate-vae.ts --vae-run "$OUT/vae" --out "$OUT/vae-calibrated.safetensors"
+pnpm train --config configs/train/demo.json --out "$OUT/dit" --plain --set "vae.from_pretrained=$OUT/vae-calibrated.safetensors" $(resume "$OUT/dit")
+"${TSX[@]}" packages/demo-model/scripts/export.ts \
+  --dit-run "$OUT/dit" --vae-run "$OUT/vae" --vae-weights "$OUT/vae-calibrated.safetensors" \
   --recipe "bash tools/demo-model/recipe.sh $OUT" \
   --recipe "pnpm train --config configs/train/demo_vae.json --out $OUT/vae" \
-  --recipe "pnpm train --config configs/train/demo.json --out $OUT/dit --set vae.from_pretrained=$OUT/vae"
+  --recipe "node --conditions=source --import tsx packages/demo-model/scripts/calibrate-vae.ts --vae-run $OUT/vae --out $OUT/vae-calibrated.safetensors" \
+  --recipe "pnpm train --config configs/train/demo.json --out $OUT/dit --set vae.from_pretrained=$OUT/vae-calibrated.safetensors"

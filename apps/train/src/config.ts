@@ -212,6 +212,8 @@ export const vaeTrainConfigSchema = z
     mixed_image_ratio: prob.default(0),
     /** opensora-ts: the decoder reconstructs from the posterior's sample (the reference) or its mean (a plain autoencoder step). */
     latent_sample: z.enum(['sample', 'mode']).default('sample'),
+    /** opensora-ts: train the decoder only; the latent space (what a DiT was trained on) stays as it is. */
+    freeze_encoder: z.boolean().default(false),
     vae_loss_config: z
       .object({
         perceptual_loss_weight: z.number().nonnegative().default(1.0),

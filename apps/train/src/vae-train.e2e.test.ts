@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '@opensora-ts/kernels';
 import { writeShapesWorld } from '@opensora-ts/data';
 import { parseTrainConfig, type VaeTrainConfig } from './config.js';
 import { trainVae } from './vae-trainer.js';
@@ -59,5 +60,18 @@ describe('VAE training end to end', () => {
     expect(typeof sa[2]!.d_loss).toBe('number');
     expect(typeof sa[2]!.g_loss).toBe('number');
     expect(typeof sa[2]!.d_weight).toBe('number');
+  });
+
+  it('freeze_encoder trains the decoder only, so the latent space stays as it was', async () => {
+    const start = await trainVae({ config: { ...config(), discriminator: null, max_steps: 1 }, outDir: join(root, 'c0'), log: () => {}, plot: false });
+    const from = join(start.lastCheckpoint!, 'model.safetensors');
+    const cfg = { ...config(), discriminator: null, freeze_encoder: true, max_steps: 2, model: { ...config().model, from_pretrained: from } };
+    const r = await trainVae({ config: cfg, outDir: join(root, 'c1'), log: () => {}, plot: false });
+    const before = readSafetensors(from);
+    const after = readSafetensors(join(r.lastCheckpoint!, 'model.safetensors'));
+    const changed = (k: string) => before.get(k)!.data.some((v, i) => v !== after.get(k)!.data[i]);
+    const keys = [...before.keys()];
+    expect(keys.filter((k) => k.startsWith('encoder.') && changed(k))).toEqual([]);
+    expect(keys.filter((k) => k.startsWith('decoder.') && changed(k)).length).toBeGreaterThan(10);
   });
 });

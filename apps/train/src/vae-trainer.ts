@@ -78,7 +78,8 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
     disc.train();
   }
 
-  const named = [...vae.namedParameters()].filter(([, p]) => p.trainable && p.variable);
+  const named = [...vae.namedParameters()].filter(([n, p]) => p.trainable && p.variable && !(cfg.freeze_encoder && n.startsWith('encoder.')));
+  if (cfg.freeze_encoder) say(`freeze_encoder: training the decoder only (${named.length} tensors)`);
   const vars = named.map(([, p]) => p.variable!);
   const nameOfVar = new Map(named.map(([n, p]) => [p.variable!.name, n]));
   const opt = new AdamW(named.map(([n, p]) => [n, p.variable!] as [string, tf.Variable]), { lr: cfg.lr, betas: cfg.adam_betas, eps: cfg.adam_eps, weightDecay: cfg.weight_decay });

@@ -148,16 +148,20 @@ export async function loadSample(path: string, opts: LoadOptions): Promise<Sampl
   const total = opts.totalFrames ?? probe.numFrames;
   if (!(total > 0)) throw new MediaError(path, 'no-frames', 'the video has no frames.');
   const interval = opts.frameInterval ?? 1;
-  let indices: number[];
-  try {
-    indices = temporalCropIndices(total, opts.numFrames, interval, opts.randint ?? defaultRandint);
-  } catch (e) {
-    throw new MediaError(path, 'too-short', (e as Error).message);
-  }
+  const indices = cropIndices(path, total, opts);
   const f = await decodeFrames(path, { indices, width: probe.width, height: probe.height, fps: probe.fps });
   const clip = resizeCropVideo(f.data, f.numFrames, f.height, f.width, opts.height, opts.width, layout);
   const fps = Number.isFinite(probe.fps) ? Math.floor(probe.fps / interval) : Math.floor(24 / interval);
   return { ...clip, fps, path, frameIndices: indices };
+}
+
+/** The temporal crop's frame indices; a video too short for it is a MediaError naming the file. */
+function cropIndices(path: string, total: number, opts: LoadOptions): number[] {
+  try {
+    return temporalCropIndices(total, opts.numFrames, opts.frameInterval ?? 1, opts.randint ?? defaultRandint);
+  } catch (e) {
+    throw new MediaError(path, 'too-short', (e as Error).message);
+  }
 }
 
 /** loadSample's video path over a whole decoded video from (or into) the cache: same crop draws. */
@@ -170,12 +174,7 @@ async function loadFromDecoded(path: string, opts: LoadOptions, cache: DecodedVi
   // The CSV's num_frames, as the uncached path uses; the decoded count when it is larger is not trusted.
   const total = opts.totalFrames ?? all.numFrames;
   const interval = opts.frameInterval ?? 1;
-  let indices: number[];
-  try {
-    indices = temporalCropIndices(total, opts.numFrames, interval, opts.randint ?? defaultRandint);
-  } catch (e) {
-    throw new MediaError(path, 'too-short', (e as Error).message);
-  }
+  const indices = cropIndices(path, total, opts);
   const frameBytes = all.height * all.width * 3;
   const missing = indices.find((f) => f >= all.numFrames);
   if (missing !== undefined) throw new MediaError(path, 'too-short', `decoded ${all.numFrames} frames, but frame ${missing} was needed (the CSV's num_frames may be wrong).`);

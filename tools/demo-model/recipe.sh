@@ -5,7 +5,9 @@
 # 2. folds a per-channel latent scale into the VAE so its normalized latents have unit variance
 #    (packages/demo-model/scripts/calibrate-vae.ts; the reconstructions do not change),
 # 3. trains the tiny STDiT3 on that VAE's latents and the demo text encoder (configs/train/demo.json),
-# 4. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records.
+# 4. fine-tunes the VAE's decoder only (configs/train/demo_vae_decoder.json, freeze_encoder), which
+#    sharpens the videos without moving the latent space the DiT was trained on,
+# 5. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records.
 # Each stage resumes from its newest checkpoint when OUT_DIR already holds one (after a crash or a kill).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,9 +17,12 @@ pnpm train --config configs/train/demo_vae.json --out "$OUT/vae" --plain $(resum
 TSX=(node --conditions=source --import tsx)
 [ -f "$OUT/vae-calibrated.safetensors" ] || "${TSX[@]}" packages/demo-model/scripts/calibrate-vae.ts --vae-run "$OUT/vae" --out "$OUT/vae-calibrated.safetensors"
 pnpm train --config configs/train/demo.json --out "$OUT/dit" --plain --set "vae.from_pretrained=$OUT/vae-calibrated.safetensors" $(resume "$OUT/dit")
+pnpm train --config configs/train/demo_vae_decoder.json --out "$OUT/vae-decoder" --plain --set "model.from_pretrained=$OUT/vae-calibrated.safetensors" \
+  --set "dataset.data_path=$OUT/vae/data/meta.csv" $(resume "$OUT/vae-decoder")
 "${TSX[@]}" packages/demo-model/scripts/export.ts \
-  --dit-run "$OUT/dit" --vae-run "$OUT/vae" --vae-weights "$OUT/vae-calibrated.safetensors" \
+  --dit-run "$OUT/dit" --vae-run "$OUT/vae" --vae-weights "$OUT/vae-decoder" \
   --recipe "bash tools/demo-model/recipe.sh $OUT" \
   --recipe "pnpm train --config configs/train/demo_vae.json --out $OUT/vae" \
   --recipe "node --conditions=source --import tsx packages/demo-model/scripts/calibrate-vae.ts --vae-run $OUT/vae --out $OUT/vae-calibrated.safetensors" \
-  --recipe "pnpm train --config configs/train/demo.json --out $OUT/dit --set vae.from_pretrained=$OUT/vae-calibrated.safetensors"
+  --recipe "pnpm train --config configs/train/demo.json --out $OUT/dit --set vae.from_pretrained=$OUT/vae-calibrated.safetensors" \
+  --recipe "pnpm train --config configs/train/demo_vae_decoder.json --out $OUT/vae-decoder --set model.from_pretrained=$OUT/vae-calibrated.safetensors --set dataset.data_path=$OUT/vae/data/meta.csv"

@@ -3,7 +3,9 @@
 // and a manifest with the configs exactly as training built the models plus the run's record
 // (steps, losses, time). Usage:
 //   node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
-//     --dit-run out/demo-dit [--vae-run out/demo-vae] [--out packages/demo-model/weights] [--recipe "pnpm train ..."]
+//     --dit-run out/demo-dit [--vae-run out/demo-vae] [--vae-weights FILE_OR_RUN] [--out packages/demo-model/weights] [--recipe "pnpm train ..."]
+// --vae-weights overrides the VAE weights (a file, or a run folder: its newest checkpoint), e.g. the
+// calibrated VAE or a decoder-only fine-tune of it; --vae-run still names the run whose record is kept.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,7 +55,7 @@ if (te.type !== 'demo') throw new Error(`${ditRun}/config.json: text_encoder.typ
 const { type: vaeType, from_pretrained: vaeFrom, ...vaeRest } = cfg.vae;
 const vaeConfig: VaeConfigInput = { ...VAE_PRESETS[vaeType], ...vaeRest };
 const vae = createVae(vaeConfig);
-const vaePath = a['vae-weights'] ? resolve(a['vae-weights']) : a['vae-run'] ? newestCheckpointWeights(resolve(a['vae-run'])) : vaeFrom ? newestCheckpointWeights(vaeFrom) : null;
+const vaePath = a['vae-weights'] ? newestCheckpointWeights(resolve(a['vae-weights'])) : a['vae-run'] ? newestCheckpointWeights(resolve(a['vae-run'])) : vaeFrom ? newestCheckpointWeights(vaeFrom) : null;
 if (!vaePath) throw new Error('the DiT run has no vae.from_pretrained; pass --vae-run DIR (the VAE training run).');
 loadVaeWeights(vae, vaePath);
 const stditConfig = stdit3Preset(ditType, { ...ditRest, in_channels: vae.zChannels, caption_channels: DEMO_T5_CONFIG.d_model, model_max_length: te.model_max_length });
@@ -76,6 +78,8 @@ const dir = writeDemoModel(vae, stdit, {
     recipe: a.recipe ?? [],
     dit: { run: ditRun, weights: ditPath, config: cfg, ...runRecord(ditRun) },
     vae: { weights: vaePath, ...(a['vae-run'] && existsSync(join(resolve(a['vae-run']), 'log.jsonl')) ? runRecord(resolve(a['vae-run'])) : {}) },
+    // A decoder-only fine-tune (freeze_encoder) run given as --vae-weights: its record too.
+    ...(a['vae-weights'] && existsSync(join(resolve(a['vae-weights']), 'log.jsonl')) ? { vae_decoder: runRecord(resolve(a['vae-weights'])) } : {}),
     exported: new Date().toISOString(),
   },
 }, a.out ? resolve(a.out) : undefined);

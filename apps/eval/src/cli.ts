@@ -146,9 +146,11 @@ async function vaeCommand(o: { real: string; recon: string; numFrames: number; l
 
 async function samplesCommand(o: {
   suite: string; n: number; sampler?: string; weights?: string; height?: number; width?: number; numFrames?: number; fps?: number; seed: number;
-  json?: string; out?: string; save?: string; generationMetrics?: boolean; name?: string; report?: string;
+  json?: string; out?: string; save?: string; generationMetrics?: boolean; name?: string; report?: string; backend?: string;
 }): Promise<void> {
   if (o.suite !== 'shapes') throw new Error(`--suite ${o.suite}: only 'shapes' (held-out shapes-world prompts) is scored here; for VBench prompts use 'opensora-eval vbench'.`);
+  // Without it tfjs falls back to its pure-JS backend: about 15x slower per sample than native.
+  await initRuntime(o.backend ? { backend: o.backend as BackendName } : {});
   const size = { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps };
   // The ground truth is rendered at the generator's default size unless one is given.
   const suite = shapesPromptSuite(o.n, Object.fromEntries(Object.entries(size).filter(([, v]) => v !== undefined)));
@@ -178,8 +180,9 @@ async function writeVideoOf(path: string, v: Video): Promise<void> {
   await writeVideo(path, bytes, v.numFrames, v.height, v.width, { fps: v.fps ?? 8 });
 }
 
-async function vbenchCommand(o: { prompts: string; out: string; sampler?: string; weights?: string; samplesPerPrompt: number; seed: number; height?: number; width?: number; numFrames?: number; fps?: number }): Promise<void> {
+async function vbenchCommand(o: { prompts: string; out: string; sampler?: string; weights?: string; samplesPerPrompt: number; seed: number; height?: number; width?: number; numFrames?: number; fps?: number; backend?: string }): Promise<void> {
   if (o.sampler === 'ground-truth') throw new Error("--sampler ground-truth: VBench prompts have no shapes-world ground truth; use the default 'demo' sampler, --weights DIR, or a sampler module.");
+  await initRuntime(o.backend ? { backend: o.backend as BackendName } : {});
   const prompts = readPromptSuite(o.prompts);
   const sampler = await loadSampler(o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps, ...(o.weights ? { weights: o.weights } : {}) }, []);
   const bar = new Progress('vbench', prompts.length * o.samplesPerPrompt);
@@ -237,6 +240,7 @@ export function buildProgram(): Command {
     .option('--name <label>', 'run label in reports')
     .option('--out <json>', 'results file')
     .option('--report <dir>', 'write report.md here')
+    .option('--backend <name>', 'tensor backend (native, tensorflow, cpu)')
     .action((o) => samplesCommand(o));
   p.command('vbench')
     .description('write a VBench prompt suite\'s samples as VBench expects them ({prompt}-{index}.mp4, 5 per prompt)')
@@ -250,6 +254,7 @@ export function buildProgram(): Command {
     .option('--width <px>', "video width (default: the model's)", int('--width'))
     .option('--num-frames <n>', "frames (default: the model's)", int('--num-frames'))
     .option('--fps <n>', "frames per second (default: the model's)", int('--fps'))
+    .option('--backend <name>', 'tensor backend (native, tensorflow, cpu)')
     .action((o) => vbenchCommand(o));
   p.command('report')
     .description('results JSON file(s) -> report.md with PNG plots; two runs side by side')

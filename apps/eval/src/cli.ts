@@ -6,7 +6,7 @@ import { initRuntime, tf, type BackendName } from '@opensora-ts/kernels';
 import { decodeFrames, readMetadata, writeVideo } from '@opensora-ts/data';
 import { DemoTextEncoder } from '@opensora-ts/conditioning';
 import { loadSTDiT3, stdit3FlowModelFn, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
-import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights, VAE_PRESETS } from '@opensora-ts/vae';
+import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
 import {
   evalLossTables,
   loadEvalBatches,
@@ -73,8 +73,10 @@ async function lossCommand(o: {
   if (text.dim !== model.config.caption_channels) {
     throw new Error(`--text-encoder demo gives ${text.dim}-dim states but the model's caption_channels is ${model.config.caption_channels}; use the text encoder the model was trained with.`);
   }
-  if (!(o.vaeConfig in VAE_PRESETS)) throw new Error(`--vae-config ${o.vaeConfig}: unknown preset (${Object.keys(VAE_PRESETS).join(', ')}).`);
-  const vae = createVae(o.vaeConfig);
+  // A preset name, or a JSON file of VAE config keys (e.g. a demo model's model.json "vae" object, saved alone).
+  const vaeConfigFile = o.vaeConfig.endsWith('.json') && existsSync(o.vaeConfig);
+  if (!vaeConfigFile && !(o.vaeConfig in VAE_PRESETS)) throw new Error(`--vae-config ${o.vaeConfig}: neither a preset (${Object.keys(VAE_PRESETS).join(', ')}) nor an existing .json file of VAE config keys.`);
+  const vae = vaeConfigFile ? createVae(readJson(o.vaeConfig, 'VAE config') as VaeConfigInput) : createVae(o.vaeConfig);
   loadVaeWeights(vae, o.vae);
   const codec = new ChunkedVideoCodec(vae);
   const name = o.name ?? basename(resolve(o.ckpt));
@@ -205,7 +207,7 @@ export function buildProgram(): Command {
     .requiredOption('--data <csv>', 'metadata CSV (path,text,num_frames,height,width,...)')
     .requiredOption('--config <json>', 'eval config: bucket_config, num_eval_timesteps, seed, dtype')
     .requiredOption('--vae <path>', 'VAE weights (safetensors)')
-    .option('--vae-config <name>', 'VAE preset', 'OpenSoraVAE_V1_3')
+    .option('--vae-config <name>', 'VAE preset, or a .json file of VAE config keys', 'OpenSoraVAE_V1_3')
     .option('--model-config <name|json>', 'STDiT3 preset name or JSON file (merged over the folder config.json)')
     .option('--text-encoder <name>', "text encoder ('demo')", 'demo')
     .option('--name <label>', 'run label in reports (default: checkpoint folder name)')

@@ -4,6 +4,7 @@
 // (steps, losses, time). Usage:
 //   node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
 //     --dit-run out/demo-dit [--vae-run out/demo-vae] [--vae-weights FILE_OR_RUN] [--out packages/demo-model/weights] [--recipe "pnpm train ..."]
+// --cfg-scale / --steps set the model's default guidance and sampling steps (else the DiT config's, or 7.5 / 30).
 // --vae-weights overrides the VAE weights (a file, or a run folder: its newest checkpoint), e.g. the
 // calibrated VAE or a decoder-only fine-tune of it; --vae-run still names the run whose record is kept.
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { newestCheckpointWeights } from './run-weights.js';
 import { textEncoderFingerprint } from '../src/fingerprint.js';
 import { DemoTextEncoder } from '@opensora-ts/conditioning';
 
-const { values: a } = parseArgs({ options: { 'dit-run': { type: 'string' }, 'vae-run': { type: 'string' }, 'vae-weights': { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string', multiple: true } } });
+const { values: a } = parseArgs({ options: { 'dit-run': { type: 'string' }, 'vae-run': { type: 'string' }, 'vae-weights': { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string', multiple: true }, 'cfg-scale': { type: 'string' }, steps: { type: 'string' } } });
 if (!a['dit-run']) throw new Error('--dit-run DIR (an apps/train output folder of the demo DiT) is required.');
 
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, any>;
@@ -73,7 +74,7 @@ const dir = writeDemoModel(vae, stdit, {
   stdit: stditConfig as Record<string, unknown>,
   text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, fingerprint: await textEncoderFingerprint(new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length })) },
   vae_posterior: vaeRunPosterior(),
-  sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: cfg.scheduler?.num_sampling_steps ?? 30, cfg_scale: cfg.scheduler?.cfg_scale ?? 7.5 },
+  sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: a.steps ? Number(a.steps) : (cfg.scheduler?.num_sampling_steps ?? 30), cfg_scale: a['cfg-scale'] ? Number(a['cfg-scale']) : (cfg.scheduler?.cfg_scale ?? 7.5) },
   provenance: {
     recipe: a.recipe ?? [],
     dit: { run: ditRun, weights: ditPath, config: cfg, ...runRecord(ditRun) },

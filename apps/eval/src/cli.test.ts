@@ -9,7 +9,7 @@ import { tf, writeSafetensors, type WritableTensor } from '@opensora-ts/kernels'
 import { readMetadata, writeShapesWorld } from '@opensora-ts/data';
 import { DemoTextEncoder } from '@opensora-ts/conditioning';
 import { STDiT3, loadSTDiT3, stdit3FlowModelFn, stdit3Preset } from '@opensora-ts/stdit';
-import { ChunkedVideoCodec, createVae } from '@opensora-ts/vae';
+import { ChunkedVideoCodec, createVae, TINY_VAE } from '@opensora-ts/vae';
 import { loadEvalBatches, parseEvalLossConfig, readResults, runEvalLoss } from '@opensora-ts/eval';
 import { main } from './cli.js';
 
@@ -32,11 +32,13 @@ describe('opensora-eval', () => {
     writeFileSync(join(ckpt, 'config.json'), JSON.stringify(cfg));
     const vae = createVae('tiny');
     save(join(dir, 'vae.safetensors'), vae.stateDict());
+    // The VAE's config as a JSON file (how a non-preset VAE, such as the demo model's, is given).
+    writeFileSync(join(dir, 'vae.json'), JSON.stringify(TINY_VAE));
     const { csvPath } = await writeShapesWorld(join(dir, 'set'), { numClips: 2, height: 144, width: 256, numFrames: 6, seed: 5 });
     const evalCfg = { bucket_config: { '144p': { '5': [1.0, 2] } }, num_eval_timesteps: 3, seed: 42 };
     writeFileSync(join(dir, 'eval.json'), JSON.stringify(evalCfg));
     const out = join(dir, 'a.json');
-    const code = await main(['loss', '--ckpt', ckpt, '--data', csvPath, '--config', join(dir, 'eval.json'), '--vae', join(dir, 'vae.safetensors'), '--vae-config', 'tiny', '--name', 'tiny-a', '--out', out, '--report', join(dir, 'rep')]);
+    const code = await main(['loss', '--ckpt', ckpt, '--data', csvPath, '--config', join(dir, 'eval.json'), '--vae', join(dir, 'vae.safetensors'), '--vae-config', join(dir, 'vae.json'), '--name', 'tiny-a', '--out', out, '--report', join(dir, 'rep')]);
     expect(code).toBe(0);
     const res = readResults(out);
     expect(res.loss!.buckets).toHaveLength(1);

@@ -17,7 +17,7 @@ const minimal = {
 describe('training configs', () => {
   it('parses every shipped stage config with its reference values', () => {
     const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_vae.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
+    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_vae.json', 'demo_vae_decoder.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
     for (const n of names) expect(() => loadTrainConfig(dir + n), n).not.toThrow();
     const s1 = loadTrainConfig(dir + 'stage1.json').config;
     expect(s1).toMatchObject({ adam_eps: 1e-15, ema_decay: 0.99, accumulation_steps: 4, use_cosine_scheduler: true, lr: 1e-4, grad_clip: 1 });
@@ -34,6 +34,11 @@ describe('training configs', () => {
     const arch = (m: Record<string, unknown>) => ({ type: m.type, encoder: m.encoder, decoder: m.decoder });
     expect(arch(dit.vae)).toEqual(arch(vaeRun.model));
     expect(vaeRun.vae_loss_config.rec_loss).toBe('l2');
+    // The decoder fine-tune keeps the same architecture and freezes the encoder the DiT's latents come from.
+    const decoderRun = loadTrainConfig(dir + 'demo_vae_decoder.json').config;
+    if (decoderRun.task !== 'vae') throw new Error('demo decoder config changed task');
+    expect(arch(decoderRun.model)).toEqual(arch(vaeRun.model));
+    expect(decoderRun.freeze_encoder).toBe(true);
   });
 
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {

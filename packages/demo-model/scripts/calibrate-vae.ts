@@ -28,14 +28,12 @@ loadVaeWeights(vae, weights);
 const codec = new ChunkedVideoCodec(vae);
 const rows = (await readMetadata(csv)).rows.slice(0, Number(a.clips));
 const frames = cfg.dataset.shapes_world?.num_frames ?? 17;
-async function* clips() {
-  for (const r of rows) {
-    const s = await loadSample(r.path, { numFrames: Math.min(frames, r.numFrames), height: r.height, width: r.width, totalFrames: r.numFrames, randint: (lo: number) => lo });
-    yield tf.tensor(s.data, [1, ...s.shape] as [number, number, number, number, number]) as tf.Tensor5D;
-  }
-}
+// Each clip from its first frame (no random crop), so the scale is reproducible.
 const batch: tf.Tensor5D[] = [];
-for await (const c of clips()) batch.push(c);
+for (const r of rows) {
+  const s = await loadSample(r.path, { numFrames: Math.min(frames, r.numFrames), height: r.height, width: r.width, totalFrames: r.numFrames, randint: (lo: number) => lo });
+  batch.push(tf.tensor(s.data, [1, ...s.shape] as [number, number, number, number, number]) as tf.Tensor5D);
+}
 const before = latentChannelStats(codec, batch);
 const scale = before.std.map((s) => 1 / s);
 scaleLatentChannels(vae, scale);

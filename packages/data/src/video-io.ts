@@ -143,17 +143,15 @@ export async function loadSample(path: string, opts: LoadOptions): Promise<Sampl
     return { ...clip, fps: IMG_FPS, path, frameIndices: [0] };
   }
   checkExists(path);
-  if (opts.decodedCache) return loadFromDecoded(path, opts, opts.decodedCache);
-  const probe = await probeMedia(path, opts.totalFrames === undefined);
-  const total = opts.totalFrames ?? probe.numFrames;
-  if (!(total > 0)) throw new MediaError(path, 'no-frames', 'the video has no frames.');
-  const interval = opts.frameInterval ?? 1;
-  const indices = cropIndices(path, total, opts);
-  const f = await decodeFrames(path, { indices, width: probe.width, height: probe.height, fps: probe.fps });
+  // The temporal crop's frames: decoded from the file, or cut from a whole video kept in the cache.
+  const f = opts.decodedCache ? await cropFromCache(path, opts, opts.decodedCache) : await cropFromFile(path, opts);
   const clip = resizeCropVideo(f.data, f.numFrames, f.height, f.width, opts.height, opts.width, layout);
-  const fps = Number.isFinite(probe.fps) ? Math.floor(probe.fps / interval) : Math.floor(24 / interval);
-  return { ...clip, fps, path, frameIndices: indices };
+  const interval = opts.frameInterval ?? 1;
+  const fps = Number.isFinite(f.fps) ? Math.floor(f.fps / interval) : Math.floor(24 / interval);
+  return { ...clip, fps, path, frameIndices: f.indices };
 }
+
+type CroppedFrames = Frames & { indices: number[] };
 
 /** The temporal crop's frame indices; a video too short for it is a MediaError naming the file. */
 function cropIndices(path: string, total: number, opts: LoadOptions): number[] {
@@ -164,25 +162,30 @@ function cropIndices(path: string, total: number, opts: LoadOptions): number[] {
   }
 }
 
-/** loadSample's video path over a whole decoded video from (or into) the cache: same crop draws. */
-async function loadFromDecoded(path: string, opts: LoadOptions, cache: DecodedVideoCache): Promise<Sample> {
+/** Probes the file (counting frames only when the CSV does not give them) and decodes just the crop. */
+async function cropFromFile(path: string, opts: LoadOptions): Promise<CroppedFrames> {
+  const probe = await probeMedia(path, opts.totalFrames === undefined);
+  const total = opts.totalFrames ?? probe.numFrames;
+  if (!(total > 0)) throw new MediaError(path, 'no-frames', 'the video has no frames.');
+  const indices = cropIndices(path, total, opts);
+  return { ...(await decodeFrames(path, { indices, width: probe.width, height: probe.height, fps: probe.fps })), indices };
+}
+
+/** The same crop draws, cut from the whole decoded video (decoded into the cache on first use). */
+async function cropFromCache(path: string, opts: LoadOptions, cache: DecodedVideoCache): Promise<CroppedFrames> {
   let all = cache.get(path);
   if (!all) {
     all = await decodeFrames(path);
     cache.set(path, all);
   }
   // The CSV's num_frames, as the uncached path uses; the decoded count when it is larger is not trusted.
-  const total = opts.totalFrames ?? all.numFrames;
-  const interval = opts.frameInterval ?? 1;
-  const indices = cropIndices(path, total, opts);
-  const frameBytes = all.height * all.width * 3;
+  const indices = cropIndices(path, opts.totalFrames ?? all.numFrames, opts);
   const missing = indices.find((f) => f >= all.numFrames);
   if (missing !== undefined) throw new MediaError(path, 'too-short', `decoded ${all.numFrames} frames, but frame ${missing} was needed (the CSV's num_frames may be wrong).`);
+  const frameBytes = all.height * all.width * 3;
   const data = new Uint8Array(indices.length * frameBytes);
   indices.forEach((f, k) => data.set(all.data.subarray(f * frameBytes, (f + 1) * frameBytes), k * frameBytes));
-  const clip = resizeCropVideo(data, indices.length, all.height, all.width, opts.height, opts.width, opts.layout ?? 'CTHW');
-  const fps = Number.isFinite(all.fps) ? Math.floor(all.fps / interval) : Math.floor(24 / interval);
-  return { ...clip, fps, path, frameIndices: indices };
+  return { data, numFrames: indices.length, height: all.height, width: all.width, fps: all.fps, indices };
 }
 
 function tmpName(path: string): string {

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSample, readMetadata } from '@opensora-ts/data';
 import { initRuntime, tf, writeSafetensors } from '@opensora-ts/kernels';
-import { ChunkedVideoCodec, createVae, latentChannelStats, loadVaeWeights, scaleLatentChannels, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
+import { ChunkedVideoCodec, createVae, latentChannelStats, loadVaeWeights, scaleLatentChannels, type VaeConfigInput } from '@opensora-ts/vae';
 import { newestCheckpointWeights } from './run-weights.js';
 
 const { values: a } = parseArgs({ options: { 'vae-run': { type: 'string' }, out: { type: 'string' }, clips: { type: 'string', default: '64' } } });
@@ -22,7 +22,7 @@ if (!existsSync(csv)) throw new Error(`${csv}: the run's metadata CSV is missing
 
 await initRuntime();
 const { type, from_pretrained: _f, ...rest } = cfg.model;
-const vae = createVae({ ...VAE_PRESETS[type], ...rest } as VaeConfigInput);
+const vae = createVae(type, rest as Partial<VaeConfigInput>); // as the train app builds it
 const weights = newestCheckpointWeights(run);
 loadVaeWeights(vae, weights);
 const codec = new ChunkedVideoCodec(vae);

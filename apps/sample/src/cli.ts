@@ -52,6 +52,8 @@ export function buildCommand(): Command {
     .option('--crf <n>', 'x264 quality of the mp4 (0 = lossless, default 18)', int('--crf'))
     .option('--no-oscillation-guidance', 'guide at every step (the 1.3 default skips odd steps after the 10th)')
     .option('--no-flaw-fix', 'turn off the 1.3 guidance flaw fix')
+    .option('--timestep-transform', 'shift the sampling timesteps by resolution and length (default: the model\'s; on for official weights)')
+    .option('--no-timestep-transform', 'sample on the plain timestep grid (the demo model is trained without the shift)')
     .option('--no-sdedit', 'do not re-noise conditioned frames each step (I2V/V2V)')
     .option('--plain-progress', 'progress as plain lines even on a terminal')
     .option('--config <file>', 'a JSON config with inference keys (num_frames, cfg_scale, ...) or the .json sidecar of an earlier sample; flags override it')
@@ -98,6 +100,7 @@ export function flagsToSettings(o: Record<string, unknown>, explicit: (k: string
   // --no-* flags default to true in commander; only an explicit --no-x overrides a config.
   if (explicit('oscillationGuidance')) s.use_oscillation_guidance = o.oscillationGuidance;
   if (explicit('flawFix')) s.use_flaw_fix = o.flawFix;
+  if (explicit('timestepTransform')) s.use_timestep_transform = o.timestepTransform;
   if (explicit('sdedit')) s.use_sdedit = o.sdedit;
   return s as SampleSettingsInput;
 }

@@ -54,7 +54,7 @@ export function sampleJob(
     conditionFrameEdit: s.condition_frame_edit,
     useOscillationGuidance: s.use_oscillation_guidance,
     useFlawFix: s.use_flaw_fix,
-    useTimestepTransform: s.use_timestep_transform,
+    useTimestepTransform: s.use_timestep_transform ?? defaults.useTimestepTransform,
     scaleImageWeight: s.scale_image_weight,
     useSdedit: s.use_sdedit,
   };

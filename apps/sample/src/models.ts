@@ -17,6 +17,8 @@ export interface ModelDefaults {
   fps: number;
   steps: number;
   cfgScale: number;
+  /** use_timestep_transform when the settings leave it unset. */
+  useTimestepTransform: boolean;
 }
 
 export interface Models {
@@ -42,7 +44,7 @@ export interface Models {
 }
 
 /** t2v.py: 720p 9:16, 113 frames at 24 fps, 30 steps, cfg 7.5. */
-export const OFFICIAL_DEFAULTS: ModelDefaults = { height: 720, width: 1280, numFrames: 113, fps: 24, steps: 30, cfgScale: 7.5 };
+export const OFFICIAL_DEFAULTS: ModelDefaults = { height: 720, width: 1280, numFrames: 113, fps: 24, steps: 30, cfgScale: 7.5, useTimestepTransform: true };
 
 function readJson(path: string): Record<string, unknown> {
   try {
@@ -63,8 +65,8 @@ function withCache(text: TextEncoder, cacheDir: string | null): (p: readonly str
   return (p) => cache.encode(p);
 }
 
-function demoModels(textCache: string | null): Models {
-  const demo = loadDemoModel();
+function demoModels(textCache: string | null, dir?: string): Models {
+  const demo = loadDemoModel(dir);
   const m = demo.manifest;
   const s = m.sampling;
   return {
@@ -79,7 +81,7 @@ function demoModels(textCache: string | null): Models {
       { role: 'vae', path: demo.paths.vae },
       { role: 'stdit', path: demo.paths.stdit },
     ],
-    defaults: { height: s.height, width: s.width, numFrames: s.num_frames, fps: s.fps, steps: s.num_sampling_steps, cfgScale: s.cfg_scale },
+    defaults: { height: s.height, width: s.width, numFrames: s.num_frames, fps: s.fps, steps: s.num_sampling_steps, cfgScale: s.cfg_scale, useTimestepTransform: s.use_timestep_transform },
     unknownWords: (p) => demo.textEncoder.unknownWords(p),
     knownWords: () => [...demo.textEncoder.knownWords()],
     demoManifest: m,
@@ -161,8 +163,12 @@ function fileStditMaxLength(path: string | null): number | null {
   return typeof v === 'number' ? v : null;
 }
 
-/** The demo model (weights null) or the checkpoints of a --weights folder. */
+/**
+ * The bundled demo model (weights null), a demo-model folder (model.json beside vae/stdit
+ * safetensors, as the demo recipe exports one) or the official-format checkpoints of a folder.
+ */
 export function loadModels(weights: string | null, textCache: string | null = null): Models {
-  if (weights !== null && !existsSync(weights)) throw new Error(`--weights ${weights}: no such folder.`);
-  return weights === null ? demoModels(textCache) : folderModels(weights, textCache);
+  if (weights === null) return demoModels(textCache);
+  if (!existsSync(weights)) throw new Error(`--weights ${weights}: no such folder.`);
+  return existsSync(join(weights, 'model.json')) ? demoModels(textCache, weights) : folderModels(weights, textCache);
 }

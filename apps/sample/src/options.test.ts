@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildCommand, flagsToSettings } from './cli.js';
+import { sampleJob } from './generate.js';
 import { checkExtension, outputPath, sidecarPath } from './output.js';
 import { parsePromptLine, preparePromptText, readPromptFile } from './prompts.js';
 import { mergeSettings, parseSettings, readSettingsFile } from './settings.js';
@@ -18,6 +19,18 @@ describe('flags', () => {
   it('map to the reference inference keys', () => {
     const s = parseFlags(['--prompt', 'a', '--prompt', 'b', '--resolution', '360p', '--aspect-ratio', '9:16', '--num-frames', '33', '--fps', '12', '--seed', '7', '--steps', '10', '--cfg-scale', '4.5', '--aes', '6.5', '--flow', 'high', '--camera-motion', 'pan left', '--negative-prompt', 'blurry', '--image', 'x.png', '--cond-type', 'i2v_tail', '--loops', '2', '--refine', '--refine-url', 'http://127.0.0.1:1/v1', '--refine-model', 'm', '--no-flaw-fix', '--out', 'o.mp4']);
     expect(s).toMatchObject({ prompt: ['a', 'b'], resolution: '360p', aspect_ratio: '9:16', num_frames: 33, fps: 12, seed: 7, num_sampling_steps: 10, cfg_scale: 4.5, aes: 6.5, flow: 'high', camera_motion: 'pan left', negative_prompt: 'blurry', reference_path: 'x.png', cond_type: 'i2v_tail', loop: 2, llm_refine: true, refine_url: 'http://127.0.0.1:1/v1', refine_model: 'm', use_flaw_fix: false, use_oscillation_guidance: true, out: 'o.mp4' });
+  });
+
+  it('leave the timestep transform to the model unless a flag sets it', () => {
+    expect(parseFlags([]).use_timestep_transform).toBe(null);
+    expect(parseFlags(['--no-timestep-transform']).use_timestep_transform).toBe(false);
+    expect(parseFlags(['--timestep-transform']).use_timestep_transform).toBe(true);
+    const s = parseFlags([]);
+    const job = (useTimestepTransform: boolean) =>
+      sampleJob(s, { height: 64, width: 64, numFrames: 17, fps: 8, steps: 30, cfgScale: 2, useTimestepTransform }, { item: parsePromptLine('a'), perLoop: ['a'], height: 64, width: 64, numFrames: 17, fps: 8, seed: 1, condType: null });
+    expect(job(false).useTimestepTransform).toBe(false);
+    expect(job(true).useTimestepTransform).toBe(true);
+    expect(sampleJob(parseFlags(['--timestep-transform']), { height: 64, width: 64, numFrames: 17, fps: 8, steps: 30, cfgScale: 2, useTimestepTransform: false }, { item: parsePromptLine('a'), perLoop: ['a'], height: 64, width: 64, numFrames: 17, fps: 8, seed: 1, condType: null }).useTimestepTransform).toBe(true);
   });
 
   it('reject a bad number and an unknown cond type with the flag named', () => {

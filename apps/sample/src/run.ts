@@ -117,6 +117,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
           fps,
           num_sampling_steps: job.steps,
           cfg_scale: job.cfgScale,
+          use_timestep_transform: job.useTimestepTransform,
           seed: job.seed,
           num_sample: 1,
           weights: s.weights ? resolve(s.weights) : null,

@@ -30,7 +30,8 @@ export const sampleSettingsSchema = z
     image_cfg_scale: z.number().default(5.0),
     use_oscillation_guidance: z.boolean().default(true),
     use_flaw_fix: z.boolean().default(true),
-    use_timestep_transform: z.boolean().default(true),
+    /** null: the model's default (true for official weights, the demo model's manifest). */
+    use_timestep_transform: z.boolean().nullable().default(null),
     scale_image_weight: z.boolean().default(true),
     use_sdedit: z.boolean().default(true),
     aes: score,

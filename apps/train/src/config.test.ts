@@ -17,7 +17,7 @@ const minimal = {
 describe('training configs', () => {
   it('parses every shipped stage config with its reference values', () => {
     const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_vae.json', 'demo_vae_decoder.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
+    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_stage2.json', 'demo_vae.json', 'demo_vae_decoder.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
     for (const n of names) expect(() => loadTrainConfig(dir + n), n).not.toThrow();
     const s1 = loadTrainConfig(dir + 'stage1.json').config;
     expect(s1).toMatchObject({ adam_eps: 1e-15, ema_decay: 0.99, accumulation_steps: 4, use_cosine_scheduler: true, lr: 1e-4, grad_clip: 1 });
@@ -39,6 +39,15 @@ describe('training configs', () => {
     if (decoderRun.task !== 'vae') throw new Error('demo decoder config changed task');
     expect(arch(decoderRun.model)).toEqual(arch(vaeRun.model));
     expect(decoderRun.freeze_encoder).toBe(true);
+    // Stage 2 continues the same DiT (architecture, text encoder, VAE) on plain timesteps: the
+    // 64x64 shift would keep training at low noise, where the prompt hardly matters.
+    const stage2 = loadTrainConfig(dir + 'demo_stage2.json').config;
+    if (stage2.task !== 'dit') throw new Error('demo stage-2 config changed task');
+    expect(stage2.model).toEqual(dit.model);
+    expect(stage2.text_encoder).toEqual(dit.text_encoder);
+    expect(arch(stage2.vae)).toEqual(arch(vaeRun.model));
+    expect(dit.scheduler.use_timestep_transform).toBe(true);
+    expect(stage2.scheduler.use_timestep_transform).toBe(false);
   });
 
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {

@@ -5,6 +5,7 @@
 //   node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
 //     --dit-run out/demo-dit [--vae-run out/demo-vae] [--vae-weights FILE_OR_RUN] [--out packages/demo-model/weights] [--recipe "pnpm train ..."]
 // --cfg-scale / --steps set the model's default guidance and sampling steps (else the DiT config's, or 7.5 / 30).
+// A DiT run whose model.from_pretrained is an earlier run folder (the demo's stage 2) records that run as dit_init.
 // --vae-weights overrides the VAE weights (a file, or a run folder: its newest checkpoint), e.g. the
 // calibrated VAE or a decoder-only fine-tune of it; --vae-run still names the run whose record is kept.
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -50,7 +51,7 @@ function vaeRunPosterior(): 'sample' | 'mode' {
 await initRuntime();
 const ditRun = resolve(a['dit-run']);
 const cfg = readJson(join(ditRun, 'config.json'));
-const { type: ditType, from_pretrained: _f, adapt_16ch: _a, use_cond: _u, force_huggingface: _h, ...ditRest } = cfg.model;
+const { type: ditType, from_pretrained: ditInit, adapt_16ch: _a, use_cond: _u, force_huggingface: _h, ...ditRest } = cfg.model;
 const te = cfg.text_encoder;
 if (te.type !== 'demo') throw new Error(`${ditRun}/config.json: text_encoder.type is '${te.type}'; the demo model uses the built-in 'demo' encoder.`);
 const { type: vaeType, from_pretrained: vaeFrom, ...vaeRest } = cfg.vae;
@@ -74,10 +75,14 @@ const dir = writeDemoModel(vae, stdit, {
   stdit: stditConfig as Record<string, unknown>,
   text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, fingerprint: await textEncoderFingerprint(new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length })) },
   vae_posterior: vaeRunPosterior(),
-  sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: a.steps ? Number(a.steps) : (cfg.scheduler?.num_sampling_steps ?? 30), cfg_scale: a['cfg-scale'] ? Number(a['cfg-scale']) : (cfg.scheduler?.cfg_scale ?? 7.5) },
+  sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: a.steps ? Number(a.steps) : (cfg.scheduler?.num_sampling_steps ?? 30), cfg_scale: a['cfg-scale'] ? Number(a['cfg-scale']) : (cfg.scheduler?.cfg_scale ?? 7.5),
+    // Sampled as trained: with the resolution/length timestep shift only if training used it.
+    use_timestep_transform: cfg.scheduler?.use_timestep_transform ?? true },
   provenance: {
     recipe: a.recipe ?? [],
     dit: { run: ditRun, weights: ditPath, config: cfg, ...runRecord(ditRun) },
+    // A DiT stage that started from an earlier run (model.from_pretrained = its folder): that run's record too.
+    ...(typeof ditInit === 'string' && existsSync(join(ditInit, 'log.jsonl')) ? { dit_init: { run: resolve(ditInit), config: readJson(join(ditInit, 'config.json')), ...runRecord(ditInit) } } : {}),
     vae: { weights: vaePath, ...(a['vae-run'] && existsSync(join(resolve(a['vae-run']), 'log.jsonl')) ? runRecord(resolve(a['vae-run'])) : {}) },
     // A decoder-only fine-tune (freeze_encoder) run given as --vae-weights: its record too.
     ...(a['vae-weights'] && existsSync(join(resolve(a['vae-weights']), 'log.jsonl')) ? { vae_decoder: runRecord(resolve(a['vae-weights'])) } : {}),

@@ -29,6 +29,12 @@ export const demoManifestSchema = z.object({
     fps: posInt,
     num_sampling_steps: posInt,
     cfg_scale: z.number(),
+    /**
+     * Whether the sampler shifts its timesteps by resolution and length (the reference's
+     * use_timestep_transform). A model trained without the shift (the demo: at 64x64 the shift would
+     * put nearly every training step at low noise) must be sampled without it too.
+     */
+    use_timestep_transform: z.boolean().default(true),
   }),
   /**
    * How reference images/videos are encoded for I2V/V2V: the posterior's sample (the reference) or its

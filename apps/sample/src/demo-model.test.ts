@@ -83,3 +83,16 @@ describe.skipIf(placeholder)(`the bundled demo model${placeholder ? ' (skipped: 
     expect(seam).toBeLessThanOrEqual(own);
   });
 });
+
+describe('--weights with a demo-model folder', () => {
+  it('loads it as a demo model (model.json beside the weights), with its manifest defaults', () => {
+    const folder = loadModels(demoModelPaths().dir);
+    try {
+      expect(folder.source).toBe('demo');
+      expect(folder.files.map((f) => f.path)).toEqual(models.files.map((f) => f.path));
+      expect(folder.defaults).toEqual(models.defaults);
+    } finally {
+      folder.dispose();
+    }
+  });
+});

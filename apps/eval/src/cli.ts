@@ -147,7 +147,7 @@ async function vaeCommand(o: { real: string; recon: string; numFrames: number; l
 }
 
 async function samplesCommand(o: {
-  suite: string; n: number; sampler?: string; weights?: string; height?: number; width?: number; numFrames?: number; fps?: number; seed: number;
+  suite: string; n: number; sampler?: string; weights?: string; sampleConfig?: string; height?: number; width?: number; numFrames?: number; fps?: number; seed: number;
   json?: string; out?: string; save?: string; generationMetrics?: boolean; name?: string; report?: string; backend?: string;
 }): Promise<void> {
   if (o.suite !== 'shapes') throw new Error(`--suite ${o.suite}: only 'shapes' (held-out shapes-world prompts) is scored here; for VBench prompts use 'opensora-eval vbench'.`);
@@ -156,7 +156,7 @@ async function samplesCommand(o: {
   const size = { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps };
   // The ground truth is rendered at the generator's default size unless one is given.
   const suite = shapesPromptSuite(o.n, Object.fromEntries(Object.entries(size).filter(([, v]) => v !== undefined)));
-  const sampler = await loadSampler(o.sampler, { ...size, ...(o.weights ? { weights: o.weights } : {}) }, suite);
+  const sampler = await loadSampler(o.sampler, { ...size, ...(o.weights ? { weights: o.weights } : {}), ...(o.sampleConfig ? { sampleConfig: o.sampleConfig } : {}) }, suite);
   const bar = new Progress('samples', suite.length);
   const r = await scoreShapesSamples(suite.map((s) => s.prompt), sampler, {
     suite: 'shapes',
@@ -182,11 +182,11 @@ async function writeVideoOf(path: string, v: Video): Promise<void> {
   await writeVideo(path, bytes, v.numFrames, v.height, v.width, { fps: v.fps ?? 8 });
 }
 
-async function vbenchCommand(o: { prompts: string; out: string; sampler?: string; weights?: string; samplesPerPrompt: number; seed: number; height?: number; width?: number; numFrames?: number; fps?: number; backend?: string }): Promise<void> {
+async function vbenchCommand(o: { prompts: string; out: string; sampler?: string; weights?: string; sampleConfig?: string; samplesPerPrompt: number; seed: number; height?: number; width?: number; numFrames?: number; fps?: number; backend?: string }): Promise<void> {
   if (o.sampler === 'ground-truth') throw new Error("--sampler ground-truth: VBench prompts have no shapes-world ground truth; use the default 'demo' sampler, --weights DIR, or a sampler module.");
   await initRuntime(o.backend ? { backend: o.backend as BackendName } : {});
   const prompts = readPromptSuite(o.prompts);
-  const sampler = await loadSampler(o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps, ...(o.weights ? { weights: o.weights } : {}) }, []);
+  const sampler = await loadSampler(o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps, ...(o.weights ? { weights: o.weights } : {}), ...(o.sampleConfig ? { sampleConfig: o.sampleConfig } : {}) }, []);
   const bar = new Progress('vbench', prompts.length * o.samplesPerPrompt);
   const files = await writeVBenchSamples(prompts, sampler, o.out, { samplesPerPrompt: o.samplesPerPrompt, seed: o.seed, write: writeVideoOf, onProgress: (d, t, f, skipped) => bar.update(d, t, skipped ? `kept ${basename(f)}` : basename(f)) });
   bar.stop();
@@ -231,6 +231,7 @@ export function buildProgram(): Command {
     .option('-n, --n <count>', 'prompts', int('--n'), 50)
     .option('--sampler <module>', "'demo' (the sample app: the bundled demo model, or --weights), 'ground-truth', or a module exporting createSampler({height,width,numFrames,fps})", 'demo')
     .option('--weights <dir>', "official-format weights folder for the 'demo' sampler (as opensora-sample --weights)")
+    .option('--sample-config <json>', "sampling settings for the 'demo' sampler, as opensora-sample --config (cfg_scale, num_sampling_steps, use_oscillation_guidance, ...)")
     .option('--height <px>', "video height (default: the model's; ground truth 144)", int('--height'))
     .option('--width <px>', "video width (default: the model's; ground truth 256)", int('--width'))
     .option('--num-frames <n>', "frames (default: the model's; ground truth 33)", int('--num-frames'))
@@ -250,6 +251,7 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'output folder')
     .option('--sampler <module>', "'demo' (the sample app: the bundled demo model, or --weights) or a module exporting createSampler(...)", 'demo')
     .option('--weights <dir>', "official-format weights folder for the 'demo' sampler")
+    .option('--sample-config <json>', "sampling settings for the 'demo' sampler, as opensora-sample --config (cfg_scale, num_sampling_steps, use_oscillation_guidance, ...)")
     .option('--samples-per-prompt <n>', 'videos per prompt', int('--samples-per-prompt'), 5)
     .option('--seed <n>', 'seed of sample 0 (then +1)', int('--seed'), 42)
     .option('--height <px>', "video height (default: the model's)", int('--height'))

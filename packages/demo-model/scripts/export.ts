@@ -8,7 +8,7 @@
 // A DiT run whose model.from_pretrained is an earlier run folder (the demo's stage 2) records that run as dit_init.
 // --vae-weights overrides the VAE weights (a file, or a run folder: its newest checkpoint), e.g. the
 // calibrated VAE or a decoder-only fine-tune of it; --vae-run still names the run whose record is kept.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEMO_T5_CONFIG } from '@opensora-ts/conditioning';
@@ -25,6 +25,7 @@ if (!a['dit-run']) throw new Error('--dit-run DIR (an apps/train output folder o
 
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, any>;
 
+/** `seconds`: time spent in training steps (evals and checkpoints excluded). */
 interface RunRecord { steps: number; final_train_loss: number | null; final_eval_loss: number | null; seconds: number; samples_per_sec: number | null }
 
 function runRecord(dir: string): RunRecord {
@@ -37,7 +38,9 @@ function runRecord(dir: string): RunRecord {
     steps: steps.length ? steps[steps.length - 1]!.step : 0,
     final_train_loss: mean(tail.map((l) => l.loss)),
     final_eval_loss: evals.length ? evals[evals.length - 1]!.loss : null,
-    seconds: Math.round((statSync(join(dir, 'log.jsonl')).mtimeMs - statSync(join(dir, 'config.json')).mtimeMs) / 1000),
+    // Time in training steps, summed over the log: a resumed run's config.json is rewritten, so its
+    // mtime would count only the part after the last resume.
+    seconds: Math.round(steps.reduce((t, l) => t + (l.samples_per_sec > 0 ? l.samples / l.samples_per_sec : 0), 0)),
     samples_per_sec: mean(tail.map((l) => l.samples_per_sec)),
   };
 }

@@ -10,7 +10,8 @@
 #    noise, where the prompt barely matters, so stage 1 alone learns the look but not the prompt,
 # 4. fine-tunes the VAE's decoder only (configs/train/demo_vae_decoder.json, freeze_encoder), which
 #    sharpens the videos without moving the latent space the DiT was trained on,
-# 5. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records.
+# 5. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records; the
+#    default sampling steps and guidance come from demo_stage2.json's scheduler keys.
 # Each stage resumes from its newest checkpoint when OUT_DIR already holds one (after a crash or a kill).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -48,6 +48,8 @@ describe('training configs', () => {
     expect(arch(stage2.vae)).toEqual(arch(vaeRun.model));
     expect(dit.scheduler.use_timestep_transform).toBe(true);
     expect(stage2.scheduler.use_timestep_transform).toBe(false);
+    // The export reads the model's default sampling from here (guidance 4 scored best on the held-out prompts).
+    expect(stage2.scheduler).toMatchObject({ num_sampling_steps: 30, cfg_scale: 4 });
   });
 
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {

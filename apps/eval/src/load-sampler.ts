@@ -1,7 +1,7 @@
 // Where `samples` and `vbench` get their videos: the sample app's pipeline ('demo', the default:
 // the bundled demo model, or official weights with --weights), a module given with --sampler
-// exporting `createSampler(options)` (or a default export of that shape) that returns a
-// VideoSampler, or the built-in 'ground-truth' sampler that renders the shapes-world generator's
+// exporting `createSampler(options, suite)` (or a default export of that shape) that returns a
+// VideoSampler (`suite`: the prompts it will be asked for, with their ground-truth plans), or the built-in 'ground-truth' sampler that renders the shapes-world generator's
 // own clips.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,7 +33,7 @@ function readSampleConfig(path: string): Record<string, unknown> {
   return o.kind === 'opensora-sample' && typeof o.settings === 'object' && o.settings !== null ? (o.settings as Record<string, unknown>) : o;
 }
 
-type Factory = (o: SamplerSettings) => VideoSampler | Promise<VideoSampler>;
+type Factory = (o: SamplerSettings, suite: ShapesPrompt[]) => VideoSampler | Promise<VideoSampler>;
 
 export async function loadSampler(spec: string | undefined, settings: SamplerSettings, suite: ShapesPrompt[]): Promise<VideoSampler> {
   if (!spec || spec === 'demo') {
@@ -49,7 +49,7 @@ export async function loadSampler(spec: string | undefined, settings: SamplerSet
   const mod = (await import(pathToFileURL(path).href)) as { createSampler?: Factory; default?: Factory };
   const factory = mod.createSampler ?? mod.default;
   if (typeof factory !== 'function') throw new Error(`--sampler ${spec}: the module exports no createSampler function (nor a default export).`);
-  const s = await factory(settings);
+  const s = await factory(settings, suite);
   if (typeof s !== 'function') throw new Error(`--sampler ${spec}: createSampler did not return a function (prompt, seed) => Promise<video>.`);
   return s;
 }

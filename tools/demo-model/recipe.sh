@@ -8,10 +8,14 @@
 #    then continues it on 4x the clips without the resolution/length timestep shift
 #    (configs/train/demo_stage2.json): at 64x64 the shift puts nearly every training step at low
 #    noise, where the prompt barely matters, so stage 1 alone learns the look but not the prompt,
-# 4. fine-tunes the VAE's decoder only (configs/train/demo_vae_decoder.json, freeze_encoder), which
-#    sharpens the videos without moving the latent space the DiT was trained on,
+#    and then once more at a lower rate (configs/train/demo_stage3.json, same clips),
+# 4. fine-tunes the VAE's decoder only (freeze_encoder), which sharpens the videos without moving the latent
+#    space the DiT was trained on: configs/train/demo_vae_decoder.json (9-frame clips), then
+#    demo_vae_decoder_wide.json on stage 2's 2048 clips (stopped after 200 of its 1200 scheduled steps, as the
+#    bundled run was), then demo_vae_decoder_17f.json on whole 17-frame clips: the length the DiT's videos are
+#    decoded at (decoded at 9 frames only, later frames drifted in colour),
 # 5. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records; the
-#    default sampling steps and guidance come from demo_stage2.json's scheduler keys.
+#    default sampling steps and guidance come from the last DiT stage's scheduler keys (demo_stage3.json).
 # Each stage resumes from its newest checkpoint when OUT_DIR already holds one (after a crash or a kill).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,11 +29,24 @@ pnpm train --config configs/train/demo_stage2.json --out "$OUT/dit2" --plain --s
   --set "model.from_pretrained=$OUT/dit" $(resume "$OUT/dit2")
 pnpm train --config configs/train/demo_vae_decoder.json --out "$OUT/vae-decoder" --plain --set "model.from_pretrained=$OUT/vae-calibrated.safetensors" \
   --set "dataset.data_path=$OUT/vae/data/meta.csv" $(resume "$OUT/vae-decoder")
+pnpm train --config configs/train/demo_stage3.json --out "$OUT/dit3" --plain --set "vae.from_pretrained=$OUT/vae-calibrated.safetensors" \
+  --set "model.from_pretrained=$OUT/dit2" --set "dataset.data_path=$OUT/dit2/data/meta.csv" $(resume "$OUT/dit3")
+# The wide decoder stage ran 200 steps of a 1200-step schedule: resume up to step 200, never past it.
+done_wide=$(ls "$OUT/vae-decoder-wide/checkpoints" 2>/dev/null | sort | tail -n 1 | sed 's/^step-0*//')
+if [ "${done_wide:-0}" -lt 200 ]; then
+  pnpm train --config configs/train/demo_vae_decoder_wide.json --out "$OUT/vae-decoder-wide" --plain --set "model.from_pretrained=$OUT/vae-decoder" \
+    --set "dataset.data_path=$OUT/dit2/data/meta.csv" --stop-after $((200 - ${done_wide:-0})) $(resume "$OUT/vae-decoder-wide")
+fi
+pnpm train --config configs/train/demo_vae_decoder_17f.json --out "$OUT/vae-decoder-17f" --plain --set "model.from_pretrained=$OUT/vae-decoder-wide" \
+  --set "dataset.data_path=$OUT/vae/data/meta.csv" $(resume "$OUT/vae-decoder-17f")
 "${TSX[@]}" packages/demo-model/scripts/export.ts \
-  --dit-run "$OUT/dit2" --vae-run "$OUT/vae" --vae-weights "$OUT/vae-decoder" \
+  --dit-run "$OUT/dit3" --vae-run "$OUT/vae" --vae-weights "$OUT/vae-decoder-17f" \
   --recipe "bash tools/demo-model/recipe.sh $OUT" \
   --recipe "pnpm train --config configs/train/demo_vae.json --out $OUT/vae" \
   --recipe "node --conditions=source --import tsx packages/demo-model/scripts/calibrate-vae.ts --vae-run $OUT/vae --out $OUT/vae-calibrated.safetensors" \
   --recipe "pnpm train --config configs/train/demo.json --out $OUT/dit --set vae.from_pretrained=$OUT/vae-calibrated.safetensors" \
   --recipe "pnpm train --config configs/train/demo_stage2.json --out $OUT/dit2 --set vae.from_pretrained=$OUT/vae-calibrated.safetensors --set model.from_pretrained=$OUT/dit" \
-  --recipe "pnpm train --config configs/train/demo_vae_decoder.json --out $OUT/vae-decoder --set model.from_pretrained=$OUT/vae-calibrated.safetensors --set dataset.data_path=$OUT/vae/data/meta.csv"
+  --recipe "pnpm train --config configs/train/demo_stage3.json --out $OUT/dit3 --set vae.from_pretrained=$OUT/vae-calibrated.safetensors --set model.from_pretrained=$OUT/dit2 --set dataset.data_path=$OUT/dit2/data/meta.csv" \
+  --recipe "pnpm train --config configs/train/demo_vae_decoder.json --out $OUT/vae-decoder --set model.from_pretrained=$OUT/vae-calibrated.safetensors --set dataset.data_path=$OUT/vae/data/meta.csv" \
+  --recipe "pnpm train --config configs/train/demo_vae_decoder_wide.json --out $OUT/vae-decoder-wide --set model.from_pretrained=$OUT/vae-decoder --set dataset.data_path=$OUT/dit2/data/meta.csv --stop-after 200" \
+  --recipe "pnpm train --config configs/train/demo_vae_decoder_17f.json --out $OUT/vae-decoder-17f --set model.from_pretrained=$OUT/vae-decoder-wide --set dataset.data_path=$OUT/vae/data/meta.csv"

@@ -17,7 +17,7 @@ const minimal = {
 describe('training configs', () => {
   it('parses every shipped stage config with its reference values', () => {
     const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_stage2.json', 'demo_vae.json', 'demo_vae_decoder.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
+    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_stage2.json', 'demo_stage3.json', 'demo_vae.json', 'demo_vae_decoder.json', 'demo_vae_decoder_17f.json', 'demo_vae_decoder_wide.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
     for (const n of names) expect(() => loadTrainConfig(dir + n), n).not.toThrow();
     const s1 = loadTrainConfig(dir + 'stage1.json').config;
     expect(s1).toMatchObject({ adam_eps: 1e-15, ema_decay: 0.99, accumulation_steps: 4, use_cosine_scheduler: true, lr: 1e-4, grad_clip: 1 });
@@ -35,10 +35,16 @@ describe('training configs', () => {
     expect(arch(dit.vae)).toEqual(arch(vaeRun.model));
     expect(vaeRun.vae_loss_config.rec_loss).toBe('l2');
     // The decoder fine-tune keeps the same architecture and freezes the encoder the DiT's latents come from.
-    const decoderRun = loadTrainConfig(dir + 'demo_vae_decoder.json').config;
-    if (decoderRun.task !== 'vae') throw new Error('demo decoder config changed task');
-    expect(arch(decoderRun.model)).toEqual(arch(vaeRun.model));
-    expect(decoderRun.freeze_encoder).toBe(true);
+    for (const name of ['demo_vae_decoder.json', 'demo_vae_decoder_wide.json', 'demo_vae_decoder_17f.json']) {
+      const decoderRun = loadTrainConfig(dir + name).config;
+      if (decoderRun.task !== 'vae') throw new Error(`${name} changed task`);
+      expect(arch(decoderRun.model)).toEqual(arch(vaeRun.model));
+      expect(decoderRun.freeze_encoder).toBe(true);
+    }
+    // The last decoder stage trains on the whole 17-frame clips the DiT's latents decode to.
+    const decoder17 = loadTrainConfig(dir + 'demo_vae_decoder_17f.json').config;
+    if (decoder17.task !== 'vae') throw new Error('demo_vae_decoder_17f.json changed task');
+    expect(decoder17.dataset.num_frames).toBe(dit.dataset.num_frames);
     // Stage 2 continues the same DiT (architecture, text encoder, VAE) on plain timesteps: the
     // 64x64 shift would keep training at low noise, where the prompt hardly matters.
     const stage2 = loadTrainConfig(dir + 'demo_stage2.json').config;
@@ -48,8 +54,16 @@ describe('training configs', () => {
     expect(arch(stage2.vae)).toEqual(arch(vaeRun.model));
     expect(dit.scheduler.use_timestep_transform).toBe(true);
     expect(stage2.scheduler.use_timestep_transform).toBe(false);
-    // The export reads the model's default sampling from here (guidance 4 scored best on the held-out prompts).
     expect(stage2.scheduler).toMatchObject({ num_sampling_steps: 30, cfg_scale: 4 });
+    // Stage 3 continues stage 2 as it was, at a lower rate; the export reads the model's default
+    // sampling from it (guidance 4 scored best on the held-out prompts).
+    const stage3 = loadTrainConfig(dir + 'demo_stage3.json').config;
+    if (stage3.task !== 'dit') throw new Error('demo stage-3 config changed task');
+    expect(stage3.model).toEqual(stage2.model);
+    expect(stage3.text_encoder).toEqual(stage2.text_encoder);
+    expect(stage3.scheduler).toEqual(stage2.scheduler);
+    expect(stage3.mask_types).toEqual(stage2.mask_types);
+    expect(stage3.lr).toBeLessThan(stage2.lr);
   });
 
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {

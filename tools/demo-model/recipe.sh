@@ -32,7 +32,7 @@ pnpm train --config configs/train/demo_vae_decoder.json --out "$OUT/vae-decoder"
 pnpm train --config configs/train/demo_stage3.json --out "$OUT/dit3" --plain --set "vae.from_pretrained=$OUT/vae-calibrated.safetensors" \
   --set "model.from_pretrained=$OUT/dit2" --set "dataset.data_path=$OUT/dit2/data/meta.csv" $(resume "$OUT/dit3")
 # The wide decoder stage ran 200 steps of a 1200-step schedule: resume up to step 200, never past it.
-done_wide=$(ls "$OUT/vae-decoder-wide/checkpoints" 2>/dev/null | sort | tail -n 1 | sed 's/^step-0*//')
+done_wide=$( (ls "$OUT/vae-decoder-wide/checkpoints" 2>/dev/null || true) | sort | tail -n 1 | sed 's/^step-0*//')
 if [ "${done_wide:-0}" -lt 200 ]; then
   pnpm train --config configs/train/demo_vae_decoder_wide.json --out "$OUT/vae-decoder-wide" --plain --set "model.from_pretrained=$OUT/vae-decoder" \
     --set "dataset.data_path=$OUT/dit2/data/meta.csv" --stop-after $((200 - ${done_wide:-0})) $(resume "$OUT/vae-decoder-wide")

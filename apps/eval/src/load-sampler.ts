@@ -1,8 +1,8 @@
 // Where `samples` and `vbench` get their videos: the sample app's pipeline ('demo', the default:
 // the bundled demo model, or official weights with --weights), a module given with --sampler
 // exporting `createSampler(options, suite)` (or a default export of that shape) that returns a
-// VideoSampler (`suite`: the prompts it will be asked for, with their ground-truth plans), or the built-in 'ground-truth' sampler that renders the shapes-world generator's
-// own clips.
+// VideoSampler (`suite`: the prompts it will be asked for, with their ground-truth plans), or the
+// built-in 'ground-truth' sampler that renders the shapes-world generator's own clips.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

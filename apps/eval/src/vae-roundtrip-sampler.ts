@@ -5,7 +5,7 @@
 // The clips are drawn on a background like the demo's training set (near-flat grey): the suite's
 // default textured backgrounds are outside what the demo VAE was trained on.
 import { loadDemoModel } from '@opensora-ts/demo-model';
-import { renderShapesClip } from '@opensora-ts/data';
+import { renderShapesClip, toUint8 } from '@opensora-ts/data';
 import type { ShapesPrompt, VideoSampler } from '@opensora-ts/eval';
 import { tf } from '@opensora-ts/kernels';
 import { ChunkedVideoCodec } from '@opensora-ts/vae';
@@ -28,10 +28,10 @@ export function createSampler(o: SamplerSettings, suite: ShapesPrompt[]): VideoS
     const out = tf.tidy(() => {
       const x = tf.tensor(Float32Array.from(frames, (v) => v / 127.5 - 1), [1, T, H, W, 3]).transpose([0, 4, 1, 2, 3]) as tf.Tensor5D;
       const z = codec.encode(x, { samplePosterior: false });
-      const y = codec.decode(z).slice([0, 0, 0, 0, 0], [-1, -1, T, -1, -1]);
-      return y.transpose([0, 2, 3, 4, 1]).add(1).mul(127.5).clipByValue(0, 255).round();
+      return codec.decode(z).slice([0, 0, 0, 0, 0], [-1, -1, T, -1, -1]).transpose([0, 2, 3, 4, 1]);
     });
-    const data = Uint8Array.from(out.dataSync());
+    // Quantised as the sample app saves its videos, so the ceiling compares like with like.
+    const data = toUint8(await out.data());
     out.dispose();
     return { data, numFrames: T, height: H, width: W, fps: clip.fps, channels: 3 };
   };

@@ -40,6 +40,10 @@ const shapesWorldSchema = z
     /** opensora-ts: base grey range [lo, hi] (default [85, 125]) and per-channel tint (default 10) of the backgrounds. */
     background_grey: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255)]).optional(),
     background_tint: z.number().int().min(0).optional(),
+    /** opensora-ts: relative weights of the scene kinds (default object 0.45, camera 0.45, still 0.1). */
+    scenes: z.object({ object: z.number().min(0), camera: z.number().min(0), still: z.number().min(0) }).partial().strict().optional(),
+    /** opensora-ts: object/pan speed range [lo, hi] in px per frame at a 144-px short side (default [0.75, 3]). */
+    speed_range: z.tuple([z.number().positive(), z.number().positive()]).refine(([lo, hi]) => lo <= hi, 'speed_range: expected [lo, hi] with lo <= hi').optional(),
   })
   .strict();
 

@@ -42,6 +42,8 @@ export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line
     ...(sw.background_amplitude ? { backgroundAmplitude: sw.background_amplitude } : {}),
     ...(sw.background_grey ? { backgroundGrey: sw.background_grey } : {}),
     ...(sw.background_tint !== undefined ? { backgroundTint: sw.background_tint } : {}),
+    ...(sw.scenes ? { scenes: sw.scenes } : {}),
+    ...(sw.speed_range ? { speedRange: sw.speed_range } : {}),
   });
   return r.csvPath;
 }

@@ -68,15 +68,20 @@ describe('opensora-eval', () => {
     expect(s.camera_accuracy).toBeGreaterThanOrEqual(0.95);
   });
 
-  it('samples without --sampler scores the bundled demo model through the sample app, at its size', async () => {
+  // Issue 9's prompt-following check on the shipped weights: 50 held-out prompts at the model's own size
+  // (about 2 min on 2 cores). The colour bar (>= 80%) holds and is asserted; the direction bar (>= 70%)
+  // does not hold yet (33%, packages/demo-model/README.md), so the issue stays open rather than this
+  // test asserting a number the model does not reach.
+  it('samples without --sampler scores the bundled demo model through the sample app: the named colour in >= 80% of 50 held-out prompts', async () => {
     const json = join(dir, 'demo.json');
-    const code = await main(['samples', '-n', '2', '--json', json, '--save', join(dir, 'demo-videos')]);
+    const code = await main(['samples', '--suite', 'shapes', '-n', '50', '--json', json, '--save', join(dir, 'demo-videos')]);
     expect(code).toBe(0);
     const s = JSON.parse(readFileSync(json, 'utf8')) as Record<string, number>;
-    expect(s.n).toBe(2);
-    for (const k of ['color_accuracy', 'camera_accuracy']) expect(s[k]).toBeGreaterThanOrEqual(0);
-    expect(existsSync(join(dir, 'demo-videos', 'sample_0001.mp4'))).toBe(true);
-  });
+    expect(s.n).toBe(50);
+    expect(s.n_direction).toBe(30);
+    expect(s.color_accuracy).toBeGreaterThanOrEqual(0.8);
+    expect(existsSync(join(dir, 'demo-videos', 'sample_0049.mp4'))).toBe(true);
+  }, 900_000);
 
   it('report puts two runs side by side; user errors name the fix', async () => {
     const code = await main(['report', join(dir, 'a.json'), join(dir, 'b.json'), '--out', join(dir, 'both')]);

@@ -41,7 +41,12 @@ const shapesWorldSchema = z
     background_grey: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255)]).optional(),
     background_tint: z.number().int().min(0).optional(),
     /** opensora-ts: relative weights of the scene kinds (default object 0.45, camera 0.45, still 0.1). */
-    scenes: z.object({ object: z.number().min(0), camera: z.number().min(0), still: z.number().min(0) }).partial().strict().optional(),
+    scenes: z
+      .object({ object: z.number().min(0), camera: z.number().min(0), still: z.number().min(0) })
+      .partial()
+      .strict()
+      .refine((w) => (w.object ?? 0.45) + (w.camera ?? 0.45) + (w.still ?? 0.1) > 0, 'scenes: the weights sum to 0; give at least one scene kind a positive weight')
+      .optional(),
     /** opensora-ts: object/pan speed range [lo, hi] in px per frame at a 144-px short side (default [0.75, 3]). */
     speed_range: z.tuple([z.number().positive(), z.number().positive()]).refine(([lo, hi]) => lo <= hi, 'speed_range: expected [lo, hi] with lo <= hi').optional(),
   })

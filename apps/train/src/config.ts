@@ -4,7 +4,7 @@
 // (plugin, dtype, num_workers, ...) are accepted and ignored; keys marked "opensora-ts" are ours.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { bucketConfigSchema } from '@opensora-ts/data';
+import { bucketConfigSchema, DEFAULT_SCENE_WEIGHTS } from '@opensora-ts/data';
 import { DROP_CONDITIONS, MASK_TYPES } from '@opensora-ts/flow';
 import { stdit3ConfigSchema } from '@opensora-ts/stdit';
 import { VAE_PRESETS, vaeConfigSchema } from '@opensora-ts/vae';
@@ -40,12 +40,12 @@ const shapesWorldSchema = z
     /** opensora-ts: base grey range [lo, hi] (default [85, 125]) and per-channel tint (default 10) of the backgrounds. */
     background_grey: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255)]).optional(),
     background_tint: z.number().int().min(0).optional(),
-    /** opensora-ts: relative weights of the scene kinds (default object 0.45, camera 0.45, still 0.1). */
+    /** opensora-ts: relative weights of the scene kinds (missing ones: the data package's DEFAULT_SCENE_WEIGHTS). */
     scenes: z
       .object({ object: z.number().min(0), camera: z.number().min(0), still: z.number().min(0) })
       .partial()
       .strict()
-      .refine((w) => (w.object ?? 0.45) + (w.camera ?? 0.45) + (w.still ?? 0.1) > 0, 'scenes: the weights sum to 0; give at least one scene kind a positive weight')
+      .refine((w) => Object.values({ ...DEFAULT_SCENE_WEIGHTS, ...w }).reduce((a, b) => a + b, 0) > 0, 'scenes: the weights sum to 0; give at least one scene kind a positive weight')
       .optional(),
     /** opensora-ts: object/pan speed range [lo, hi] in px per frame at a 144-px short side (default [0.75, 3]). */
     speed_range: z.tuple([z.number().positive(), z.number().positive()]).refine(([lo, hi]) => lo <= hi, 'speed_range: expected [lo, hi] with lo <= hi').optional(),

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '@opensora-ts/data';
 import { parseTrainConfig } from './config.js';
 import { ensureDataset } from './data-source.js';
 
@@ -17,13 +18,11 @@ const config = (shapesWorld: Record<string, unknown>) =>
     text_encoder: { type: 'demo' },
   });
 
-/** Rows of a metadata CSV as column -> value maps (the shapes-world columns have no quoted commas but the caption). */
+/** One column of a metadata CSV. */
 function columns(csv: string, name: string): string[] {
-  const [head, ...rows] = readFileSync(csv, 'utf8').trim().split('\n');
-  const cols = head!.split(',');
-  // The caption (column `text`) is quoted and may hold commas: count columns from the end.
-  const fromEnd = cols.length - cols.indexOf(name);
-  return rows.map((r) => r.split(',').at(-fromEnd)!);
+  const t = parseCsv(readFileSync(csv, 'utf8'));
+  const k = t.columns.indexOf(name);
+  return t.records.map((r) => r.values[k]!);
 }
 
 describe('ensureDataset', () => {

@@ -29,7 +29,7 @@ export type { LoadedBatch, LoadedItem, LoaderOptions } from './loader.js';
 export { LatentCache } from './latent-cache.js';
 export type { CacheEntry, LatentCacheOptions } from './latent-cache.js';
 
-export { CAMERA_MOTIONS, SHAPES_WORLD_COLUMNS, SHAPE_COLORS, SHAPE_KINDS, planShapesClip, renderShapesClip, writeShapesWorld } from './shapes-world.js';
+export { CAMERA_MOTIONS, DEFAULT_SCENE_WEIGHTS, SHAPES_WORLD_COLUMNS, SHAPE_COLORS, SHAPE_KINDS, planShapesClip, renderShapesClip, writeShapesWorld } from './shapes-world.js';
 export type { CameraMotion, Direction, RenderedClip, SceneKind, ShapeInstance, ShapeKind, ShapesClip, ShapesWorldOptions, ShapesWorldRow } from './shapes-world.js';
 export { denseFlow, toGrey } from './optical-flow.js';
 export type { FlowField, FlowOptions, GreyFrame } from './optical-flow.js';

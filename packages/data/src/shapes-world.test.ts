@@ -29,6 +29,12 @@ describe('shapes world', () => {
     expect(new Set(captions.map((c) => c.scene))).toEqual(new Set(['object', 'camera', 'still']));
   });
 
+  it('draws only the scene kinds with weight, and names weights that sum to 0', () => {
+    const objects = Array.from({ length: 20 }, (_, i) => planShapesClip(i, { ...small, scenes: { object: 1, camera: 0, still: 0 } }));
+    expect(new Set(objects.map((c) => c.scene))).toEqual(new Set(['object']));
+    expect(() => planShapesClip(0, { ...small, scenes: { object: 0, camera: 0, still: 0 } })).toThrow(/scene weights .* sum to 0/);
+  });
+
   it('writes mp4 + CSV whose camera labels the motion tool recovers on >= 95% of clips', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'opensora-shapes-'));
     const { csvPath } = await writeShapesWorld(dir, { ...small, numClips: 14, scenes: { object: 0.15, camera: 0.8, still: 0.05 } });

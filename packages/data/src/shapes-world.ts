@@ -26,6 +26,9 @@ export type CameraMotion = (typeof CAMERA_MOTIONS)[number];
 export type Direction = 'left' | 'right' | 'up' | 'down';
 export type SceneKind = 'object' | 'camera' | 'still';
 
+/** Relative weights of the scene kinds when `ShapesWorldOptions.scenes` leaves one out. */
+export const DEFAULT_SCENE_WEIGHTS: Readonly<Record<SceneKind, number>> = { object: 0.45, camera: 0.45, still: 0.1 };
+
 export interface ShapeInstance {
   kind: ShapeKind;
   color: string;
@@ -64,7 +67,7 @@ export interface ShapesWorldOptions {
   width?: number;
   numFrames?: number;
   fps?: number;
-  /** Relative weights of the scene kinds. */
+  /** Relative weights of the scene kinds (missing ones: DEFAULT_SCENE_WEIGHTS); they must sum to more than 0. */
   scenes?: Partial<Record<SceneKind, number>>;
   /** Camera motions drawn for camera scenes (default: all six moving ones). */
   cameraMotions?: CameraMotion[];
@@ -107,8 +110,9 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   const T = opts.numFrames ?? 33;
   const rng = new SeededRandom(mixSeed(opts.seed ?? 0, index, 0x5a17));
   const unit = Math.min(H, W) / 144;
-  const weights = { object: 0.45, camera: 0.45, still: 0.1, ...opts.scenes };
+  const weights = { ...DEFAULT_SCENE_WEIGHTS, ...opts.scenes };
   const total = weights.object + weights.camera + weights.still;
+  if (!(total > 0)) throw new Error(`shapes world: scene weights ${JSON.stringify(weights)} sum to ${total}; give at least one scene kind a positive weight.`);
   let u = rng.uniform() * total;
   const scene: SceneKind = (u -= weights.object) < 0 ? 'object' : (u -= weights.camera) < 0 ? 'camera' : 'still';
   const colors = Object.keys(SHAPE_COLORS);

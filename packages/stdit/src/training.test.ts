@@ -78,7 +78,7 @@ describe('training', () => {
     // about 1%; 5% separates that from a wrong formula.
     const model = new STDiT3(cfg, { referenceInit: false, seed: 6 }).eval();
     const inp = inputs();
-    const probe = tf.randomNormal(model.forward(inp).shape, 0, 1, 'float32', 15);
+    const probe = tf.randomNormal(tf.tidy(() => model.forward(inp).shape), 0, 1, 'float32', 15);
     const loss = () => tf.sum(tf.mul(model.forward(inp), probe)) as tf.Scalar;
     const names = [
       'x_embedder.proj.weight', 'x_embedder_cond.proj.weight', 'x_embedder_cond_mask.proj.bias', 't_block.1.weight', 'fps_embedder.mlp.0.weight',
@@ -98,14 +98,16 @@ describe('training', () => {
       const top = [...g.keys()].sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 2);
       for (const i of top) {
         const eps = 1e-2 * Math.max(1, Math.abs(base[i]!));
-        const at = (d: number) => {
-          const c = base.slice();
-          c[i] = base[i]! + d;
-          v.assign(tf.tensor(c, v.shape));
-          return tf.tidy(() => loss().dataSync()[0]!);
-        };
+        // Inside tidy, so the temporary value tensors go once the variable holds their data.
+        const at = (d: number) =>
+          tf.tidy(() => {
+            const c = base.slice();
+            c[i] = base[i]! + d;
+            v.assign(tf.tensor(c, v.shape));
+            return loss().dataSync()[0]!;
+          });
         const fd = (at(eps) - at(-eps)) / (2 * eps);
-        v.assign(tf.tensor(base, v.shape));
+        tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
         const rel = Math.abs(fd - g[i]!) / Math.max(Math.abs(fd), Math.abs(g[i]!), 1e-2);
         if (rel > 0.05) mismatches.push(`${name}[${i}]: analytic ${g[i]} vs difference ${fd}`);
       }

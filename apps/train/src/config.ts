@@ -49,6 +49,8 @@ const shapesWorldSchema = z
       .optional(),
     /** opensora-ts: object/pan speed range [lo, hi] in px per frame at a 144-px short side (default [0.75, 3]). */
     speed_range: z.tuple([z.number().positive(), z.number().positive()]).refine(([lo, hi]) => lo <= hi, 'speed_range: expected [lo, hi] with lo <= hi').optional(),
+    /** opensora-ts: size range [lo, hi] of the shapes in object and still scenes, as a fraction of the short side. */
+    size_range: z.tuple([z.number().positive(), z.number().positive()]).refine(([lo, hi]) => lo <= hi && hi < 1, 'size_range: expected [lo, hi] with lo <= hi < 1 (fractions of the short side)').optional(),
   })
   .strict();
 

@@ -40,8 +40,9 @@ describe('ensureDataset', () => {
     expect(new Set(mixed).size).toBeGreaterThan(1);
   });
 
-  it('rejects a reversed speed range, an unknown scene kind and all-zero weights, naming the key', () => {
+  it('rejects a reversed speed range, a size range past the frame, an unknown scene kind and all-zero weights, naming the key', () => {
     expect(() => config({ speed_range: [3, 1] })).toThrow(/speed_range/);
+    expect(() => config({ size_range: [0.3, 1.5] })).toThrow(/size_range/);
     expect(() => config({ scenes: { objects: 1 } })).toThrow(/scenes/);
     expect(() => config({ scenes: { object: 0, camera: 0, still: 0 } })).toThrow(/scenes: the weights sum to 0/);
   });

@@ -44,6 +44,7 @@ export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line
     ...(sw.background_tint !== undefined ? { backgroundTint: sw.background_tint } : {}),
     ...(sw.scenes ? { scenes: sw.scenes } : {}),
     ...(sw.speed_range ? { speedRange: sw.speed_range } : {}),
+    ...(sw.size_range ? { sizeRange: sw.size_range } : {}),
   });
   return r.csvPath;
 }

@@ -80,6 +80,24 @@ describe('shapes world', () => {
     }
   });
 
+  it('draws object and still shapes from sizeRange (same captions otherwise) and rejects a bad range', () => {
+    const base = { numClips: 40, height: 64, width: 64, numFrames: 9, scenes: { object: 1, camera: 0, still: 1 } };
+    let seen = 0;
+    for (let i = 0; i < 40; i++) {
+      const big = planShapesClip(i, { ...base, sizeRange: [0.3, 0.35] });
+      const plain = planShapesClip(i, base);
+      expect(big.caption).toBe(plain.caption);
+      for (const sh of big.shapes) {
+        expect(sh.size).toBeGreaterThanOrEqual(0.3 * 64);
+        expect(sh.size).toBeLessThanOrEqual(0.35 * 64);
+        seen++;
+      }
+      for (const sh of plain.shapes) expect(sh.size).toBeLessThanOrEqual(0.16 * 64);
+    }
+    expect(seen).toBeGreaterThan(40);
+    expect(() => planShapesClip(0, { ...base, sizeRange: [0.4, 0.2] })).toThrow(/sizeRange \[0.4,0.2\]/);
+  });
+
   it('draws the background from the grey, tint and texture-amplitude options (same plans otherwise)', () => {
     const base = { numClips: 4, height: 32, width: 32, numFrames: 2 };
     const flat = planShapesClip(1, { ...base, backgroundGrey: [100, 100], backgroundTint: 0, backgroundAmplitude: [0, 0] });

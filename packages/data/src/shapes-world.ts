@@ -73,6 +73,12 @@ export interface ShapesWorldOptions {
   cameraMotions?: CameraMotion[];
   /** Object/pan speed range in px per frame at a 144-px short side (scaled with the size). */
   speedRange?: [number, number];
+  /**
+   * Size range of the shapes in object and still scenes, as a fraction of the short side (default:
+   * [0.1, 0.15] for moving shapes, [0.1, 0.16] for still ones). Larger shapes make position and
+   * motion a larger share of every frame, which a small model learns sooner.
+   */
+  sizeRange?: [number, number];
   /** Zoom rate range (relative scale change per frame). */
   zoomRange?: [number, number];
   /** Range of the background texture's amplitude in grey levels (default [50, 80]; [0, 0] is flat). */
@@ -118,6 +124,9 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   const colors = Object.keys(SHAPE_COLORS);
   const [slo, shi] = opts.speedRange ?? [0.75, 3];
   const [zlo, zhi] = opts.zoomRange ?? [0.015, 0.04];
+  if (opts.sizeRange && !(opts.sizeRange[0] > 0 && opts.sizeRange[0] <= opts.sizeRange[1] && opts.sizeRange[1] < 1)) {
+    throw new Error(`shapes world: sizeRange [${opts.sizeRange}] must be [lo, hi] with 0 < lo <= hi < 1 (fractions of the short side).`);
+  }
   // A grey with a faint tint: never close to a palette colour, so shapes stand out and a colour
   // check on ground-truth clips sees only the shapes (a saturated base could pass for a shape colour).
   const [glo, ghi] = opts.backgroundGrey ?? [85, 125];
@@ -148,7 +157,7 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
       // The second shape moves the opposite way, so both stay describable and in view.
       const d: Direction = k === 0 ? dir : ({ left: 'right', right: 'left', up: 'down', down: 'up' } as const)[dir];
       const [dx, dy] = DIR_VEC[d];
-      const size = rng.uniform(0.1, 0.15) * Math.min(H, W);
+      const size = rng.uniform(...(opts.sizeRange ?? [0.1, 0.15])) * Math.min(H, W);
       const travelX = dx * speed * (T - 1);
       const travelY = dy * speed * (T - 1);
       // Lanes keep two shapes apart across the motion.
@@ -168,7 +177,7 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
     const shapes: ShapeInstance[] = [];
     for (let k = 0; k < n; k++) {
       const x = W * (n === 1 ? 0.5 : k === 0 ? 0.3 : 0.7) + rng.uniform(-0.05, 0.05) * W;
-      shapes.push(newShape(x, H * rng.uniform(0.35, 0.65), rng.uniform(0.1, 0.16) * Math.min(H, W), 0, 0, shapes[0]));
+      shapes.push(newShape(x, H * rng.uniform(0.35, 0.65), rng.uniform(...(opts.sizeRange ?? [0.1, 0.16])) * Math.min(H, W), 0, 0, shapes[0]));
     }
     const names = shapes.map((s) => `${article(s.color)} ${s.color} ${s.kind}`);
     const caption = `${names.join(' and ')} ${n === 1 ? 'stays' : 'stay'} still.`;

@@ -2,6 +2,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadTrainConfig, parseTrainConfig } from './config.js';
+import { SeededRandom } from '@opensora-ts/kernels';
+import { trainingTimeSampler } from './dit-trainer.js';
 import { applyOverrides, parseOverride } from './overrides.js';
 
 const dir = fileURLToPath(new URL('../../../configs/train/', import.meta.url));
@@ -64,6 +66,19 @@ describe('training configs', () => {
     expect(stage3.scheduler).toEqual(stage2.scheduler);
     expect(stage3.mask_types).toEqual(stage2.mask_types);
     expect(stage3.lr).toBeLessThan(stage2.lr);
+  });
+
+  it("passes the scheduler's logit-normal loc and scale to the training timestep sampler", () => {
+    const median = (scheduler: Record<string, unknown>) => {
+      const cfg = parseTrainConfig({ ...minimal, scheduler });
+      if (cfg.task !== 'dit') throw new Error('expected a DiT config');
+      const t = trainingTimeSampler(cfg.scheduler).sample(2001, new SeededRandom(5)).sort((a, b) => a - b);
+      return t[1000]! / 1000;
+    };
+    // Median of sigmoid(loc + scale N(0,1)) is sigmoid(loc): 0.5 by default, 0.88 at loc 2.
+    expect(median({ sample_method: 'logit-normal' })).toBeCloseTo(0.5, 1);
+    expect(median({ sample_method: 'logit-normal', loc: 2, scale: 0.5 })).toBeCloseTo(1 / (1 + Math.exp(-2)), 1);
+    expect(() => parseTrainConfig({ ...minimal, scheduler: { scale: 0 } }, 'f.json')).toThrow(/scheduler\.scale/);
   });
 
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {

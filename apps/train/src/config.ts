@@ -167,6 +167,9 @@ const schedulerSchema = z
   .object({
     type: z.literal('rflow').default('rflow'),
     sample_method: z.enum(['uniform', 'logit-normal']).default('uniform'),
+    /** Logit-normal location and scale (the reference RFlow's loc/scale): t = sigmoid(loc + scale·N(0,1)). */
+    loc: z.number().default(0),
+    scale: z.number().positive().default(1),
     use_timestep_transform: z.boolean().default(false),
     use_discrete_timesteps: z.boolean().default(false),
     num_timesteps: posInt.default(1000),
@@ -185,7 +188,7 @@ export const ditTrainConfigSchema = z
     model: ditModelSchema,
     vae: vaeModelSchema,
     text_encoder: textEncoderSchema,
-    scheduler: schedulerSchema.default({ type: 'rflow', sample_method: 'uniform', use_timestep_transform: false, use_discrete_timesteps: false, num_timesteps: 1000 }),
+    scheduler: schedulerSchema.default({ type: 'rflow', sample_method: 'uniform', use_timestep_transform: false, use_discrete_timesteps: false, num_timesteps: 1000, loc: 0, scale: 1 }),
     /** I2V/V2V: weights of the mask types (stage1_hq.py, adapt_i2v.py); null = text-to-video only. */
     mask_types: maskTypesSchema.nullable().default(null),
     drop_condition: dropConditionSchema.nullable().default(null),

@@ -107,13 +107,7 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
   const total = cfg.max_steps ?? stepsPerEpoch * cfg.epochs;
   // The reference's scheduler advances every micro-step; an update's lr is read at its first micro-batch.
   const schedule = lrSchedule({ lr: cfg.lr, warmupSteps: cfg.warmup_steps, cosine: cfg.use_cosine_scheduler, totalSteps: total * A, initialLr: cfg.initial_lr });
-  const timeSampler = new TimeSampler({
-    sampleMethod: cfg.scheduler.sample_method,
-    useTimestepTransform: cfg.scheduler.use_timestep_transform,
-    useDiscreteTimesteps: cfg.scheduler.use_discrete_timesteps,
-    numTimesteps: cfg.scheduler.num_timesteps,
-    transformScale: 1.0, // RFLOW forces 1.0 in training
-  });
+  const timeSampler = trainingTimeSampler(cfg.scheduler);
   const dropCondition = cfg.drop_condition ?? cfg.scheduler.drop_condition ?? undefined;
   const fn = stdit3FlowModelFn(model);
   const yNull = () => model.yEmbedder.yEmbedding.tensor!;
@@ -279,6 +273,19 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
       xNoisyRef?.dispose();
     }
   }
+}
+
+/** The training timestep sampler of a config's scheduler keys. */
+export function trainingTimeSampler(s: DitTrainConfig['scheduler']): TimeSampler {
+  return new TimeSampler({
+    sampleMethod: s.sample_method,
+    loc: s.loc,
+    scale: s.scale,
+    useTimestepTransform: s.use_timestep_transform,
+    useDiscreteTimesteps: s.use_discrete_timesteps,
+    numTimesteps: s.num_timesteps,
+    transformScale: 1.0, // RFLOW forces 1.0 in training
+  });
 }
 
 /** The model's parameters and buffers as host tensors (PyTorch layout, the reference's key names). */

@@ -44,6 +44,13 @@ export const stdit3ConfigSchema = z.object({
    * reference's `Attention(shift_window=True)`, which STDiT3 never enables. Default off.
    */
   shift_window: z.boolean().default(false),
+  /**
+   * opensora-ts extension (not an STDiT3Config key): a fixed sin-cos embedding of the latent frame
+   * index, added with the spatial one, as Open-Sora 1.0's STDiT did. STDiT3 knows time only through
+   * the temporal RoPE, which is relative; a small model struggles to turn that into "where is the
+   * object in frame t". No parameters, so weights load either way. Default off.
+   */
+  temporal_pos_embed: z.boolean().default(false),
 });
 
 export type STDiT3Config = z.output<typeof stdit3ConfigSchema>;

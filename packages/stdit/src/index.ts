@@ -18,5 +18,5 @@ export { TimestepEmbedder, SizeEmbedder } from './timestep-embedder.js';
 export { CaptionEmbedder } from './caption-embedder.js';
 export { T2IFinalLayer } from './final-layer.js';
 export { Mlp } from './mlp.js';
-export { positionEmbedding2D } from './position-embedding.js';
+export { positionEmbedding1D, positionEmbedding2D } from './position-embedding.js';
 export { RotaryEmbedding, canonicalRopeFreqs, windowRopeAngles, spatialRopeAngles, temporalRopeAngles } from './rope.js';

@@ -39,3 +39,19 @@ export function positionEmbedding2D(dim: number, h: number, w: number, scale: nu
   }
   return out;
 }
+
+/** [n, dim]: [sin(i f), cos(i f)] with f_j = 1/10000^(2j/dim), the 1-D table of Open-Sora 1.0's temporal embedding. */
+export function positionEmbedding1D(dim: number, n: number): Float32Array {
+  if (dim % 2 !== 0) throw new Error(`PositionEmbedding1D: dim ${dim} must be even`);
+  const half = dim / 2;
+  const out = new Float32Array(n * dim);
+  for (let j = 0; j < half; j++) {
+    const f = f32(1 / f32(10000 ** f32((2 * j) / dim)));
+    for (let i = 0; i < n; i++) {
+      const a = f32(i * f);
+      out[i * dim + j] = Math.sin(a);
+      out[i * dim + half + j] = Math.cos(a);
+    }
+  }
+  return out;
+}

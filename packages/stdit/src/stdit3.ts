@@ -9,7 +9,7 @@ import { parseSTDiT3Config, type STDiT3Config, type STDiT3ConfigInput } from './
 import { T2IFinalLayer } from './final-layer.js';
 import { initializeWeights } from './init.js';
 import { PatchEmbed3D, patchGrid } from './patch-embed.js';
-import { positionEmbedding2D } from './position-embedding.js';
+import { positionEmbedding1D, positionEmbedding2D } from './position-embedding.js';
 import { RotaryEmbedding, spatialRopeAngles, temporalRopeAngles, windowRopeAngles } from './rope.js';
 import { SizeEmbedder, TimestepEmbedder } from './timestep-embedder.js';
 
@@ -284,7 +284,9 @@ export class STDiT3 extends Module {
         rec?.('x_cond_embed', xCond);
         h = tf.add(tf.add(h, xCond), this.xEmbedderCondMask.forward(inputs.cond_mask));
       }
-      h = tf.reshape(tf.add(tf.reshape(h, [b, T, S, hidden]), tf.expandDims(posEmb, 0)), [b, T * S, hidden]);
+      let pos: tf.Tensor = tf.expandDims(posEmb, 0);
+      if (c.temporal_pos_embed) pos = tf.add(pos, tf.tensor4d(positionEmbedding1D(hidden, T), [1, T, 1, hidden]));
+      h = tf.reshape(tf.add(tf.reshape(h, [b, T, S, hidden]), pos), [b, T * S, hidden]);
       rec?.('blocks_in', h);
 
       const ctx = this.blockContext({ T, H, W, scale, tMlp, t0Mlp, xMask, y: yTokens, yMask, yNull, maskIndex });

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadTrainConfig, parseTrainConfig } from './config.js';
 import { SeededRandom } from '@opensora-ts/kernels';
+import { loadTrainConfig, parseTrainConfig } from './config.js';
 import { trainingTimeSampler } from './dit-trainer.js';
 import { applyOverrides, parseOverride } from './overrides.js';
 

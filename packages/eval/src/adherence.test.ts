@@ -38,6 +38,15 @@ describe('adherence on ground-truth shapes-world clips', () => {
     expect(r.color_accuracy).toBeGreaterThanOrEqual(0.95);
     expect(r.direction_accuracy).toBeGreaterThanOrEqual(0.95);
     expect(r.camera_accuracy).toBeGreaterThanOrEqual(0.95);
+    // Each scored video records the flow its direction came from: along the named axis for a moving
+    // shape, under the still threshold (0.15 px/frame at 144 px, 0.075 here) for a still one.
+    for (const v of r.videos.filter((x) => x.direction)) {
+      const f = v.detected.flow!;
+      const d = parseShapesPrompt(v.prompt).direction;
+      const along = { left: -f.dx, right: f.dx, up: -f.dy, down: f.dy, none: 0 }[d!];
+      if (d === 'none') expect(Math.hypot(f.dx, f.dy)).toBeLessThan(0.075);
+      else expect(along).toBeGreaterThan(0.075);
+    }
   });
 
   it('fails when the prompt names another colour, direction or camera motion', async () => {

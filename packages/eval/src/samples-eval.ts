@@ -39,6 +39,8 @@ export async function scoreShapesSamples(prompts: readonly string[], sampler: Vi
       camera: r.correct.camera,
       detected: { color: r.detected.color, direction: r.detected.direction, camera: r.detected.camera },
     };
+    // The flow shows how far a wrong direction was from right (a "still" shape drifting 0.1 px/frame or 2).
+    if (r.detected.flow) row.detected.flow = { dx: round3(r.detected.flow.dx), dy: round3(r.detected.flow.dy) };
     if (o.generationMetrics) {
       if (video.numFrames >= 2) row.temporal_flickering = temporalFlickering(video);
       if (video.numFrames >= 3) row.motion_smoothness_estimate = motionSmoothnessEstimate(video);
@@ -62,3 +64,5 @@ export async function scoreShapesSamples(prompts: readonly string[], sampler: Vi
   }
   return out;
 }
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;

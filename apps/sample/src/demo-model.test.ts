@@ -45,10 +45,11 @@ describe.skipIf(placeholder)(`the bundled demo model${placeholder ? ' (skipped: 
     const { height, width, fps } = models.defaults;
     // A held-out shapes-world picture (seed 99 is not in the training set), with the training set's backgrounds.
     type Background = { background_amplitude?: [number, number]; background_grey?: [number, number]; background_tint?: number };
-    // The last DiT stage may read an earlier stage's clips from a CSV (dataset.shapes_world null): then its init run says.
+    // The last DiT stage may read an earlier stage's clips from a CSV (dataset.shapes_world null): then the run that
+    // generated them (provenance.data) or its init run says.
     type Run = { config?: { dataset?: { shapes_world?: Background | null } } };
-    const runs = models.demoManifest?.provenance as { dit?: Run; dit_init?: Run };
-    const sw = runs.dit?.config?.dataset?.shapes_world ?? runs.dit_init?.config?.dataset?.shapes_world ?? {};
+    const runs = models.demoManifest?.provenance as { dit?: Run; dit_init?: Run; data?: { shapes_world?: Background } };
+    const sw = runs.dit?.config?.dataset?.shapes_world ?? runs.data?.shapes_world ?? runs.dit_init?.config?.dataset?.shapes_world ?? {};
     const clip = planShapesClip(3, {
       numClips: 4, seed: 99, height, width, numFrames: 1, fps, scenes: { object: 1, camera: 0, still: 0 },
       ...(sw.background_amplitude ? { backgroundAmplitude: sw.background_amplitude } : {}),

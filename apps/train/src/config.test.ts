@@ -19,7 +19,7 @@ const minimal = {
 describe('training configs', () => {
   it('parses every shipped stage config with its reference values', () => {
     const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_stage2.json', 'demo_stage3.json', 'demo_vae.json', 'demo_vae_decoder.json', 'demo_vae_decoder_17f.json', 'demo_vae_decoder_wide.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
+    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_stage2.json', 'demo_stage3.json', 'demo_stage4.json', 'demo_stage5.json', 'demo_stage6.json', 'demo_stage7.json', 'demo_vae.json', 'demo_vae_decoder.json', 'demo_vae_decoder_17f.json', 'demo_vae_decoder_wide.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
     for (const n of names) expect(() => loadTrainConfig(dir + n), n).not.toThrow();
     const s1 = loadTrainConfig(dir + 'stage1.json').config;
     expect(s1).toMatchObject({ adam_eps: 1e-15, ema_decay: 0.99, accumulation_steps: 4, use_cosine_scheduler: true, lr: 1e-4, grad_clip: 1 });
@@ -66,6 +66,21 @@ describe('training configs', () => {
     expect(stage3.scheduler).toEqual(stage2.scheduler);
     expect(stage3.mask_types).toEqual(stage2.mask_types);
     expect(stage3.lr).toBeLessThan(stage2.lr);
+    // Stages 4-7 teach direction: the frame-index embedding (without it the pure-noise estimate is
+    // time-symmetric, a still blob), fast-moving clips, then ever more training steps at high noise,
+    // where layout and motion are decided.
+    const later = ['demo_stage4.json', 'demo_stage5.json', 'demo_stage6.json', 'demo_stage7.json'].map((n) => {
+      const c = loadTrainConfig(dir + n).config;
+      if (c.task !== 'dit') throw new Error(`${n} changed task`);
+      expect(c.model).toEqual({ ...stage3.model, temporal_pos_embed: true });
+      expect(c.text_encoder).toEqual(stage3.text_encoder);
+      expect(c.mask_types).toEqual(stage3.mask_types);
+      return c;
+    });
+    expect(later[0]!.dataset.shapes_world).toMatchObject({ num_clips: 1024, speed_range: [3, 6], scenes: { object: 0.6, camera: 0.2, still: 0.2 } });
+    expect(later[0]!.scheduler.sample_method).toBe('uniform');
+    expect(later.slice(1).map((c) => c.scheduler.loc)).toEqual([2, 1.5, 1.5]);
+    expect(later.slice(1).map((c) => c.lr)).toEqual([5e-4, 5e-4, 3e-4]);
   });
 
   it("passes the scheduler's logit-normal loc and scale to the training timestep sampler", () => {

@@ -9,7 +9,7 @@
 // --vae-weights overrides the VAE weights (a file, or a run folder: its newest checkpoint), e.g. the
 // calibrated VAE or a decoder-only fine-tune of it; --vae-run still names the run whose record is kept.
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEMO_T5_CONFIG } from '@opensora-ts/conditioning';
 import { initRuntime } from '@opensora-ts/kernels';
@@ -51,6 +51,15 @@ function vaeRunPosterior(): 'sample' | 'mode' {
   return runConfig && existsSync(runConfig) && readJson(runConfig).latent_sample === 'mode' ? 'mode' : 'sample';
 }
 
+/** `{ data: { run, shapes_world } }` when `dataPath` is the meta.csv an earlier train run generated, else {}. */
+function shapesWorldOrigin(dataPath: unknown): { data?: { run: string; shapes_world: unknown } } {
+  if (typeof dataPath !== 'string') return {};
+  const run = dirname(dirname(resolve(dataPath)));
+  const runConfig = join(run, 'config.json');
+  const sw = existsSync(runConfig) ? readJson(runConfig).dataset?.shapes_world : null;
+  return sw ? { data: { run, shapes_world: sw } } : {};
+}
+
 await initRuntime();
 const ditRun = resolve(a['dit-run']);
 const cfg = readJson(join(ditRun, 'config.json'));
@@ -84,6 +93,9 @@ const dir = writeDemoModel(vae, stdit, {
   provenance: {
     recipe: a.recipe ?? [],
     dit: { run: ditRun, weights: ditPath, config: cfg, ...runRecord(ditRun) },
+    // Clips read from an earlier run's generated set (dataset.data_path = RUN/data/meta.csv): the shapes-world
+    // settings that made them, so a check can draw held-out pictures like the ones the DiT saw.
+    ...shapesWorldOrigin(ds.data_path),
     // A DiT stage that started from an earlier run (model.from_pretrained = its folder): that run's record too.
     ...(typeof ditInit === 'string' && existsSync(join(ditInit, 'log.jsonl')) ? { dit_init: { run: resolve(ditInit), config: readJson(join(ditInit, 'config.json')), ...runRecord(ditInit) } } : {}),
     vae: { weights: vaePath, ...(a['vae-run'] && existsSync(join(resolve(a['vae-run']), 'log.jsonl')) ? runRecord(resolve(a['vae-run'])) : {}) },

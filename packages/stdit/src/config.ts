@@ -47,8 +47,9 @@ export const stdit3ConfigSchema = z.object({
   /**
    * opensora-ts extension (not an STDiT3Config key): a fixed sin-cos embedding of the latent frame
    * index, added with the spatial one, as Open-Sora 1.0's STDiT did. STDiT3 knows time only through
-   * the temporal RoPE, which is relative; a small model struggles to turn that into "where is the
-   * object in frame t". No parameters, so weights load either way. Default off.
+   * the temporal RoPE, which is relative: at pure noise, where every frame's tokens look alike, frames
+   * are nearly interchangeable, so it cannot start a motion. No parameters, so weights load either
+   * way. Default off.
    */
   temporal_pos_embed: z.boolean().default(false),
 });

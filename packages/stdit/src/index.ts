@@ -5,6 +5,7 @@ export type { STDiT3Config, STDiT3ConfigInput } from './config.js';
 export { STDIT3_PRESETS, stdit3Preset } from './presets.js';
 export type { STDiT3PresetName } from './presets.js';
 export { loadSTDiT3, loadSTDiT3Weights, adapt16ch, adapt16chTensor } from './checkpoint.js';
+export { growSTDiT3Depth, stdit3Depth } from './grow-depth.js';
 export type { LoadWeightsOptions, LoadCheckpointOptions } from './checkpoint.js';
 export { stdit3ModelFn, stdit3FlowModelFn } from './model-fn.js';
 export type { STDiT3ModelFn, STDiT3Conditioning, ModelFnOptions, STDiT3FlowModelFn, FlowConditioning, FlowModelFnOptions } from './model-fn.js';

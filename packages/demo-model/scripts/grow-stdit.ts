@@ -1,6 +1,6 @@
 // Deepens a trained STDiT3 (growSTDiT3Depth: the new blocks start as the identity, so the grown model
-// draws what the old one drew) for a next training stage with more capacity. The recipe runs it
-// between DiT stages:
+// draws what the old one drew) for a next training stage with more capacity. It made the depth-8
+// attempt on the model card; the bundled recipe does not use it:
 //   node --conditions=source --import tsx packages/demo-model/scripts/grow-stdit.ts \
 //     --from out/demo-model/dit7 --depth 8 --out out/demo-model/dit7-depth8.safetensors
 import { resolve } from 'node:path';

@@ -38,10 +38,10 @@ describe('adherence on ground-truth shapes-world clips', () => {
     expect(r.color_accuracy).toBeGreaterThanOrEqual(0.95);
     expect(r.direction_accuracy).toBeGreaterThanOrEqual(0.95);
     expect(r.camera_accuracy).toBeGreaterThanOrEqual(0.95);
-    // Each scored video records the flow its direction came from: along the named axis for a moving
+    // Each scored video records the motion its direction came from: along the named axis for a moving
     // shape, under the still threshold (0.15 px/frame at 144 px, 0.075 here) for a still one.
     for (const v of r.videos.filter((x) => x.direction)) {
-      const f = v.detected.flow!;
+      const f = v.detected.motion!;
       const d = parseShapesPrompt(v.prompt).direction;
       const along = { left: -f.dx, right: f.dx, up: -f.dy, down: f.dy, none: 0 }[d!];
       if (d === 'none') expect(Math.hypot(f.dx, f.dy)).toBeLessThan(0.075);
@@ -71,3 +71,50 @@ describe('adherence on ground-truth shapes-world clips', () => {
     expect(summarizeAdherence([r, right, cr])).toMatchObject({ camera_accuracy: 1 / 3, direction_accuracy: 0, n: 3 });
   });
 });
+
+describe('direction from the tracked colour position', () => {
+  // A still purple square whose lower-right quarter brightens over the clip, as a decoder's colours
+  // flicker: the square does not move, though brightness-constancy flow sees its edge slide (mean
+  // Lucas-Kanade flow: 0.35 px/frame up and left).
+  function flickeringStillSquare(): { data: Uint8Array; numFrames: number; height: number; width: number; fps: number; channels: number } {
+    const [T, H, W] = [17, 64, 64];
+    const data = new Uint8Array(T * H * W * 3).fill(105);
+    for (let t = 0; t < T; t++) {
+      for (let y = 26; y < 38; y++) {
+        for (let x = 26; x < 38; x++) {
+          const gain = x >= 32 && y >= 32 ? 1 + (0.25 * t) / (T - 1) : 1;
+          const o = ((t * H + y) * W + x) * 3;
+          [150, 60, 190].forEach((c, ch) => (data[o + ch] = Math.min(255, Math.round(c * gain))));
+        }
+      }
+    }
+    return { data, numFrames: T, height: H, width: W, fps: 8, channels: 3 };
+  }
+
+  it('calls a still shape still when its colours flicker', () => {
+    const r = checkShapesAdherence(flickeringStillSquare(), 'a purple square stays still.');
+    expect(r.detected.motion!.frames).toBe(17);
+    expect(Math.hypot(r.detected.motion!.dx, r.detected.motion!.dy)).toBeLessThan(1e-9);
+    expect(r.correct.direction).toBe(true);
+  });
+
+  it('reads a slow shift of the shape as motion that way', () => {
+    const v = flickeringStillSquare();
+    // Move the square right by one pixel every 3 frames (0.33 px/frame, the generator's slowest at 64 px).
+    const shifted = new Uint8Array(v.data.length).fill(105);
+    const frame = v.height * v.width * 3;
+    for (let t = 0; t < v.numFrames; t++) {
+      const s = Math.floor(t / 3);
+      for (let y = 0; y < v.height; y++) {
+        for (let x = s; x < v.width; x++) {
+          for (let ch = 0; ch < 3; ch++) shifted[t * frame + (y * v.width + x) * 3 + ch] = v.data[t * frame + (y * v.width + x - s) * 3 + ch]!;
+        }
+      }
+    }
+    const r = checkShapesAdherence({ ...v, data: shifted }, 'a purple square moves to the right.');
+    expect(r.detected.motion!.dx).toBeCloseTo(0.33, 1);
+    expect(r.correct.direction).toBe(true);
+    expect(checkShapesAdherence({ ...v, data: shifted }, 'a purple square stays still.').correct.direction).toBe(false);
+  });
+});
+

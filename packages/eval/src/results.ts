@@ -14,8 +14,8 @@ export interface SampleScore {
   color: boolean | null;
   direction: boolean | null;
   camera: boolean;
-  /** `flow`: mean motion of the tracked colour's pixels, px/frame (x right, y down), rounded to 0.001. */
-  detected: { color: string | null; direction: string | null; camera: string; flow?: { dx: number; dy: number } };
+  /** `motion`: velocity of the tracked colour's centroid, px/frame (x right, y down), rounded to 0.001. */
+  detected: { color: string | null; direction: string | null; camera: string; motion?: { dx: number; dy: number } };
   temporal_flickering?: number;
   motion_smoothness_estimate?: number;
   dynamic_degree_estimate?: boolean;

@@ -39,8 +39,8 @@ export async function scoreShapesSamples(prompts: readonly string[], sampler: Vi
       camera: r.correct.camera,
       detected: { color: r.detected.color, direction: r.detected.direction, camera: r.detected.camera },
     };
-    // The flow shows how far a wrong direction was from right (a "still" shape drifting 0.1 px/frame or 2).
-    if (r.detected.flow) row.detected.flow = { dx: round3(r.detected.flow.dx), dy: round3(r.detected.flow.dy) };
+    // The motion shows how far a wrong direction was from right (a "still" shape drifting 0.1 px/frame or 2).
+    if (r.detected.motion) row.detected.motion = { dx: round3(r.detected.motion.dx), dy: round3(r.detected.motion.dy) };
     if (o.generationMetrics) {
       if (video.numFrames >= 2) row.temporal_flickering = temporalFlickering(video);
       if (video.numFrames >= 3) row.motion_smoothness_estimate = motionSmoothnessEstimate(video);

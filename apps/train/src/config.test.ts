@@ -96,6 +96,13 @@ describe('training configs', () => {
     expect(() => parseTrainConfig({ ...minimal, scheduler: { scale: 0 } }, 'f.json')).toThrow(/scheduler\.scale/);
   });
 
+  it('temporal_diff_loss_weight: 0 (the reference loss) unless set, never negative', () => {
+    const plain = parseTrainConfig(minimal);
+    if (plain.task !== 'dit') throw new Error('expected a DiT config');
+    expect(plain.temporal_diff_loss_weight).toBe(0);
+    expect(() => parseTrainConfig({ ...minimal, temporal_diff_loss_weight: -1 }, 'f.json')).toThrow(/temporal_diff_loss_weight/);
+  });
+
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {
     expect(() => parseTrainConfig({ ...minimal, lrr: 1 }, 'f.json')).toThrow(/lrr: unknown key; did you mean 'lr'\?/);
     expect(() => parseTrainConfig({ ...minimal, model: { type: 'STDiT3-tiny', kernal_size: [4, 4, -1] } }, 'f.json')).toThrow(/model\.kernal_size: unknown STDiT3 key; did you mean 'kernel_size'\?/);

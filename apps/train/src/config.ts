@@ -199,6 +199,8 @@ export const ditTrainConfigSchema = z
     /** opensora-ts: eval loss (10 fixed timesteps, fixed noise) every N steps on the first eval_batches batches; 0 = off. */
     eval_every: nonNegInt.default(0),
     eval_batches: posInt.default(2),
+    /** opensora-ts: weight of flow's frame-to-frame loss term (`trainingLoss`'s `temporalDiffWeight`); 0 = the reference's loss. */
+    temporal_diff_loss_weight: z.number().nonnegative().default(0),
   })
   .strict();
 

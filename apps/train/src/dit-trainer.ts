@@ -261,6 +261,7 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
           textUncondProb: draw.textUncondProb,
           xNoisyRef,
           numTimesteps: cfg.scheduler.num_timesteps,
+          temporalDiffWeight: cfg.temporal_diff_loss_weight,
         });
         return r.loss.mean().div(A) as tf.Scalar;
       }, vars);

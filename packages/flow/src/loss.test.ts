@@ -117,6 +117,23 @@ describe('trainingLoss', () => {
     expect(() => trainingLoss(m, x0, { text: { y: x0 }, meta, t: [1, 1], maskIndex: [0], dropCondition: 'keep' })).toThrow(/yNull/);
     x0.dispose();
   });
+  it('temporalDiffWeight adds the mean square of the error difference between neighbouring frames', () => {
+    // Velocity 0 and x0 = 0: the error is the noise itself. Row 0's noise is the same in every frame
+    // (no frame-to-frame change), row 1's is 0, 1, 3 along T (steps 1 and 2: mean square 2.5).
+    const x0 = tf.zeros(shape);
+    const frames = [[1, 1, 1], [0, 1, 3]];
+    const noise = tf.tidy(() => tf.tensor(frames.flat(), [2, 1, 3, 1, 1]).tile([1, 2, 1, 2, 2]));
+    const zero: ModelFn = (x) => tf.concat([tf.zerosLike(x), tf.zerosLike(x)], 1);
+    const base = trainingLoss(zero, x0, { text: { y: tf.ones([2, 1, 1, 1]) }, meta, noise, t: [500, 500] });
+    const withTerm = trainingLoss(zero, x0, { text: { y: tf.ones([2, 1, 1, 1]) }, meta, noise, t: [500, 500], temporalDiffWeight: 2 });
+    const b = Array.from(base.loss.dataSync());
+    expect(b[0]).toBe(1);
+    expect(b[1]).toBeCloseTo(10 / 3, 6);
+    const w = Array.from(withTerm.loss.dataSync());
+    expect(w[0]).toBe(b[0]);
+    expect(w[1]).toBeCloseTo(b[1]! + 2 * 2.5, 5);
+    [x0, noise, base.loss, withTerm.loss].forEach((t) => t.dispose());
+  });
   it('meanFlat with a frame mask averages the true frames', () => {
     const x = tf.tensor([1, 2, 3, 10, 20, 30], [2, 1, 3, 1, 1]);
     const m = tf.tensor([[1, 1, 0], [0, 0, 1]], [2, 3], 'bool');

@@ -32,6 +32,12 @@ export interface TrainingLossOptions {
   dropCondition?: Readonly<Partial<Record<DropCondition, number>>> | DropCondition;
   textUncondProb?: number;
   numTimesteps?: number;
+  /**
+   * Weight of a frame-to-frame term (not in the reference; default 0, off): the mean square of the
+   * velocity error's difference between neighbouring latent frames, added to each sample's loss. It
+   * penalises errors that change from frame to frame, which a decoder shows as a shape that wanders.
+   */
+  temporalDiffWeight?: number;
   /** Keep x_t, cond, cond_mask, y and y_null in the result (caller disposes them). */
   returnIntermediates?: boolean;
 }
@@ -132,7 +138,8 @@ export function trainingLoss(model: ModelFn, x0: Tensor, o: TrainingLossOptions)
     };
     const tT = tf.tensor1d(t, 'float32');
     const v = velocityOf(model(xT, tT, c), x0.shape[1]!);
-    let sq = v.sub((o.xGt ?? x0).sub(noise)).square();
+    const err = v.sub((o.xGt ?? x0).sub(noise));
+    let sq = err.square();
     if (conditioned) {
       const w = conditionFrameWeights(x0.shape[2]!, maskIndex, o.xCondWeight ?? 1);
       sq = sq.mul(tf.tensor(w, [1, 1, w.length, 1, 1]));
@@ -144,7 +151,11 @@ export function trainingLoss(model: ModelFn, x0: Tensor, o: TrainingLossOptions)
       out.y = tf.keep(y.clone());
       if (yNull) out.yNull = tf.keep(yNull);
     }
-    return meanFlat(sq, o.frameMask);
+    const perSample = meanFlat(sq, o.frameMask);
+    const Tl = x0.shape[2]!;
+    if (!o.temporalDiffWeight || Tl < 2) return perSample;
+    const step = err.slice([0, 0, 1], [-1, -1, Tl - 1]).sub(err.slice([0, 0, 0], [-1, -1, Tl - 1]));
+    return perSample.add(meanFlat(step.square()).mul(o.temporalDiffWeight));
   });
   out.loss = loss;
   out.t = t;

@@ -19,8 +19,11 @@
 #    DiT drew a still blob whatever the prompt), 1024 new clips of fast motion (stage 4, uniform timesteps, stopped
 #    after 1000 of its 2000 scheduled steps), then ever more of the steps at high noise, where layout and motion
 #    are decided (logit-normal loc 2, then 1.5 twice, the train app's scheduler.loc),
-# 6. exports both (the DiT's EMA weights, float16) into packages/demo-model/weights with the run records; the
-#    default sampling steps and guidance come from the last DiT stage's scheduler keys (demo_stage7.json).
+# 6. exports stage 7 (the DiT's EMA weights and the VAE, float16) and continues the DiT from that export with a
+#    frame-to-frame term in the loss (configs/train/demo_stage8.json, temporal_diff_loss_weight: errors that
+#    change from frame to frame are what makes a still shape wander),
+# 7. exports stage 8 into packages/demo-model/weights with the run records; the default sampling steps and
+#    guidance come from the last DiT stage's scheduler keys (demo_stage8.json).
 # Each stage resumes from its newest checkpoint when OUT_DIR already holds one (after a crash or a kill).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,8 +59,13 @@ for n in 5 6 7; do
     --set "model.from_pretrained=$OUT/$prev" --set "dataset.data_path=$OUT/dit4/data/meta.csv" --set "cache_dir=$OUT/dit4/cache" $(resume "$OUT/dit$n")
   prev=dit$n
 done
+# Stage 8 started from the float16 export of stage 7 (DiT and VAE), so the recipe exports stage 7 first.
+[ -f "$OUT/stage7-export/model.json" ] || "${TSX[@]}" packages/demo-model/scripts/export.ts \
+  --dit-run "$OUT/dit7" --vae-run "$OUT/vae" --vae-weights "$OUT/vae-decoder-17f" --out "$OUT/stage7-export"
+pnpm train --config configs/train/demo_stage8.json --out "$OUT/dit8" --plain --set "vae.from_pretrained=$OUT/stage7-export/vae.safetensors" \
+  --set "model.from_pretrained=$OUT/stage7-export/stdit.safetensors" --set "dataset.data_path=$OUT/dit4/data/meta.csv" --set "cache_dir=$OUT/dit8/cache" $(resume "$OUT/dit8")
 "${TSX[@]}" packages/demo-model/scripts/export.ts \
-  --dit-run "$OUT/dit7" --vae-run "$OUT/vae" --vae-weights "$OUT/vae-decoder-17f" \
+  --dit-run "$OUT/dit8" \
   --recipe "bash tools/demo-model/recipe.sh $OUT" \
   --recipe "pnpm train --config configs/train/demo_vae.json --out $OUT/vae" \
   --recipe "node --conditions=source --import tsx packages/demo-model/scripts/calibrate-vae.ts --vae-run $OUT/vae --out $OUT/vae-calibrated.safetensors" \
@@ -70,4 +78,6 @@ done
   --recipe "pnpm train --config configs/train/demo_stage4.json --out $OUT/dit4 --set vae.from_pretrained=$OUT/vae-calibrated.safetensors --set model.from_pretrained=$OUT/dit3 --stop-after 1000" \
   --recipe "pnpm train --config configs/train/demo_stage5.json --out $OUT/dit5 --set vae.from_pretrained=$OUT/vae-calibrated.safetensors --set model.from_pretrained=$OUT/dit4 --set dataset.data_path=$OUT/dit4/data/meta.csv --set cache_dir=$OUT/dit4/cache" \
   --recipe "pnpm train --config configs/train/demo_stage6.json --out $OUT/dit6 --set vae.from_pretrained=$OUT/vae-calibrated.safetensors --set model.from_pretrained=$OUT/dit5 --set dataset.data_path=$OUT/dit4/data/meta.csv --set cache_dir=$OUT/dit4/cache" \
-  --recipe "pnpm train --config configs/train/demo_stage7.json --out $OUT/dit7 --set vae.from_pretrained=$OUT/vae-calibrated.safetensors --set model.from_pretrained=$OUT/dit6 --set dataset.data_path=$OUT/dit4/data/meta.csv --set cache_dir=$OUT/dit4/cache"
+  --recipe "pnpm train --config configs/train/demo_stage7.json --out $OUT/dit7 --set vae.from_pretrained=$OUT/vae-calibrated.safetensors --set model.from_pretrained=$OUT/dit6 --set dataset.data_path=$OUT/dit4/data/meta.csv --set cache_dir=$OUT/dit4/cache" \
+  --recipe "node --conditions=source --import tsx packages/demo-model/scripts/export.ts --dit-run $OUT/dit7 --vae-run $OUT/vae --vae-weights $OUT/vae-decoder-17f --out $OUT/stage7-export" \
+  --recipe "pnpm train --config configs/train/demo_stage8.json --out $OUT/dit8 --set vae.from_pretrained=$OUT/stage7-export/vae.safetensors --set model.from_pretrained=$OUT/stage7-export/stdit.safetensors --set dataset.data_path=$OUT/dit4/data/meta.csv --set cache_dir=$OUT/dit8/cache"

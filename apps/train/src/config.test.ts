@@ -19,7 +19,7 @@ const minimal = {
 describe('training configs', () => {
   it('parses every shipped stage config with its reference values', () => {
     const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_stage2.json', 'demo_stage3.json', 'demo_stage4.json', 'demo_stage5.json', 'demo_stage6.json', 'demo_stage7.json', 'demo_vae.json', 'demo_vae_decoder.json', 'demo_vae_decoder_17f.json', 'demo_vae_decoder_wide.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
+    expect(names).toEqual(['adapt.json', 'adapt_i2v.json', 'demo.json', 'demo_stage2.json', 'demo_stage3.json', 'demo_stage4.json', 'demo_stage5.json', 'demo_stage6.json', 'demo_stage7.json', 'demo_stage8.json', 'demo_vae.json', 'demo_vae_decoder.json', 'demo_vae_decoder_17f.json', 'demo_vae_decoder_wide.json', 'stage1.json', 'stage1_hq.json', 'stage2.json', 'video_16z.json']);
     for (const n of names) expect(() => loadTrainConfig(dir + n), n).not.toThrow();
     const s1 = loadTrainConfig(dir + 'stage1.json').config;
     expect(s1).toMatchObject({ adam_eps: 1e-15, ema_decay: 0.99, accumulation_steps: 4, use_cosine_scheduler: true, lr: 1e-4, grad_clip: 1 });
@@ -81,6 +81,12 @@ describe('training configs', () => {
     expect(later[0]!.scheduler.sample_method).toBe('uniform');
     expect(later.slice(1).map((c) => c.scheduler.loc)).toEqual([2, 1.5, 1.5]);
     expect(later.slice(1).map((c) => c.lr)).toEqual([5e-4, 5e-4, 3e-4]);
+    // Stage 8 is stage 7 with the frame-to-frame loss term, 1500 steps at a lower rate.
+    const stage8 = loadTrainConfig(dir + 'demo_stage8.json').config;
+    const stage7 = later[3]!;
+    if (stage8.task !== 'dit') throw new Error('demo_stage8.json changed task');
+    expect(stage7.temporal_diff_loss_weight).toBe(0);
+    expect(stage8).toEqual({ ...stage7, temporal_diff_loss_weight: 2, lr: 2e-4, max_steps: 1500, seed: 44 });
   });
 
   it("passes the scheduler's logit-normal loc and scale to the training timestep sampler", () => {

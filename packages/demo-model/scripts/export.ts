@@ -5,7 +5,8 @@
 //   node --conditions=source --import tsx packages/demo-model/scripts/export.ts \
 //     --dit-run out/demo-dit [--vae-run out/demo-vae] [--vae-weights FILE_OR_RUN] [--out packages/demo-model/weights] [--recipe "pnpm train ..."]
 // --cfg-scale / --steps set the model's default guidance and sampling steps (else the DiT config's, or 7.5 / 30).
-// A DiT run whose model.from_pretrained is an earlier run folder (the demo's stage 2) records that run as dit_init.
+// A DiT run whose model.from_pretrained is an earlier run folder (the demo's stage 2) records that run as dit_init;
+// one that started from an earlier export's stdit.safetensors (the demo's stage 8) records that export's DiT record.
 // --vae-weights overrides the VAE weights (a file, or a run folder: its newest checkpoint), e.g. the
 // calibrated VAE or a decoder-only fine-tune of it; --vae-run still names the run whose record is kept.
 import { existsSync, readFileSync } from 'node:fs';
@@ -76,6 +77,16 @@ const stditConfig = stdit3Preset(ditType, { ...ditRest, in_channels: vae.zChanne
 const ditPath = newestCheckpointWeights(ditRun);
 const stdit = loadSTDiT3(ditPath, { config: stditConfig });
 
+/** The manifest of the export a weights file belongs to (its folder's model.json), read before this export may overwrite it. */
+function exportManifest(weights: unknown): Record<string, any> | undefined {
+  if (typeof weights !== 'string') return undefined;
+  const manifest = join(dirname(resolve(weights)), 'model.json');
+  return existsSync(manifest) ? readJson(manifest) : undefined;
+}
+const initExport = exportManifest(ditInit)?.provenance?.dit as Record<string, unknown> | undefined;
+// A VAE taken as is from an earlier export keeps that export's VAE records and posterior.
+const vaeExport = !a['vae-run'] ? exportManifest(vaePath) : undefined;
+
 const ds = cfg.dataset;
 const sw = ds.shapes_world ?? {};
 const bucket = cfg.bucket_config ? Object.entries(cfg.bucket_config as Record<string, Record<string, unknown>>)[0] : null;
@@ -86,7 +97,7 @@ const dir = writeDemoModel(vae, stdit, {
   vae: vaeConfig as Record<string, unknown>,
   stdit: stditConfig as Record<string, unknown>,
   text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, fingerprint: await textEncoderFingerprint(new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length })) },
-  vae_posterior: vaeRunPosterior(),
+  vae_posterior: vaeExport?.vae_posterior ?? vaeRunPosterior(),
   sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: a.steps ? Number(a.steps) : (cfg.scheduler?.num_sampling_steps ?? 30), cfg_scale: a['cfg-scale'] ? Number(a['cfg-scale']) : (cfg.scheduler?.cfg_scale ?? 7.5),
     // Sampled as trained: with the resolution/length timestep shift only if training used it.
     use_timestep_transform: cfg.scheduler?.use_timestep_transform ?? true },
@@ -98,7 +109,10 @@ const dir = writeDemoModel(vae, stdit, {
     ...shapesWorldOrigin(ds.data_path),
     // A DiT stage that started from an earlier run (model.from_pretrained = its folder): that run's record too.
     ...(typeof ditInit === 'string' && existsSync(join(ditInit, 'log.jsonl')) ? { dit_init: { run: resolve(ditInit), config: readJson(join(ditInit, 'config.json')), ...runRecord(ditInit) } } : {}),
-    vae: { weights: vaePath, ...(a['vae-run'] && existsSync(join(resolve(a['vae-run']), 'log.jsonl')) ? runRecord(resolve(a['vae-run'])) : {}) },
+    // Or from an earlier export (model.from_pretrained = its stdit.safetensors): the DiT record of that export.
+    ...(initExport ? { dit_init: { from_export: resolve(ditInit as string), ...initExport } } : {}),
+    vae: vaeExport?.provenance?.vae ? { ...vaeExport.provenance.vae, from_export: vaePath } : { weights: vaePath, ...(a['vae-run'] && existsSync(join(resolve(a['vae-run']), 'log.jsonl')) ? runRecord(resolve(a['vae-run'])) : {}) },
+    ...(vaeExport?.provenance?.vae_decoder ? { vae_decoder: vaeExport.provenance.vae_decoder } : {}),
     // A decoder-only fine-tune (freeze_encoder) run given as --vae-weights: its record too.
     ...(a['vae-weights'] && existsSync(join(resolve(a['vae-weights']), 'log.jsonl')) ? { vae_decoder: runRecord(resolve(a['vae-weights'])) } : {}),
     exported: new Date().toISOString(),

@@ -2,6 +2,7 @@
 // what the captions say (~100%), and must fail when the prompt says something else.
 import { describe, expect, it } from 'vitest';
 import { checkShapesAdherence, summarizeAdherence } from './adherence.js';
+import type { Video } from './frames.js';
 import { groundTruthSampler, shapesPromptSuite } from './sampler.js';
 import { scoreShapesSamples } from './samples-eval.js';
 import { parseShapesPrompt } from './shapes-prompt.js';
@@ -76,7 +77,7 @@ describe('direction from the tracked colour position', () => {
   // A still purple square whose lower-right quarter brightens over the clip, as a decoder's colours
   // flicker: the square does not move, though brightness-constancy flow sees its edge slide (mean
   // Lucas-Kanade flow: 0.35 px/frame up and left).
-  function flickeringStillSquare(): { data: Uint8Array; numFrames: number; height: number; width: number; fps: number; channels: number } {
+  function flickeringStillSquare(): Video & { data: Uint8Array } {
     const [T, H, W] = [17, 64, 64];
     const data = new Uint8Array(T * H * W * 3).fill(105);
     for (let t = 0; t < T; t++) {

@@ -34,8 +34,9 @@ export interface TrainingLossOptions {
   numTimesteps?: number;
   /**
    * Weight of a frame-to-frame term (not in the reference; default 0, off): the mean square of the
-   * velocity error's difference between neighbouring latent frames, added to each sample's loss. It
-   * penalises errors that change from frame to frame, which a decoder shows as a shape that wanders.
+   * velocity error's difference between neighbouring latent frames, added to each sample's loss (over all
+   * frames: the frame mask and condition-frame weights do not apply to it). It penalises errors that change
+   * from frame to frame, which a decoder shows as a shape that wanders.
    */
   temporalDiffWeight?: number;
   /** Keep x_t, cond, cond_mask, y and y_null in the result (caller disposes them). */

@@ -118,4 +118,3 @@ describe('direction from the tracked colour position', () => {
     expect(checkShapesAdherence({ ...v, data: shifted }, 'a purple square stays still.').correct.direction).toBe(false);
   });
 });
-

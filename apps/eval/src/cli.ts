@@ -32,6 +32,13 @@ const int = (name: string) => (v: string) => {
   return n;
 };
 
+/** "42,1000,2000" -> [42, 1000, 2000]. */
+const intList = (name: string) => (v: string) => {
+  const parts = v.split(',').map((x) => x.trim());
+  if (!parts.every((x) => /^\d+$/.test(x))) throw new InvalidArgumentError(`${name} must be comma-separated non-negative integers (e.g. 42,1000,2000), got '${v}'.`);
+  return parts.map(Number);
+};
+
 function readJson(path: string, what: string): unknown {
   if (!existsSync(path)) throw new Error(`${path}: ${what} not found.`);
   try {
@@ -148,6 +155,7 @@ async function vaeCommand(o: { real: string; recon: string; numFrames: number; l
 
 async function samplesCommand(o: {
   suite: string; n: number; sampler?: string; weights?: string; sampleConfig?: string; height?: number; width?: number; numFrames?: number; fps?: number; seed: number;
+  seeds?: number[];
   json?: string; out?: string; save?: string; generationMetrics?: boolean; name?: string; report?: string; backend?: string;
 }): Promise<void> {
   if (o.suite !== 'shapes') throw new Error(`--suite ${o.suite}: only 'shapes' (held-out shapes-world prompts) is scored here; for VBench prompts use 'opensora-eval vbench'.`);
@@ -161,12 +169,13 @@ async function samplesCommand(o: {
   const r = await scoreShapesSamples(suite.map((s) => s.prompt), sampler, {
     suite: 'shapes',
     seed: o.seed,
+    ...(o.seeds ? { seeds: o.seeds } : {}),
     generationMetrics: o.generationMetrics ?? false,
     ...(o.save ? { saveDir: resolve(o.save), write: (p: string, v: Video) => writeVideoOf(p, v) } : {}),
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.stop();
-  const summary = { color_accuracy: r.color_accuracy, direction_accuracy: r.direction_accuracy, camera_accuracy: r.camera_accuracy, n: r.n, n_direction: r.n_direction };
+  const summary = { color_accuracy: r.color_accuracy, direction_accuracy: r.direction_accuracy, camera_accuracy: r.camera_accuracy, n: r.n, n_direction: r.n_direction, ...(r.per_seed ? { per_seed: r.per_seed } : {}) };
   console.log(JSON.stringify(summary));
   if (o.json) {
     mkdirSync(dirname(resolve(o.json)), { recursive: true });
@@ -237,7 +246,8 @@ export function buildProgram(): Command {
     .option('--num-frames <n>', "frames (default: the model's; ground truth 33)", int('--num-frames'))
     .option('--fps <n>', "frames per second (default: the model's; ground truth 8)", int('--fps'))
     .option('--seed <n>', 'seed of the first sample (then +1 per prompt)', int('--seed'), 42)
-    .option('--json <file>', 'write {color_accuracy, direction_accuracy, camera_accuracy, n} here')
+    .option('--seeds <list>', 'score the suite once per seed (e.g. 42,1000,2000; each as --seed) and pool the videos; overrides --seed', intList('--seeds'))
+    .option('--json <file>', 'write {color_accuracy, direction_accuracy, camera_accuracy, n[, per_seed]} here')
     .option('--generation-metrics', 'also temporal flickering and the motion-smoothness / dynamic-degree estimates')
     .option('--save <dir>', 'keep the generated videos')
     .option('--name <label>', 'run label in reports')

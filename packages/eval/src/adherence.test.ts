@@ -50,6 +50,27 @@ describe('adherence on ground-truth shapes-world clips', () => {
     }
   });
 
+  it('scores the suite once per seed with `seeds`, pooling the videos and keeping each run', async () => {
+    const prompts = suite.slice(0, 4).map((s) => s.prompt);
+    const calls: [string, number][] = [];
+    // From seed 100 on, every prompt gets the first prompt's clip: that run scores lower.
+    const seeded = async (prompt: string, seed: number) => {
+      calls.push([prompt, seed]);
+      return sampler(seed >= 100 ? prompts[0]! : prompt, seed);
+    };
+    const r = await scoreShapesSamples(prompts, seeded, { seeds: [5, 100] });
+    expect(calls.map(([, seed]) => seed)).toEqual([5, 6, 7, 8, 100, 101, 102, 103]);
+    expect(calls.map(([p]) => p)).toEqual([...prompts, ...prompts]);
+    expect(r.n).toBe(8);
+    expect(r.per_seed!.map((x) => x.seed)).toEqual([5, 100]);
+    const [good, bad] = r.per_seed!;
+    expect(good!.color_accuracy).toBe(1);
+    expect(bad!.color_accuracy).toBeLessThan(1);
+    expect(r.color_accuracy).toBeCloseTo((good!.color_accuracy + bad!.color_accuracy) / 2, 10);
+    expect((await scoreShapesSamples(prompts.slice(0, 1), sampler, { seed: 3 })).per_seed).toBeUndefined();
+    await expect(scoreShapesSamples(prompts, sampler, { seeds: [] })).rejects.toThrow(/seeds: expected one or more integers/);
+  });
+
   it('fails when the prompt names another colour, direction or camera motion', async () => {
     const flipDir = { left: 'right', right: 'left', up: 'down', down: 'up' } as const;
     const obj = suite.find((s) => s.clip.scene === 'object')!;

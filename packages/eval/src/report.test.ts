@@ -46,6 +46,19 @@ describe('report', () => {
       }
     }
   });
+  it('shows each seed of a run scored at several seeds', async () => {
+    const samples = (perSeed?: { seed: number; direction_accuracy: number }[]): EvalResults['samples'] => ({
+      suite: 'shapes', color_accuracy: 0.9, direction_accuracy: 0.7, camera_accuracy: 0, n: 10, n_color: 10, n_direction: 6, videos: [],
+      ...(perSeed ? { per_seed: perSeed.map((p) => ({ ...p, color_accuracy: 0.9, camera_accuracy: 0 })) } : {}),
+    });
+    const seeded = { ...newResults('two-seeds'), samples: samples([{ seed: 42, direction_accuracy: 0.8 }, { seed: 1000, direction_accuracy: 0.6 }]) };
+    const once = { ...newResults('one-seed'), samples: samples() };
+    const r = await writeReport([seeded, once], join(dir, 'seeds'));
+    expect(r.markdown).toContain('| direction per seed | 42: 0.8000, 1000: 0.6000 | – |');
+    const plain = await writeReport([once], join(dir, 'one'));
+    expect(plain.markdown).not.toContain('direction per seed');
+  });
+
   it('rejects a file that is not a results file', () => {
     const p = join(dir, 'bad.json');
     writeResults(p, { ...newResults('x'), format: 'other' as 'opensora-eval/1' }, false);

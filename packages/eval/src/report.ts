@@ -93,6 +93,8 @@ export async function writeReport(runs: EvalResults[], outDir: string, o: Report
     row('suite / videos', (s) => `${s.suite} / ${s.n}`);
     row('colour accuracy', (s) => f4(s.color_accuracy));
     row('direction accuracy', (s) => `${f4(s.direction_accuracy)} (of ${s.n_direction})`);
+    // Scored at several seeds: how far one run of the suite moves with the seed.
+    if (withSamples.some((x) => x.r.samples!.per_seed)) row('direction per seed', (s) => s.per_seed?.map((p) => `${p.seed}: ${f4(p.direction_accuracy)}`).join(', ') ?? '–');
     row('camera accuracy', (s) => f4(s.camera_accuracy));
     row('temporal flickering', (s) => f4(s.temporal_flickering));
     row('motion smoothness (estimate)', (s) => f4(s.motion_smoothness_estimate));

@@ -21,8 +21,18 @@ export interface SampleScore {
   dynamic_degree_estimate?: boolean;
 }
 
+/** One seed's run of a suite scored at several seeds. */
+export interface SeedSummary {
+  seed: number;
+  color_accuracy: number;
+  direction_accuracy: number;
+  camera_accuracy: number;
+}
+
 export interface SamplesResults extends AdherenceSummary {
   suite: string;
+  /** Scored at several seeds: each seed's run (the accuracies above pool all of them). */
+  per_seed?: SeedSummary[];
   /** Means over the videos of the weight-free generation metrics. */
   temporal_flickering?: number;
   motion_smoothness_estimate?: number;

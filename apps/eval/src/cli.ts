@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { initRuntime, tf, type BackendName } from '@opensora-ts/kernels';
 import { decodeFrames, readMetadata, writeVideo } from '@opensora-ts/data';
-import { DemoTextEncoder } from '@opensora-ts/conditioning';
+import { DEMO_T5_CONFIG, DemoTextEncoder } from '@opensora-ts/conditioning';
 import { loadSTDiT3, stdit3FlowModelFn, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
 import {
@@ -76,7 +76,8 @@ async function lossCommand(o: {
   const override = modelConfig(o.modelConfig);
   const model = loadSTDiT3(o.ckpt, override ? { config: override as never } : {});
   if (o.textEncoder !== 'demo') throw new Error(`--text-encoder ${o.textEncoder}: only 'demo' (the conditioning package's demo encoder) is wired in this app so far.`);
-  const text = new DemoTextEncoder({ maxLength: model.config.model_max_length });
+  // A demo DiT with twice the encoder's channels was trained with its word-order channels.
+  const text = new DemoTextEncoder({ maxLength: model.config.model_max_length, wordOrder: model.config.caption_channels === 2 * DEMO_T5_CONFIG.d_model });
   if (text.dim !== model.config.caption_channels) {
     throw new Error(`--text-encoder demo gives ${text.dim}-dim states but the model's caption_channels is ${model.config.caption_channels}; use the text encoder the model was trained with.`);
   }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '@opensora-ts/kernels';
 import { loadTrainConfig, parseTrainConfig } from './config.js';
 import { trainingTimeSampler } from './dit-trainer.js';
+import { buildTextEncoder } from './models.js';
 import { applyOverrides, parseOverride } from './overrides.js';
 
 const dir = fileURLToPath(new URL('../../../configs/train/', import.meta.url));
@@ -100,6 +101,19 @@ describe('training configs', () => {
     expect(median({ sample_method: 'logit-normal' })).toBeCloseTo(0.5, 1);
     expect(median({ sample_method: 'logit-normal', loc: 2, scale: 0.5 })).toBeCloseTo(1 / (1 + Math.exp(-2)), 1);
     expect(() => parseTrainConfig({ ...minimal, scheduler: { scale: 0 } }, 'f.json')).toThrow(/scheduler\.scale/);
+  });
+
+  it('text_encoder.word_order gives the demo encoder its word-order channels (twice the caption channels)', () => {
+    const dim = (textEncoder: Record<string, unknown>) => {
+      const cfg = parseTrainConfig({ ...minimal, text_encoder: textEncoder });
+      if (cfg.task !== 'dit') throw new Error('expected a DiT config');
+      const enc = buildTextEncoder(cfg);
+      enc.dispose();
+      return enc.dim;
+    };
+    expect(dim({ type: 'demo', model_max_length: 8 })).toBe(64);
+    expect(dim({ type: 'demo', model_max_length: 8, word_order: true })).toBe(128);
+    expect(() => parseTrainConfig({ ...minimal, text_encoder: { type: 'demo', word_order: 'yes' } }, 'f.json')).toThrow(/text_encoder\.word_order/);
   });
 
   it('temporal_diff_loss_weight: 0 (the reference loss) unless set, never negative', () => {

@@ -160,6 +160,8 @@ const textEncoderSchema = z
     shardformer: z.boolean().optional(),
     /** demo encoder: seed of its frozen weights. */
     seed: z.number().int().optional(),
+    /** demo encoder: append its word-order channels (the conditioning package's DemoTextEncoder `wordOrder`; doubles caption_channels). */
+    word_order: z.boolean().optional(),
   })
   .strict();
 

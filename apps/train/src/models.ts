@@ -40,7 +40,7 @@ export function buildVae(m: VaeModelConfig, log: (line: string) => void, what = 
 
 export function buildTextEncoder(cfg: DitTrainConfig): TextEncoder {
   const te = cfg.text_encoder;
-  if (te.type === 'demo') return new DemoTextEncoder({ maxLength: te.model_max_length, seed: te.seed });
+  if (te.type === 'demo') return new DemoTextEncoder({ maxLength: te.model_max_length, seed: te.seed, wordOrder: te.word_order });
   if (!te.from_pretrained) throw new Error('text_encoder.from_pretrained: a local T5 v1.1 folder (config.json, tokenizer.json, model.safetensors) is needed for type "t5"; nothing can be downloaded. Use type "demo" for the shapes-world encoder.');
   return T5Encoder.fromFolder(te.from_pretrained, { maxLength: te.model_max_length });
 }

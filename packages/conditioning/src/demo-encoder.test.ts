@@ -45,4 +45,31 @@ describe('DemoTextEncoder', () => {
     a.dispose();
     b.dispose();
   });
+
+  it('with wordOrder, appends channels in which a direction word carries the colour before it', async () => {
+    const plain = new DemoTextEncoder({ maxLength: 24 });
+    const ordered = new DemoTextEncoder({ maxLength: 24, wordOrder: true });
+    expect(ordered.dim).toBe(2 * plain.dim);
+    expect(ordered.id).toBe('demo-t5:seed1234:len24:word-order');
+    // The same words, colours swapped between the two clauses.
+    const prompts = ['a blue square moves to the left and a red circle moves to the right.', 'a red square moves to the left and a blue circle moves to the right.'];
+    const p = await plain.encode(prompts);
+    const o = await ordered.encode(prompts);
+    // The first half is the plain encoder's output.
+    expect(Array.from((await tf.slice(o.states, [0, 0, 0, 0], [-1, -1, -1, plain.dim]).data()) as Float32Array)).toEqual(Array.from((await p.states.data()) as Float32Array));
+    // Token 6 is "left": how much its features change when the colours swap, relative to their size.
+    const change = (s: tf.Tensor, from: number, size: number) =>
+      tf.tidy(() => {
+        const left = tf.slice(s, [0, 0, 6, from], [2, 1, 1, size]);
+        const [a, b] = tf.split(left, 2, 0);
+        return tf.norm(tf.sub(a!, b!)).dataSync()[0]! / tf.norm(a!).dataSync()[0]!;
+      });
+    const plainChange = change(p.states, 0, plain.dim);
+    const orderChange = change(o.states, plain.dim, plain.dim);
+    expect(plainChange).toBeLessThan(0.2);
+    expect(orderChange).toBeGreaterThan(2 * plainChange);
+    tf.dispose([p.states, p.mask, o.states, o.mask]);
+    plain.dispose();
+    ordered.dispose();
+  });
 });

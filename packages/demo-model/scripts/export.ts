@@ -96,7 +96,7 @@ const dir = writeDemoModel(vae, stdit, {
   status: 'trained',
   vae: vaeConfig as Record<string, unknown>,
   stdit: stditConfig as Record<string, unknown>,
-  text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, fingerprint: await textEncoderFingerprint(new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length })) },
+  text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, word_order: te.word_order ?? false, fingerprint: await textEncoderFingerprint(new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length, wordOrder: te.word_order ?? false })) },
   vae_posterior: vaeExport?.vae_posterior ?? vaeRunPosterior(),
   sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: a.steps ? Number(a.steps) : (cfg.scheduler?.num_sampling_steps ?? 30), cfg_scale: a['cfg-scale'] ? Number(a['cfg-scale']) : (cfg.scheduler?.cfg_scale ?? 7.5),
     // Sampled as trained: with the resolution/length timestep shift only if training used it.

@@ -2,10 +2,12 @@ import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DemoTextEncoder } from '@opensora-ts/conditioning';
 import { SafetensorsFile, tf } from '@opensora-ts/kernels';
 import { STDiT3 } from '@opensora-ts/stdit';
 import { createVae } from '@opensora-ts/vae';
 import { checkDemoTextEncoder, demoModelPaths, loadDemoModel, readDemoManifest, writeDemoModel } from './index.js';
+import { textEncoderFingerprint } from './fingerprint.js';
 
 describe('bundled demo model', () => {
   it('is under 30 MB, float16, and loads into a VAE, an STDiT3 and the demo text encoder that fit together', async () => {
@@ -69,6 +71,45 @@ describe('writeDemoModel', () => {
       copyFileSync(join(dir, 'stdit.safetensors'), join(partial, 'stdit.safetensors'));
       expect(() => loadDemoModel(partial)).toThrow(/missing VAE weights .*vae\.safetensors/);
       rmSync(partial, { recursive: true, force: true });
+    } finally {
+      vae.dispose();
+      stdit.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a demo model trained with the word-order channels', () => {
+  it('loads with the encoder that has them, and its fingerprint covers both halves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'demo-model-word-order-'));
+    const vaeCfg = { encoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1] }, decoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [1], temporal_downsample: 2 } };
+    const stditCfg = { depth: 1, hidden_size: 48, num_heads: 2, caption_channels: 128, model_max_length: 8, kernel_size: [4, 4, -1], use_spatial_rope: true };
+    const vae = createVae(vaeCfg);
+    const stdit = new STDiT3(stditCfg as never, { seed: 1 });
+    try {
+      writeDemoModel(vae, stdit, {
+        status: 'untrained-placeholder',
+        vae: vaeCfg,
+        stdit: stditCfg,
+        text_encoder: { type: 'demo', seed: 1234, model_max_length: 8, word_order: true },
+        sampling: { height: 32, width: 32, num_frames: 17, fps: 8, num_sampling_steps: 10, cfg_scale: 7.5 },
+      }, dir);
+      const m = loadDemoModel(dir);
+      try {
+        expect(m.textEncoder.dim).toBe(128);
+        const probe = await textEncoderFingerprint(m.textEncoder);
+        expect(probe).toHaveLength(64);
+        // The first half is the plain encoder's probe, unchanged.
+        const plain = new DemoTextEncoder({ seed: 1234, maxLength: 8 });
+        expect(probe.slice(0, 32)).toEqual(await textEncoderFingerprint(plain));
+        plain.dispose();
+        m.manifest.text_encoder.fingerprint = probe;
+        expect(await checkDemoTextEncoder(m)).toBeNull();
+        m.manifest.text_encoder.fingerprint = probe.map((v, i) => (i < 32 ? v : v + 0.5));
+        expect(await checkDemoTextEncoder(m)).toMatch(/features changed/);
+      } finally {
+        m.dispose();
+      }
     } finally {
       vae.dispose();
       stdit.dispose();

@@ -2,13 +2,16 @@
 // conditioning package. If that code changes, the same seed gives other features and a trained DiT
 // silently stops following prompts. A probe of a fixed prompt's embedding, stored at export and
 // compared (with a tolerance: backends differ in the last bits) at run time, catches it.
-import type { TextEncoder } from '@opensora-ts/conditioning';
+import { DEMO_T5_CONFIG, type TextEncoder } from '@opensora-ts/conditioning';
 
 export const FINGERPRINT_PROMPT = 'a red circle moves to the left.';
 const TOKENS = 4;
 const CHANNELS = 8;
 
-/** 32 values of FINGERPRINT_PROMPT's states: the first 8 channels of its first 4 tokens. */
+/**
+ * FINGERPRINT_PROMPT's states, first 4 tokens: the first 8 channels of each encoder's part (the plain
+ * encoder's 64 channels, then the word-order encoder's when present), 32 values per part.
+ */
 export async function textEncoderFingerprint(encoder: TextEncoder): Promise<number[]> {
   const { states, mask } = await encoder.encode([FINGERPRINT_PROMPT]);
   const data = (await states.data()) as Float32Array;
@@ -16,7 +19,10 @@ export async function textEncoderFingerprint(encoder: TextEncoder): Promise<numb
   states.dispose();
   mask.dispose();
   const out: number[] = [];
-  for (let t = 0; t < TOKENS; t++) for (let c = 0; c < Math.min(CHANNELS, dim); c++) out.push(Number(data[t * dim + c]!.toFixed(6)));
+  const part = Math.min(DEMO_T5_CONFIG.d_model, dim);
+  for (let start = 0; start < dim; start += part) {
+    for (let t = 0; t < TOKENS; t++) for (let c = start; c < start + Math.min(CHANNELS, part); c++) out.push(Number(data[t * dim + c]!.toFixed(6)));
+  }
   return out;
 }
 

@@ -18,7 +18,8 @@ export interface DemoModel {
 
 /** The text encoder the demo DiT was trained with (no null caption set). */
 export function demoTextEncoder(manifest: DemoManifest): DemoTextEncoder {
-  return new DemoTextEncoder({ seed: manifest.text_encoder.seed, maxLength: manifest.text_encoder.model_max_length });
+  const { seed, model_max_length: maxLength, word_order: wordOrder } = manifest.text_encoder;
+  return new DemoTextEncoder({ seed, maxLength, wordOrder });
 }
 
 /** Loads the bundled demo model (or the one in `dir`). */

@@ -18,6 +18,8 @@ export const demoManifestSchema = z.object({
     type: z.literal('demo'),
     seed: z.number().int(),
     model_max_length: posInt,
+    /** DemoTextEncoder's `wordOrder`: its word-order channels follow the plain ones (caption_channels doubles). */
+    word_order: z.boolean().default(false),
     /** textEncoderFingerprint() of the encoder the DiT was trained with (absent: not checked). */
     fingerprint: z.array(z.number()).optional(),
   }),

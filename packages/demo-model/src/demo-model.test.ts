@@ -39,21 +39,27 @@ describe('bundled demo model', () => {
   });
 });
 
+/** A tiny demo model written to `dir` (plain encoder, or with its word-order channels); returns its modules to dispose. */
+function writeTinyDemoModel(dir: string, wordOrder: boolean) {
+  const vaeCfg = { encoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1] }, decoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [1], temporal_downsample: 2 } };
+  const stditCfg = { depth: 1, hidden_size: 48, num_heads: 2, caption_channels: wordOrder ? 128 : 64, model_max_length: 8, kernel_size: [4, 4, -1], use_spatial_rope: true };
+  const vae = createVae(vaeCfg);
+  const stdit = new STDiT3(stditCfg as never, { seed: 1 });
+  writeDemoModel(vae, stdit, {
+    status: 'untrained-placeholder',
+    vae: vaeCfg,
+    stdit: stditCfg,
+    text_encoder: { type: 'demo', seed: 1234, model_max_length: 8, ...(wordOrder ? { word_order: true } : {}) },
+    sampling: { height: 32, width: 32, num_frames: 17, fps: 8, num_sampling_steps: 10, cfg_scale: 7.5 },
+  }, dir);
+  return { vae, stdit };
+}
+
 describe('writeDemoModel', () => {
   it('writes float16 weights and a manifest that load back, and names a missing file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'demo-model-'));
-    const vaeCfg = { encoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1] }, decoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [1], temporal_downsample: 2 } };
-    const stditCfg = { depth: 1, hidden_size: 48, num_heads: 2, caption_channels: 64, model_max_length: 8, kernel_size: [4, 4, -1], use_spatial_rope: true };
-    const vae = createVae(vaeCfg);
-    const stdit = new STDiT3(stditCfg as never, { seed: 1 });
+    const { vae, stdit } = writeTinyDemoModel(dir, false);
     try {
-      writeDemoModel(vae, stdit, {
-        status: 'untrained-placeholder',
-        vae: vaeCfg,
-        stdit: stditCfg,
-        text_encoder: { type: 'demo', seed: 1234, model_max_length: 8 },
-        sampling: { height: 32, width: 32, num_frames: 17, fps: 8, num_sampling_steps: 10, cfg_scale: 7.5 },
-      }, dir);
       expect(readDemoManifest(join(dir, 'model.json')).status).toBe('untrained-placeholder');
       const back = loadDemoModel(dir);
       const key = 'x_embedder.proj.weight';
@@ -82,18 +88,8 @@ describe('writeDemoModel', () => {
 describe('a demo model trained with the word-order channels', () => {
   it('loads with the encoder that has them, and its fingerprint covers both halves', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'demo-model-word-order-'));
-    const vaeCfg = { encoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1] }, decoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [1], temporal_downsample: 2 } };
-    const stditCfg = { depth: 1, hidden_size: 48, num_heads: 2, caption_channels: 128, model_max_length: 8, kernel_size: [4, 4, -1], use_spatial_rope: true };
-    const vae = createVae(vaeCfg);
-    const stdit = new STDiT3(stditCfg as never, { seed: 1 });
+    const { vae, stdit } = writeTinyDemoModel(dir, true);
     try {
-      writeDemoModel(vae, stdit, {
-        status: 'untrained-placeholder',
-        vae: vaeCfg,
-        stdit: stditCfg,
-        text_encoder: { type: 'demo', seed: 1234, model_max_length: 8, word_order: true },
-        sampling: { height: 32, width: 32, num_frames: 17, fps: 8, num_sampling_steps: 10, cfg_scale: 7.5 },
-      }, dir);
       const m = loadDemoModel(dir);
       try {
         expect(m.textEncoder.dim).toBe(128);

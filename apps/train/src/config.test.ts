@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '@opensora-ts/kernels';
 import { loadTrainConfig, parseTrainConfig } from './config.js';
 import { trainingTimeSampler } from './dit-trainer.js';
-import { buildTextEncoder } from './models.js';
+import { buildDit, buildTextEncoder } from './models.js';
 import { applyOverrides, parseOverride } from './overrides.js';
 
 const dir = fileURLToPath(new URL('../../../configs/train/', import.meta.url));
@@ -121,6 +121,35 @@ describe('training configs', () => {
     if (plain.task !== 'dit') throw new Error('expected a DiT config');
     expect(plain.temporal_diff_loss_weight).toBe(0);
     expect(() => parseTrainConfig({ ...minimal, temporal_diff_loss_weight: -1 }, 'f.json')).toThrow(/temporal_diff_loss_weight/);
+  });
+
+  it('trainable_params freezes every DiT parameter no pattern matches, and names a pattern that matches none', () => {
+    const build = (trainable_params: unknown) => {
+      const cfg = parseTrainConfig({ ...minimal, model: { type: 'STDiT3-tiny', depth: 1, hidden_size: 48, num_heads: 2 }, trainable_params }, 'f.json');
+      if (cfg.task !== 'dit') throw new Error('expected a DiT config');
+      const text = buildTextEncoder(cfg);
+      try {
+        const lines: string[] = [];
+        const model = buildDit(cfg, text, 4, (l) => lines.push(l));
+        const trainable = [...model.namedParameters()].filter(([, p]) => p.trainable).map(([n]) => n);
+        const variables = model.trainableVariables().length;
+        model.dispose();
+        return { trainable, variables, lines };
+      } finally {
+        text.dispose();
+      }
+    };
+    const all = build(null);
+    const some = build(['^y_embedder\\.', '\\.cross_attn\\.']);
+    expect(some.trainable.length).toBeGreaterThan(4);
+    expect(some.trainable.length).toBeLessThan(all.trainable.length);
+    for (const n of some.trainable) expect(n).toMatch(/^y_embedder\.|\.cross_attn\./);
+    expect(all.trainable.filter((n) => /^y_embedder\.|\.cross_attn\./.test(n))).toEqual(some.trainable);
+    expect(some.variables).toBe(some.trainable.length);
+    expect(some.lines.join('\n')).toMatch(new RegExp(`training ${some.trainable.length} of \\d+ parameter tensors`));
+    expect(() => build(['^cross_attn\\.'])).toThrow(/trainable_params: "\^cross_attn\\\\\." matches no DiT parameter; names look like/);
+    expect(() => build(['('])).toThrow(/trainable_params: "\(" is not a regular expression/);
+    expect(() => build([])).toThrow(/trainable_params/);
   });
 
   it('names an unknown key with a close match, and a mistyped value with what was found', () => {

@@ -51,6 +51,8 @@ const shapesWorldSchema = z
     speed_range: z.tuple([z.number().positive(), z.number().positive()]).refine(([lo, hi]) => lo <= hi, 'speed_range: expected [lo, hi] with lo <= hi').optional(),
     /** opensora-ts: size range [lo, hi] of the shapes in object and still scenes, as a fraction of the short side. */
     size_range: z.tuple([z.number().positive(), z.number().positive()]).refine(([lo, hi]) => lo <= hi && hi < 1, 'size_range: expected [lo, hi] with lo <= hi < 1 (fractions of the short side)').optional(),
+    /** opensora-ts: share of object scenes with two shapes moving opposite ways (default 0.3). */
+    two_shape_share: prob.optional(),
   })
   .strict();
 
@@ -203,6 +205,11 @@ export const ditTrainConfigSchema = z
     eval_batches: posInt.default(2),
     /** opensora-ts: weight of flow's frame-to-frame loss term (`trainingLoss`'s `temporalDiffWeight`); 0 = the reference's loss. */
     temporal_diff_loss_weight: z.number().nonnegative().default(0),
+    /**
+     * opensora-ts: train only the DiT parameters whose names match one of these regular expressions
+     * (e.g. ["^y_embedder\\.", "\\.cross_attn\\."]); the rest stay frozen. null = all (the reference).
+     */
+    trainable_params: z.array(z.string().min(1)).min(1).nullable().default(null),
   })
   .strict();
 

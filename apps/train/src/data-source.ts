@@ -45,6 +45,7 @@ export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line
     ...(sw.scenes ? { scenes: sw.scenes } : {}),
     ...(sw.speed_range ? { speedRange: sw.speed_range } : {}),
     ...(sw.size_range ? { sizeRange: sw.size_range } : {}),
+    ...(sw.two_shape_share !== undefined ? { twoShapeShare: sw.two_shape_share } : {}),
   });
   return r.csvPath;
 }

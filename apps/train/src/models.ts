@@ -62,5 +62,33 @@ export function buildDit(cfg: DitTrainConfig, text: TextEncoder, zChannels: numb
     }
   } else log(`model: ${type} from scratch (reference initialisation, seed ${cfg.seed})`);
   model.applyFreezing();
+  if (cfg.trainable_params) restrictTrainable(model, cfg.trainable_params, log);
   return model;
+}
+
+/** Freezes every parameter whose name matches none of `patterns` (the config's `trainable_params`). */
+export function restrictTrainable(model: STDiT3, patterns: string[], log: (line: string) => void): void {
+  const regexes = patterns.map((src) => {
+    try {
+      return new RegExp(src);
+    } catch (err) {
+      throw new Error(`trainable_params: ${JSON.stringify(src)} is not a regular expression (${(err as Error).message}); give patterns over parameter names such as "^y_embedder\\." or "\\.cross_attn\\.".`);
+    }
+  });
+  const named = [...model.namedParameters()];
+  regexes.forEach((re, i) => {
+    if (!named.some(([n]) => re.test(n))) {
+      throw new Error(`trainable_params: ${JSON.stringify(patterns[i])} matches no DiT parameter; names look like ${named.slice(0, 3).map(([n]) => n).join(', ')}.`);
+    }
+  });
+  let kept = 0;
+  for (const [name, p] of named) {
+    if (!p.trainable) continue;
+    if (regexes.some((re) => re.test(name))) kept++;
+    else {
+      p.trainable = false;
+      if (p.variable) p.variable.trainable = false;
+    }
+  }
+  log(`trainable_params: training ${kept} of ${named.length} parameter tensors; the rest are frozen`);
 }

@@ -35,6 +35,24 @@ describe('shapes world', () => {
     expect(() => planShapesClip(0, { ...small, scenes: { object: 0, camera: 0, still: 0 } })).toThrow(/scene weights .* sum to 0/);
   });
 
+  it('twoShapeShare sets how many object scenes have two shapes, moving opposite ways', () => {
+    const objects = (twoShapeShare?: number) => Array.from({ length: 40 }, (_, i) => planShapesClip(i, { ...small, scenes: { object: 1, camera: 0, still: 0 }, twoShapeShare }));
+    const counts = (cs: ReturnType<typeof objects>) => cs.map((c) => c.shapes.length);
+    expect(new Set(counts(objects(1)))).toEqual(new Set([2]));
+    expect(new Set(counts(objects(0)))).toEqual(new Set([1]));
+    expect(new Set(counts(objects()))).toEqual(new Set([1, 2]));
+    for (const c of objects(1)) {
+      const [a, b] = c.shapes;
+      expect(Math.abs(a!.vx) + Math.abs(a!.vy)).toBeGreaterThan(0);
+      expect(a!.vx + b!.vx).toBeCloseTo(0, 9);
+      expect(a!.vy + b!.vy).toBeCloseTo(0, 9);
+      expect(c.caption).toMatch(/ and an? \w+ \w+ moves /);
+    }
+    // The default keeps the plans (and so the captions) of sets generated before the option existed.
+    expect(objects(0.3)).toEqual(objects());
+    expect(() => planShapesClip(0, { ...small, twoShapeShare: 1.5 })).toThrow(/twoShapeShare 1.5 must be a share between 0 and 1/);
+  });
+
   it('writes mp4 + CSV whose camera labels the motion tool recovers on >= 95% of clips', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'opensora-shapes-'));
     const { csvPath } = await writeShapesWorld(dir, { ...small, numClips: 14, scenes: { object: 0.15, camera: 0.8, still: 0.05 } });

@@ -79,6 +79,11 @@ export interface ShapesWorldOptions {
    * motion a larger share of every frame, which a small model learns sooner.
    */
   sizeRange?: [number, number];
+  /**
+   * Share of object scenes with two shapes moving opposite ways (default 0.3; the rest have one).
+   * Raise it to teach which colour takes which direction.
+   */
+  twoShapeShare?: number;
   /** Zoom rate range (relative scale change per frame). */
   zoomRange?: [number, number];
   /** Range of the background texture's amplitude in grey levels (default [50, 80]; [0, 0] is flat). */
@@ -124,6 +129,8 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   const colors = Object.keys(SHAPE_COLORS);
   const [slo, shi] = opts.speedRange ?? [0.75, 3];
   const [zlo, zhi] = opts.zoomRange ?? [0.015, 0.04];
+  const twoShapeShare = opts.twoShapeShare ?? 0.3;
+  if (!(twoShapeShare >= 0 && twoShapeShare <= 1)) throw new Error(`shapes world: twoShapeShare ${twoShapeShare} must be a share between 0 and 1.`);
   if (opts.sizeRange && !(opts.sizeRange[0] > 0 && opts.sizeRange[0] <= opts.sizeRange[1] && opts.sizeRange[1] < 1)) {
     throw new Error(`shapes world: sizeRange [${opts.sizeRange}] must be [lo, hi] with 0 < lo <= hi < 1 (fractions of the short side).`);
   }
@@ -148,7 +155,7 @@ export function planShapesClip(index: number, opts: ShapesWorldOptions): ShapesC
   const aes = Math.round(rng.uniform(5, 6.5) * 100) / 100;
 
   if (scene === 'object') {
-    const n = rng.uniform() < 0.7 ? 1 : 2;
+    const n = rng.uniform() < 1 - twoShapeShare ? 1 : 2;
     const shapes: ShapeInstance[] = [];
     const phrases: string[] = [];
     const dir = rng.pick(['left', 'right', 'up', 'down'] as const);

@@ -11,10 +11,10 @@ import { parseArgs } from 'node:util';
 import { initRuntime, SeededRandom, tf } from '@opensora-ts/kernels';
 import { planShapesClip, renderShapesClip, type ShapesClip } from '@opensora-ts/data';
 import { trainingLoss } from '@opensora-ts/flow';
-import { stdit3FlowModelFn } from '@opensora-ts/stdit';
+import { loadSTDiT3Weights, stdit3FlowModelFn } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec } from '@opensora-ts/vae';
 import { loadTrainConfig } from '../src/config.js';
-import { buildDit, buildTextEncoder, buildVae } from '../src/models.js';
+import { buildDit, buildTextEncoder, buildVae, weightsPath } from '../src/models.js';
 import { parseOverride } from '../src/overrides.js';
 
 const { values: a } = parseArgs({ options: { config: { type: 'string' }, set: { type: 'string', multiple: true, default: [] }, clips: { type: 'string', default: '48' }, seed: { type: 'string', default: '99' }, shapes: { type: 'string', default: '2' } } });
@@ -31,7 +31,9 @@ await initRuntime();
 const log = () => {};
 const text = buildTextEncoder(cfg);
 const vae = buildVae(cfg.vae, log);
-const dit = buildDit(cfg, text, vae.zChannels, log).eval();
+// Loaded strictly: a partial load (a wrong file) would leave random weights and a meaningless probe.
+const dit = buildDit({ ...cfg, model: { ...cfg.model, from_pretrained: null } }, text, vae.zChannels, () => {}).eval();
+loadSTDiT3Weights(dit, weightsPath(cfg.model.from_pretrained), { strict: true });
 const codec = new ChunkedVideoCodec(vae);
 const fn = stdit3FlowModelFn(dit);
 const [H, W, T, fps] = [sw.height, sw.width, sw.num_frames, sw.fps];

@@ -14,6 +14,7 @@ import { trainingLoss } from '@opensora-ts/flow';
 import { loadSTDiT3Weights, stdit3FlowModelFn } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec } from '@opensora-ts/vae';
 import { loadTrainConfig } from '../src/config.js';
+import { shapesWorldOptions } from '../src/data-source.js';
 import { buildDit, buildTextEncoder, buildVae, weightsPath } from '../src/models.js';
 import { parseOverride } from '../src/overrides.js';
 
@@ -32,13 +33,14 @@ const log = () => {};
 const text = buildTextEncoder(cfg);
 const vae = buildVae(cfg.vae, log);
 // Loaded strictly: a partial load (a wrong file) would leave random weights and a meaningless probe.
-const dit = buildDit({ ...cfg, model: { ...cfg.model, from_pretrained: null } }, text, vae.zChannels, () => {}).eval();
+const dit = buildDit({ ...cfg, model: { ...cfg.model, from_pretrained: null } }, text, vae.zChannels, log).eval();
 loadSTDiT3Weights(dit, weightsPath(cfg.model.from_pretrained), { strict: true });
 const codec = new ChunkedVideoCodec(vae);
 const fn = stdit3FlowModelFn(dit);
 const [H, W, T, fps] = [sw.height, sw.width, sw.num_frames, sw.fps];
 const N = Number(a.clips);
-const plan = { numClips: N, seed: Number(a.seed), height: H, width: W, numFrames: T, fps, scenes: { object: 1, camera: 0, still: 0 }, twoShapeShare: two ? 1 : 0, ...(sw.speed_range ? { speedRange: sw.speed_range } : {}), ...(sw.background_amplitude ? { backgroundAmplitude: sw.background_amplitude } : {}), ...(sw.background_grey ? { backgroundGrey: sw.background_grey } : {}), ...(sw.background_tint !== undefined ? { backgroundTint: sw.background_tint } : {}) };
+// Clips of the training set's size and look (its shapes_world block), held out by the probe's own seed, object scenes only.
+const plan = { ...shapesWorldOptions(sw), numClips: N, seed: Number(a.seed), scenes: { object: 1, camera: 0, still: 0 }, twoShapeShare: two ? 1 : 0 };
 const OPPOSITE: Record<string, string> = { left: 'right', right: 'left', up: 'down', down: 'up' };
 const swapDirections = (caption: string) => caption.replace(/\b(left|right|up|down)\b/g, (w) => OPPOSITE[w]!);
 const ts = [980, 900, 800, 600];

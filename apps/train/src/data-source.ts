@@ -13,6 +13,7 @@ import {
   type BatchSampler,
   type LatentCache,
   type MetadataRow,
+  type ShapesWorldOptions,
 } from '@opensora-ts/data';
 import type { TrainConfig } from './config.js';
 
@@ -23,16 +24,11 @@ export interface DataSource {
   csvPath: string;
 }
 
-/** The metadata CSV of the run; generates the shapes-world set first when the config asks for it. */
-export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line: string) => void): Promise<string> {
-  if (cfg.dataset.data_path) return cfg.dataset.data_path;
-  const sw = cfg.dataset.shapes_world;
-  if (!sw) throw new Error('dataset.data_path is not set: pass the metadata CSV with --data-path data/meta.csv (or --set dataset.data_path=...), or set dataset.shapes_world to generate a synthetic set.');
-  const dir = join(outDir, 'data');
-  const csv = join(dir, 'meta.csv');
-  if (existsSync(csv)) return csv;
-  log(`generating shapes-world data: ${sw.num_clips} clips of ${sw.num_frames}x${sw.height}x${sw.width} into ${dir}`);
-  const r = await writeShapesWorld(dir, {
+type ShapesWorldConfig = NonNullable<TrainConfig['dataset']['shapes_world']>;
+
+/** The data package's generator options for a config's `dataset.shapes_world` block. */
+export function shapesWorldOptions(sw: ShapesWorldConfig): ShapesWorldOptions {
+  return {
     numClips: sw.num_clips,
     height: sw.height,
     width: sw.width,
@@ -46,7 +42,19 @@ export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line
     ...(sw.speed_range ? { speedRange: sw.speed_range } : {}),
     ...(sw.size_range ? { sizeRange: sw.size_range } : {}),
     ...(sw.two_shape_share !== undefined ? { twoShapeShare: sw.two_shape_share } : {}),
-  });
+  };
+}
+
+/** The metadata CSV of the run; generates the shapes-world set first when the config asks for it. */
+export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line: string) => void): Promise<string> {
+  if (cfg.dataset.data_path) return cfg.dataset.data_path;
+  const sw = cfg.dataset.shapes_world;
+  if (!sw) throw new Error('dataset.data_path is not set: pass the metadata CSV with --data-path data/meta.csv (or --set dataset.data_path=...), or set dataset.shapes_world to generate a synthetic set.');
+  const dir = join(outDir, 'data');
+  const csv = join(dir, 'meta.csv');
+  if (existsSync(csv)) return csv;
+  log(`generating shapes-world data: ${sw.num_clips} clips of ${sw.num_frames}x${sw.height}x${sw.width} into ${dir}`);
+  const r = await writeShapesWorld(dir, shapesWorldOptions(sw));
   return r.csvPath;
 }
 

@@ -12,13 +12,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DemoTextEncoder } from '@opensora-ts/conditioning';
 import { initRuntime } from '@opensora-ts/kernels';
 import { loadSTDiT3, stdit3Preset } from '@opensora-ts/stdit';
 import { createVae, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
 import { writeDemoModel } from '../src/write.js';
 import { newestCheckpointWeights } from './run-weights.js';
 import { textEncoderFingerprint } from '../src/fingerprint.js';
-import { DemoTextEncoder } from '@opensora-ts/conditioning';
 
 const { values: a } = parseArgs({ options: { 'dit-run': { type: 'string' }, 'vae-run': { type: 'string' }, 'vae-weights': { type: 'string' }, out: { type: 'string' }, recipe: { type: 'string', multiple: true }, 'cfg-scale': { type: 'string' }, steps: { type: 'string' } } });
 if (!a['dit-run']) throw new Error('--dit-run DIR (an apps/train output folder of the demo DiT) is required.');
@@ -121,4 +121,5 @@ const dir = writeDemoModel(vae, stdit, {
 }, a.out ? resolve(a.out) : undefined);
 vae.dispose();
 stdit.dispose();
+textEncoder.dispose();
 console.log(`exported the demo model to ${dir}`);

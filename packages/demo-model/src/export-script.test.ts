@@ -20,7 +20,7 @@ describe('scripts/export.ts', () => {
     const vaeCfg = { encoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1] }, decoder: { ch: 32, ch_mult: [1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [1], temporal_downsample: 2 } };
     const model = { depth: 1, hidden_size: 48, num_heads: 2 };
     const textEncoder = { type: 'demo' as const, model_max_length: 8, seed: 1234, word_order: true };
-    const vae = createVae({ ...vaeCfg });
+    const vae = createVae(vaeCfg);
     const stdit = new STDiT3(stdit3Preset('STDiT3-tiny', { ...model, caption_channels: 128, model_max_length: 8 }) as never, { seed: 1 });
     try {
       // Weights files of the right shapes, as an earlier export would hold them.

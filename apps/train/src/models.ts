@@ -85,10 +85,7 @@ export function restrictTrainable(model: STDiT3, patterns: string[], log: (line:
   for (const [name, p] of named) {
     if (!p.trainable) continue;
     if (regexes.some((re) => re.test(name))) kept++;
-    else {
-      p.trainable = false;
-      if (p.variable) p.variable.trainable = false;
-    }
+    else p.setTrainable(false);
   }
   log(`trainable_params: training ${kept} of ${named.length} parameter tensors; the rest are frozen`);
 }

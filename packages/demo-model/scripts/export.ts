@@ -12,10 +12,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DemoTextEncoder } from '@opensora-ts/conditioning';
 import { initRuntime } from '@opensora-ts/kernels';
 import { loadSTDiT3, stdit3Preset } from '@opensora-ts/stdit';
 import { createVae, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
+import { demoTextEncoder } from '../src/load.js';
 import { writeDemoModel } from '../src/write.js';
 import { newestCheckpointWeights } from './run-weights.js';
 import { textEncoderFingerprint } from '../src/fingerprint.js';
@@ -72,8 +72,10 @@ const vae = createVae(vaeConfig);
 const vaePath = a['vae-weights'] ? newestCheckpointWeights(resolve(a['vae-weights'])) : a['vae-run'] ? newestCheckpointWeights(resolve(a['vae-run'])) : vaeFrom ? newestCheckpointWeights(vaeFrom) : null;
 if (!vaePath) throw new Error('the DiT run has no vae.from_pretrained; pass --vae-run DIR (the VAE training run).');
 loadVaeWeights(vae, vaePath);
-// The encoder the DiT was trained with: its width (doubled by the word-order channels) is the DiT's caption_channels.
-const textEncoder = new DemoTextEncoder({ seed: te.seed ?? 1234, maxLength: te.model_max_length, wordOrder: te.word_order ?? false });
+// The encoder the DiT was trained with, as the manifest records it; its width (doubled by the word-order
+// channels) is the DiT's caption_channels.
+const textEncoderBlock = { type: 'demo' as const, seed: te.seed ?? 1234, model_max_length: te.model_max_length, word_order: te.word_order ?? false };
+const textEncoder = demoTextEncoder({ text_encoder: textEncoderBlock });
 const stditConfig = stdit3Preset(ditType, { ...ditRest, in_channels: vae.zChannels, caption_channels: textEncoder.dim, model_max_length: te.model_max_length });
 const ditPath = newestCheckpointWeights(ditRun);
 const stdit = loadSTDiT3(ditPath, { config: stditConfig });
@@ -97,7 +99,7 @@ const dir = writeDemoModel(vae, stdit, {
   status: 'trained',
   vae: vaeConfig as Record<string, unknown>,
   stdit: stditConfig as Record<string, unknown>,
-  text_encoder: { type: 'demo', seed: te.seed ?? 1234, model_max_length: te.model_max_length, word_order: te.word_order ?? false, fingerprint: await textEncoderFingerprint(textEncoder) },
+  text_encoder: { ...textEncoderBlock, fingerprint: await textEncoderFingerprint(textEncoder) },
   vae_posterior: vaeExport?.vae_posterior ?? vaeRunPosterior(),
   sampling: { height, width, num_frames: numFrames, fps: sw.fps ?? 8, num_sampling_steps: a.steps ? Number(a.steps) : (cfg.scheduler?.num_sampling_steps ?? 30), cfg_scale: a['cfg-scale'] ? Number(a['cfg-scale']) : (cfg.scheduler?.cfg_scale ?? 7.5),
     // Sampled as trained: with the resolution/length timestep shift only if training used it.

@@ -17,7 +17,7 @@ export interface DemoModel {
 }
 
 /** The text encoder the demo DiT was trained with (no null caption set). */
-export function demoTextEncoder(manifest: DemoManifest): DemoTextEncoder {
+export function demoTextEncoder(manifest: Pick<DemoManifest, 'text_encoder'>): DemoTextEncoder {
   const { seed, model_max_length: maxLength, word_order: wordOrder } = manifest.text_encoder;
   return new DemoTextEncoder({ seed, maxLength, wordOrder });
 }

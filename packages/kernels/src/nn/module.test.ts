@@ -73,6 +73,10 @@ describe('Module', () => {
     expect(net.trainableVariables().length).toBe(6);
     net.blocks.freeze();
     expect(net.trainableVariables().length).toBe(2);
+    const [, convWeight] = [...net.namedParameters()].find(([n]) => n === 'conv.weight')!;
+    convWeight.setTrainable(false);
+    expect(convWeight.value.trainable).toBe(false);
+    expect(net.trainableVariables().length).toBe(1);
     net.train();
     expect(net.blocks.at(1).norm.training).toBe(true);
     net.eval();

@@ -26,6 +26,11 @@ export class Parameter {
     this.options = options;
     this.trainable = options.trainable ?? true;
   }
+  /** Starts or stops gradient updates of this parameter (its flag and its variable's, kept together). */
+  setTrainable(trainable: boolean): void {
+    this.trainable = trainable;
+    if (this.variable) this.variable.trainable = trainable;
+  }
   get value(): tf.Variable {
     if (!this.variable) throw new Error('parameter has no storage: the module was built with withShapesOnly()');
     return this.variable;
@@ -239,8 +244,7 @@ export abstract class Module {
   setTrainable(trainable: boolean): this {
     for (const [, p] of this.namedParameters()) {
       if (p.options.trainable === false) continue;
-      p.trainable = trainable;
-      if (p.variable) p.variable.trainable = trainable;
+      p.setTrainable(trainable);
     }
     return this;
   }

@@ -59,6 +59,9 @@ function gated(cfg: T5Config): boolean {
 
 function act(cfg: T5Config, x: tf.Tensor): tf.Tensor {
   if (cfg.feed_forward_proj.endsWith('relu')) return tf.relu(x);
+  if (cfg.feed_forward_proj.endsWith('silu')) return tf.mul(x, tf.sigmoid(x));
+  // Transformers maps plain 'gelu' to the exact (erf) GELU and only 'gated-gelu' to gelu_new.
+  if (cfg.feed_forward_proj === 'gelu') return tf.mul(tf.mul(0.5, x), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
   // gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
   const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
@@ -153,8 +156,12 @@ export class T5Encoder implements TextEncoder {
     return out;
   }
 
-  /** Runs the encoder on token ids [B, L] with mask [B, L]; returns last_hidden_state [B, L, D]. */
-  forward(ids: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  /**
+   * Runs the encoder on token ids [B, L] with mask [B, L]; returns last_hidden_state [B, L, D].
+   * With `hiddenStates`, a copy of every block's input is pushed to it (as transformers'
+   * `output_hidden_states`: index 0 is the embedding output), then the final output.
+   */
+  forward(ids: tf.Tensor, mask: tf.Tensor, hiddenStates?: tf.Tensor[]): tf.Tensor {
     const [B, L] = ids.shape as [number, number];
     const { num_heads: H, d_kv: dk, d_model: D, layer_norm_epsilon: eps } = this.config;
     const embKey = this.embeddingKey();
@@ -166,6 +173,7 @@ export class T5Encoder implements TextEncoder {
     const bias = tf.tidy(() => tf.add(posBias, tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4028234663852886e38).reshape([B, 1, 1, L])));
     posBias.dispose();
     for (let i = 0; i < this.config.num_layers; i++) {
+      hiddenStates?.push(x.clone());
       const names = key.block(i);
       const w: BlockWeights = {};
       for (const k of this.blockKeys(i)) w[k] = this.weight(k);
@@ -193,6 +201,7 @@ export class T5Encoder implements TextEncoder {
     const out = tf.tidy(() => rms(x, fin, eps));
     this.release(fin);
     x.dispose();
+    hiddenStates?.push(out.clone());
     return out;
   }
 

@@ -28,6 +28,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   vae: () => import('./suites/vae.js'),
   stdit: () => import('./suites/stdit.js'),
   train: () => import('./suites/train.js'),
+  t5: () => import('./suites/t5.js'),
 };
 
 const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,cpu] [--ops a,b] [--no-torch] [--xl]
@@ -39,6 +40,8 @@ suites: ${Object.keys(SUITES).join(', ')}
   --backends    which of our backends to run (default native,cpu; cpu only where it takes under about a minute)
   --ops         a comma-separated subset of the suite's ops (kernels) or cases (vae, stdit, train; --cases is the same)
   --no-torch    skip the PyTorch comparison
+  t5 cases      base, xxl (T5 v1.1 shapes; one 300-token prompt from bf16 shards written to a temporary folder,
+                ~9.5 GB for xxl); the transformers side runs when OPENSORA_PYTHON has torch >= 2.5 and transformers
   --xl          stdit: also run STDiT3-XL/2 (random weights) one forward on [1,16,1,32,32] on native (minutes, ~5 GB)
 env: OPENSORA_REFERENCE (checkout of hpcaitech/Open-Sora v1.3, for vae/stdit/train's reference side),
      OPENSORA_PYTHON (python3 with torch), OPENSORA_THREADS (default --threads)`;

@@ -27,3 +27,5 @@ export { EmbeddingCache } from './embedding-cache.js';
 export { refinePrompt, refinePromptDetailed, REFINE_SYSTEM_PROMPT, RANDOM_PROMPT_REQUEST } from './refine-prompt.js';
 export type { RefineOptions, RefineResult } from './refine-prompt.js';
 export { CachedTextEncoder } from './cached-text-encoder.js';
+export { loadTextEncoder } from './load-text-encoder.js';
+export type { LoadTextEncoderOptions } from './load-text-encoder.js';

@@ -1,0 +1,38 @@
+// The one way an app turns a `--text-encoder` value into an encoder: 'demo' (the built-in
+// shapes-world encoder) or a T5 folder as published (DeepFloyd/t5-v1_1-xxl, google/t5-v1_1-*),
+// read layer by layer so T5-XXL runs in about a block's memory. The DiT fixes what fits: its
+// caption_channels must equal the encoder's width.
+import { DEMO_T5_CONFIG, DemoTextEncoder } from './demo-encoder.js';
+import { T5Encoder } from './t5-encoder.js';
+import type { TextEncoder } from './text-encoder.js';
+
+export interface LoadTextEncoderOptions {
+  /** Caption length (the DiT's model_max_length). */
+  maxLength: number;
+  /** The DiT's caption_channels: checked against the encoder's width; for 'demo', 128 turns on its word-order channels. */
+  captionChannels?: number;
+  /** 'demo' only: seed of its weights. */
+  seed?: number;
+  /** 'demo' only: its word-order channels (default: from captionChannels). */
+  wordOrder?: boolean;
+}
+
+/** `source`: 'demo' or the path of a T5 folder. Throws naming both widths when the DiT cannot take the encoder. */
+export function loadTextEncoder(source: string, options: LoadTextEncoderOptions): TextEncoder {
+  const encoder =
+    source === 'demo'
+      ? new DemoTextEncoder({
+          maxLength: options.maxLength,
+          seed: options.seed,
+          wordOrder: options.wordOrder ?? options.captionChannels === 2 * DEMO_T5_CONFIG.d_model,
+        })
+      : T5Encoder.fromFolder(source, { layerByLayer: true, maxLength: options.maxLength });
+  if (options.captionChannels !== undefined && encoder.dim !== options.captionChannels) {
+    encoder.dispose();
+    throw new Error(
+      `text encoder ${source} gives ${encoder.dim}-channel states but the DiT's caption_channels is ${options.captionChannels}; ` +
+        'use the text encoder the DiT was trained with (Open-Sora 1.3: DeepFloyd/t5-v1_1-xxl, 4096 channels; the demo model: demo).',
+    );
+  }
+  return encoder;
+}

@@ -9,6 +9,14 @@ export type { RandomState } from './random.js';
 
 export { SafetensorsFile, SafetensorsError, readSafetensors, writeSafetensors, checkpointFiles } from './safetensors.js';
 export type { SafetensorsDtype, TensorEntry, HostTensor, WritableTensor } from './safetensors.js';
+export { openCheckpoint, readCheckpoint } from './checkpoint/reader.js';
+export type { CheckpointReader, CheckpointTensorInfo, OpenCheckpointOptions } from './checkpoint/reader.js';
+export { checkpointShards, CHECKPOINT_FOLDER_FILES } from './checkpoint/resolve.js';
+export type { CheckpointShards } from './checkpoint/resolve.js';
+export { CheckpointError } from './checkpoint/errors.js';
+export { TorchCheckpointFile } from './checkpoint/torch-file.js';
+export type { TorchFileOptions } from './checkpoint/torch-file.js';
+export { STATE_DICT_WRAPPERS } from './checkpoint/state-dict.js';
 
 export { Module, ModuleList, Parameter, StateDictError, formatLoadReport, withShapesOnly } from './nn/module.js';
 export type { ParameterOptions, BufferEntry, LoadReport, LoadOptions, StateDictInput, StateDictValue } from './nn/module.js';

@@ -21,7 +21,8 @@ export interface HostTensor {
   stored: SafetensorsDtype;
 }
 
-const BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+/** Bytes per element of each stored dtype. */
+export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 let f16Table: Float32Array | undefined;
 /** Node 20 has no Float16Array: a 65536-entry table decodes half floats exactly. */
@@ -66,30 +67,32 @@ export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }
 
-function decode(entry: TensorEntry, bytes: Buffer, file: string, key: string): HostTensor {
-  const n = entry.shape.reduce((a, b) => a * b, 1);
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const stored = entry.dtype;
+/** Decodes little-endian tensor bytes of a stored dtype for compute (any checkpoint format). */
+export function decodeTensor(stored: SafetensorsDtype, shape: number[], bytes: Buffer, file: string, key: string): HostTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  // A buffer that owns its whole ArrayBuffer (every read here allocates one) is used as is; a slice is copied.
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const ab = (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
   switch (stored) {
     case 'F32':
-      return { dtype: 'float32', shape: entry.shape, data: new Float32Array(ab), stored };
+      return { dtype: 'float32', shape, data: new Float32Array(ab), stored };
     case 'F64':
-      return { dtype: 'float32', shape: entry.shape, data: Float32Array.from(new Float64Array(ab)), stored };
+      return { dtype: 'float32', shape, data: Float32Array.from(new Float64Array(ab)), stored };
     case 'BF16': {
       const u16 = new Uint16Array(ab);
       const u32 = new Uint32Array(n);
       for (let i = 0; i < n; i++) u32[i] = u16[i]! << 16;
-      return { dtype: 'float32', shape: entry.shape, data: new Float32Array(u32.buffer), stored };
+      return { dtype: 'float32', shape, data: new Float32Array(u32.buffer), stored };
     }
     case 'F16': {
       const u16 = new Uint16Array(ab);
       const t = halfTable();
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = t[u16[i]!]!;
-      return { dtype: 'float32', shape: entry.shape, data: out, stored };
+      return { dtype: 'float32', shape, data: out, stored };
     }
     case 'I32':
-      return { dtype: 'int32', shape: entry.shape, data: new Int32Array(ab), stored };
+      return { dtype: 'int32', shape, data: new Int32Array(ab), stored };
     case 'I64': {
       const big = new BigInt64Array(ab);
       const out = new Int32Array(n);
@@ -100,16 +103,16 @@ function decode(entry: TensorEntry, bytes: Buffer, file: string, key: string): H
         }
         out[i] = Number(v);
       }
-      return { dtype: 'int32', shape: entry.shape, data: out, stored };
+      return { dtype: 'int32', shape, data: out, stored };
     }
     case 'I16':
-      return { dtype: 'int32', shape: entry.shape, data: Int32Array.from(new Int16Array(ab)), stored };
+      return { dtype: 'int32', shape, data: Int32Array.from(new Int16Array(ab)), stored };
     case 'I8':
-      return { dtype: 'int32', shape: entry.shape, data: Int32Array.from(new Int8Array(ab)), stored };
+      return { dtype: 'int32', shape, data: Int32Array.from(new Int8Array(ab)), stored };
     case 'U8':
-      return { dtype: 'int32', shape: entry.shape, data: Int32Array.from(new Uint8Array(ab)), stored };
+      return { dtype: 'int32', shape, data: Int32Array.from(new Uint8Array(ab)), stored };
     case 'BOOL':
-      return { dtype: 'bool', shape: entry.shape, data: new Uint8Array(ab), stored };
+      return { dtype: 'bool', shape, data: new Uint8Array(ab), stored };
   }
 }
 
@@ -151,13 +154,13 @@ export class SafetensorsFile {
           continue;
         }
         const e = value as TensorEntry;
-        if (!e || !(e.dtype in BYTES) || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
+        if (!e || !Object.hasOwn(DTYPE_BYTES, e.dtype) || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
           throw new SafetensorsError(`${path}: tensor '${key}' has a malformed header entry ${JSON.stringify(value)}; expected {dtype, shape, data_offsets}.`);
         }
         const n = e.shape.reduce((a, b) => a * b, 1);
         const [s, t] = e.data_offsets;
-        if (t - s !== n * BYTES[e.dtype]) {
-          throw new SafetensorsError(`${path}: tensor '${key}' (${e.dtype} [${e.shape}]) spans ${t - s} bytes, expected ${n * BYTES[e.dtype]}; the file is corrupt.`);
+        if (t - s !== n * DTYPE_BYTES[e.dtype]) {
+          throw new SafetensorsError(`${path}: tensor '${key}' (${e.dtype} [${e.shape}]) spans ${t - s} bytes, expected ${n * DTYPE_BYTES[e.dtype]}; the file is corrupt.`);
         }
         if (this.dataStart + t > size) {
           throw new SafetensorsError(`${path}: tensor '${key}' ends at byte ${this.dataStart + t} but the file has ${size}; the file is truncated (re-copy or re-save it).`);
@@ -201,7 +204,8 @@ export class SafetensorsFile {
   }
 
   read(key: string): HostTensor {
-    return decode(this.info(key), this.readBytes(key), this.path, key);
+    const e = this.info(key);
+    return decodeTensor(e.dtype, e.shape, this.readBytes(key), this.path, key);
   }
 
   close(): void {
@@ -268,7 +272,8 @@ export interface WritableTensor {
   dtype?: SafetensorsDtype;
 }
 
-function encode(t: WritableTensor, key: string): { dtype: SafetensorsDtype; bytes: Buffer } {
+/** Encodes a tensor as little-endian bytes of its on-disk dtype (any checkpoint format). */
+export function encodeTensor(t: WritableTensor, key: string): { dtype: SafetensorsDtype; bytes: Buffer } {
   const dtype: SafetensorsDtype =
     t.dtype ?? (t.data instanceof Float32Array ? 'F32' : t.data instanceof Int32Array ? 'I32' : t.data instanceof BigInt64Array ? 'I64' : 'BOOL');
   const n = t.shape.reduce((a, b) => a * b, 1);
@@ -314,7 +319,7 @@ export function writeSafetensors(path: string, tensors: Map<string, WritableTens
   const blobs: Buffer[] = [];
   let offset = 0;
   for (const [key, t] of items) {
-    const { dtype, bytes } = encode(t, key);
+    const { dtype, bytes } = encodeTensor(t, key);
     header[key] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     blobs.push(bytes);
     offset += bytes.length;

@@ -1,0 +1,172 @@
+// One reader for weights as they are published: safetensors (F32/F16/BF16/..., one file or shards)
+// and torch.save files (.bin/.pt/.pth, one file or pytorch_model.bin shards), through the same
+// keys / info / read / close. Opening checks everything that can be checked without reading data
+// (every shard exists, every header or pickle parses, every tensor lies inside its file, the index
+// agrees with the shards), so a bad checkpoint fails before any tensor is read or loaded.
+import { SafetensorsFile, type HostTensor, type SafetensorsDtype } from '../safetensors.js';
+import { CheckpointError } from './errors.js';
+import { checkpointShards } from './resolve.js';
+import { TorchCheckpointFile, fileMagic, isLegacyTorch, isZip, type TorchFileOptions } from './torch-file.js';
+
+type CheckpointFormat = 'safetensors' | 'torch';
+
+export interface CheckpointTensorInfo {
+  /** The dtype on disk (safetensors names: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL). */
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** The file holding the tensor. */
+  file: string;
+}
+
+export interface CheckpointReader {
+  /** The path that was opened. */
+  readonly path: string;
+  /** The files behind it (several for a sharded checkpoint). */
+  readonly files: readonly string[];
+  /** For messages: the one file, or `path (N shards)`. */
+  readonly source: string;
+  /** What was done to find the state dict, e.g. `ema.pt: took the state dict under 'ema'`. */
+  readonly notes: readonly string[];
+  keys(): string[];
+  has(key: string): boolean;
+  info(key: string): CheckpointTensorInfo;
+  /** One tensor, decoded for compute: float dtypes as float32, ints as int32, bools as uint8; contiguous. */
+  read(key: string): HostTensor;
+  close(): void;
+}
+
+export type OpenCheckpointOptions = TorchFileOptions;
+
+/** One open file of either format. */
+interface TensorFile {
+  readonly path: string;
+  readonly format: CheckpointFormat;
+  keys(): string[];
+  has(key: string): boolean;
+  info(key: string): { dtype: SafetensorsDtype; shape: number[] };
+  read(key: string): HostTensor;
+  close(): void;
+}
+
+const TORCH_EXTENSIONS = /\.(bin|pt|pth|ckpt)$/;
+
+/** A safetensors file starts with a u64 header length and then '{'. */
+function looksLikeSafetensors(magic: Buffer): boolean {
+  return magic.length >= 9 && magic[8] === 0x7b;
+}
+
+function openFile(file: string, options: OpenCheckpointOptions, notes: string[]): TensorFile {
+  const magic = fileMagic(file, 9);
+  if (isZip(magic) || isLegacyTorch(magic) || (TORCH_EXTENSIONS.test(file) && !looksLikeSafetensors(magic))) {
+    const f = new TorchCheckpointFile(file, options);
+    if (f.unwrapped) notes.push(`${file}: took the state dict under '${f.unwrapped}'`);
+    if (f.strippedPrefix) notes.push(`${file}: stripped the '${f.strippedPrefix}' prefix from every key`);
+    return f;
+  }
+  const f = new SafetensorsFile(file);
+  return {
+    path: file,
+    format: 'safetensors',
+    keys: () => f.keys(),
+    has: (k) => f.has(k),
+    info: (k) => {
+      const e = f.info(k);
+      return { dtype: e.dtype, shape: [...e.shape] };
+    },
+    read: (k) => f.read(k),
+    close: () => f.close(),
+  };
+}
+
+class Checkpoint implements CheckpointReader {
+  readonly files: readonly string[];
+  readonly source: string;
+  readonly notes: string[] = [];
+  private readonly opened: TensorFile[] = [];
+  private readonly byKey = new Map<string, TensorFile>();
+
+  constructor(
+    readonly path: string,
+    options: OpenCheckpointOptions,
+  ) {
+    const shards = checkpointShards(path);
+    this.files = shards.files;
+    this.source = shards.files.length === 1 ? shards.files[0]! : `${path} (${shards.files.length} shards)`;
+    try {
+      for (const file of shards.files) {
+        const f = openFile(file, options, this.notes);
+        this.opened.push(f);
+        for (const k of f.keys()) {
+          const other = this.byKey.get(k);
+          if (other) throw new CheckpointError(`${shards.index ?? path}: tensor '${k}' is in both ${other.path} and ${f.path}; the shards do not belong together.`);
+          this.byKey.set(k, f);
+        }
+      }
+      if (shards.weightMap) this.checkIndex(shards.index!, shards.weightMap);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  private checkIndex(index: string, weightMap: Map<string, string>): void {
+    for (const [key, file] of weightMap) {
+      const f = this.byKey.get(key) ?? this.byKey.get(key.replace(/^module\./, ''));
+      if (!f || f.path !== file) {
+        throw new CheckpointError(
+          `${index}: weight_map puts '${key}' in ${file}, but ${f ? `it is in ${f.path}` : 'no shard holds it'}; the index and the shards do not match (download them again together).`,
+        );
+      }
+    }
+  }
+
+  keys(): string[] {
+    return [...this.byKey.keys()];
+  }
+
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
+  private fileOf(key: string): TensorFile {
+    const f = this.byKey.get(key);
+    if (!f) throw new CheckpointError(`${this.source}: no tensor named '${key}' (it has ${this.byKey.size} tensors).`);
+    return f;
+  }
+
+  info(key: string): CheckpointTensorInfo {
+    const f = this.fileOf(key);
+    return { ...f.info(key), file: f.path };
+  }
+
+  read(key: string): HostTensor {
+    return this.fileOf(key).read(key);
+  }
+
+  close(): void {
+    for (const f of this.opened) f.close();
+    this.opened.length = 0;
+  }
+}
+
+/**
+ * Opens a checkpoint as published: a .safetensors file, a .bin/.pt/.pth torch.save file, a
+ * `*.safetensors.index.json` or `pytorch_model.bin.index.json`, or a folder holding
+ * model.safetensors[.index.json] or pytorch_model.bin[.index.json]. Nothing is read until
+ * `read(key)`; call `close()` when done.
+ */
+export function openCheckpoint(path: string, options: OpenCheckpointOptions = {}): CheckpointReader {
+  return new Checkpoint(path, options);
+}
+
+/** Reads every tensor of a checkpoint (any format `openCheckpoint` takes), or those `filter` keeps. */
+export function readCheckpoint(path: string, filter?: (key: string) => boolean, options: OpenCheckpointOptions = {}): Map<string, HostTensor> {
+  const ck = openCheckpoint(path, options);
+  try {
+    const out = new Map<string, HostTensor>();
+    for (const k of ck.keys()) if (!filter || filter(k)) out.set(k, ck.read(k));
+    return out;
+  } finally {
+    ck.close();
+  }
+}

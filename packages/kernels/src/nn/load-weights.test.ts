@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../random.js';
 import { writeSafetensors, type HostTensor, type WritableTensor } from '../safetensors.js';
+import { RawPickle, writeTorchSave, type SaveTensor } from '../testing/torch-save.js';
 import { tf } from '../tf.js';
 import { Conv3d } from './conv.js';
 import { Linear } from './linear.js';
@@ -168,5 +169,68 @@ describe('loadModuleWeights', () => {
     expect(() => loadModuleWeights(net, file)).toThrow(/ints\.safetensors: tensor 'encoder\.proj\.bias' is I32; module weights must be floating point/);
     expect(() => loadModuleWeights(net, join(dir, 'nope.safetensors'))).toThrow(/nope\.safetensors: file not found/);
     net.dispose();
+  });
+
+  it('loads torch.save files as published: a wrapped .pt with F16/BF16 storages and views, and .bin shards behind an index', async () => {
+    const sd = tensors(7);
+    // Multiples of 1/64 below 4 are exact in F16 and BF16, so every format must give the same values.
+    for (const t of sd.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.max(-3.9, Math.min(3.9, Math.round(Number(t.data[i]) * 64) / 64));
+    const keys = [...sd.keys()];
+    // Stored as torch would: half precisions for some, and proj.weight as the transpose view of a [3,2] storage.
+    const asTorch = (k: string): SaveTensor => {
+      const t = sd.get(k)!;
+      if (k === 'encoder.proj.weight') {
+        const d = t.data as Float32Array; // [2,3]
+        const storage = Float32Array.from({ length: 6 }, (_, i) => d[(i % 2) * 3 + Math.floor(i / 2)]!); // [3,2] row-major
+        return { shape: [2, 3], data: storage, storageData: storage, stride: [1, 2] };
+      }
+      return { ...t, dtype: k.startsWith('decoder.') ? 'BF16' : k.endsWith('bias') ? 'F16' : 'F32' };
+    };
+    const pt = join(dir, 'ema.pt');
+    writeTorchSave(pt, { ema: Object.fromEntries(keys.map((k) => [k, asTorch(k)])), step: 100 });
+    const shards = join(dir, 'bin-shards');
+    mkdirSync(shards);
+    const weightMap: Record<string, string> = {};
+    [keys.slice(0, 5), keys.slice(5)].forEach((ks, i) => {
+      const name = `pytorch_model-0000${i + 1}-of-00002.bin`;
+      writeTorchSave(join(shards, name), Object.fromEntries(ks.map((k) => [k, asTorch(k)])));
+      for (const k of ks) weightMap[k] = name;
+    });
+    writeFileSync(join(shards, 'pytorch_model.bin.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    for (const path of [pt, shards]) {
+      const net = new Net();
+      const report = loadModuleWeights(net, path);
+      expect(report.loaded).toBe(keys.length);
+      const got = await valuesOf(net);
+      for (const k of keys) expect(got.get(k), `${path} ${k}`).toEqual(Array.from(sd.get(k)!.data as Float32Array));
+      net.dispose();
+    }
+  });
+
+  it('a forbidden global, a truncated .bin or a missing shard stops the load before anything is assigned', async () => {
+    const good = join(dir, 'good.bin');
+    writeTorchSave(good, Object.fromEntries(tensors(8)));
+    const evil = join(dir, 'evil.bin');
+    const payload = Buffer.concat([Buffer.from('cbuiltins\neval\n', 'latin1'), Buffer.from([0x58, 1, 0, 0, 0, 0x31, 0x85, 0x52])]);
+    writeTorchSave(evil, { ...Object.fromEntries(tensors(8)), 'decoder.extra': new RawPickle(payload) });
+    const truncated = join(dir, 'truncated.bin');
+    writeFileSync(truncated, readFileSync(good).subarray(0, 900));
+    const shardDir = join(dir, 'missing-shard');
+    mkdirSync(shardDir);
+    writeTorchSave(join(shardDir, 'pytorch_model-00001-of-00002.bin'), Object.fromEntries(tensors(8)));
+    writeFileSync(join(shardDir, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: { 'encoder.proj.weight': 'pytorch_model-00001-of-00002.bin', 'decoder.proj.weight': 'pytorch_model-00002-of-00002.bin' } }));
+    const cases: [string, RegExp][] = [
+      [evil, /evil\.bin: refused global 'builtins\.eval' in archive\/data\.pkl: a weights file holds only tensors; this one wants to run code\. Nothing was executed\./],
+      [truncated, /truncated\.bin: no end-of-central-directory record at the end of the file; the file is truncated/],
+      [shardDir, /pytorch_model\.bin\.index\.json: shard 'pytorch_model-00002-of-00002\.bin' named in weight_map is missing/],
+    ];
+    for (const [path, message] of cases) {
+      const net = new Net();
+      const before = await valuesOf(net);
+      expect(() => loadModuleWeights(net, path)).toThrow(message);
+      expect(await valuesOf(net)).toEqual(before);
+      net.dispose();
+    }
+    rmSync(shardDir, { recursive: true });
   });
 });

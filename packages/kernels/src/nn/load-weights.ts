@@ -1,8 +1,10 @@
-// Loading a checkpoint into a module without holding it twice: every key and shape is checked
-// against the safetensors headers before any tensor data is read, so a wrong file fails at once
-// with every missing, unexpected and misshaped key; then tensors are read and assigned one at a
-// time, so peak host memory is the model plus one tensor (official checkpoints run to gigabytes).
-import { SafetensorsFile, checkpointFiles, type HostTensor } from '../safetensors.js';
+// Loading a checkpoint into a module without holding it twice: every key, shape and dtype is
+// checked against the checkpoint's headers (safetensors) or pickle (torch.save files) before any
+// tensor data is read, so a wrong file fails at once with every missing, unexpected and misshaped
+// key; then tensors are read and assigned one at a time, so peak host memory is the model plus one
+// tensor (official checkpoints run to gigabytes).
+import { openCheckpoint, type OpenCheckpointOptions } from '../checkpoint/reader.js';
+import type { HostTensor } from '../safetensors.js';
 import { StateDictError, formatLoadReport, type LoadReport, type Module } from './module.js';
 
 /** A conversion of stored tensors on their way into the module (e.g. a channel adaptation). */
@@ -19,53 +21,50 @@ export interface LoadModuleWeightsOptions {
   /** Throw on missing or unexpected keys (default true); misshaped keys always throw. */
   strict?: boolean;
   transform?: WeightTransform;
+  /** For a .pt/.bin that wraps several state dicts: the top-level key to load (default: the state dict itself, else 'ema', 'state_dict', 'model', 'module'). */
+  entry?: OpenCheckpointOptions['entry'];
 }
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 
 /**
- * Loads a checkpoint (a .safetensors file, a sharded `*.index.json`, or a folder holding
- * model.safetensors[.index.json]) into `module` under the module's own state-dict names.
- * Non-strict loads keep the module's current values for keys the file lacks.
+ * Loads a checkpoint as published (a .safetensors or .bin/.pt/.pth file, a sharded `*.index.json`,
+ * or a folder holding model.safetensors[.index.json] or pytorch_model.bin[.index.json]) into
+ * `module` under the module's own state-dict names. Float tensors of any stored precision are
+ * upcast to float32. Non-strict loads keep the module's current values for keys the file lacks.
  */
 export function loadModuleWeights(module: Module, path: string, options: LoadModuleWeightsOptions = {}): LoadReport {
   const strict = options.strict ?? true;
   const prefix = options.prefix ?? '';
-  const files = checkpointFiles(path);
-  const opened: SafetensorsFile[] = [];
+  const ck = openCheckpoint(path, { entry: options.entry });
   try {
-    for (const f of files) opened.push(new SafetensorsFile(f));
-    const where = new Map<string, SafetensorsFile>();
-    for (const f of opened) for (const k of f.keys()) where.set(k, f);
     const expected = new Map([...module.stateDictShapes()].filter(([k]) => k.startsWith(prefix)));
-    const source = files.length === 1 ? files[0]! : `${path} (${files.length} shards)`;
+    const source = ck.source;
     const report: LoadReport = { missing: [], unexpected: [], mismatched: [], expectedShapes: {}, loaded: 0 };
-    for (const k of where.keys()) if (!expected.has(k)) report.unexpected.push(k);
+    for (const k of ck.keys()) if (!expected.has(k)) report.unexpected.push(k);
     for (const [k, shape] of expected) {
-      const f = where.get(k);
-      if (!f) {
+      if (!ck.has(k)) {
         report.missing.push(k);
         report.expectedShapes[k] = shape;
         continue;
       }
-      const info = f.info(k);
-      if (!FLOAT_DTYPES.has(info.dtype)) throw new Error(`${f.path}: tensor '${k}' is ${info.dtype}; module weights must be floating point (F32, F16, BF16 or F64). Check that this is a model checkpoint.`);
-      const found = options.transform ? options.transform.shape(k, [...info.shape], f.path) : [...info.shape];
+      const info = ck.info(k);
+      if (!FLOAT_DTYPES.has(info.dtype)) throw new Error(`${info.file}: tensor '${k}' is ${info.dtype}; module weights must be floating point (F32, F16, BF16 or F64). Check that this is a model checkpoint.`);
+      const found = options.transform ? options.transform.shape(k, [...info.shape], info.file) : [...info.shape];
       if (found.length !== shape.length || found.some((v, i) => v !== shape[i])) report.mismatched.push({ key: k, expected: shape, found });
     }
     if (report.mismatched.length || (strict && (report.missing.length || report.unexpected.length))) {
       throw new StateDictError(formatLoadReport(report, source), report);
     }
     for (const k of expected.keys()) {
-      const f = where.get(k);
-      if (!f) continue;
-      const stored = f.read(k);
+      if (!ck.has(k)) continue;
+      const stored = ck.read(k);
       const t = options.transform ? options.transform.tensor(k, stored) : stored;
       module.loadStateDict(new Map([[k, t]]), { strict: false, source });
       report.loaded++;
     }
     return report;
   } finally {
-    for (const f of opened) f.close();
+    ck.close();
   }
 }

@@ -1,6 +1,7 @@
-// Where T5 weights come from: a checkpoint on disk (one file or shards behind
-// model.safetensors.index.json), read tensor by tensor, or tensors held in memory.
-import { SafetensorsFile, checkpointFiles, type HostTensor } from '@opensora-ts/kernels';
+// Where T5 weights come from: a checkpoint on disk as Hugging Face publishes it (model.safetensors
+// or pytorch_model.bin, one file or shards behind an index.json; F32, F16 or BF16), read tensor by
+// tensor and upcast to float32, or tensors held in memory.
+import { openCheckpoint, type CheckpointReader, type HostTensor } from '@opensora-ts/kernels';
 
 export interface WeightSource {
   has(key: string): boolean;
@@ -10,30 +11,28 @@ export interface WeightSource {
   close(): void;
 }
 
-/** Weights of a local checkpoint: a .safetensors file, an index.json, or a folder holding either. */
+/**
+ * Weights of a local checkpoint: a .safetensors or .bin file, an index.json, or a folder holding
+ * model.safetensors[.index.json] or pytorch_model.bin[.index.json]. .bin files are read by kernels'
+ * restricted unpickler, which runs no code.
+ */
 export class CheckpointWeights implements WeightSource {
-  private readonly files: SafetensorsFile[] = [];
-  private readonly byKey = new Map<string, SafetensorsFile>();
+  private readonly checkpoint: CheckpointReader;
   readonly description: string;
 
   constructor(path: string) {
     this.description = path;
-    for (const f of checkpointFiles(path)) {
-      const file = new SafetensorsFile(f);
-      this.files.push(file);
-      for (const k of file.keys()) this.byKey.set(k, file);
-    }
+    this.checkpoint = openCheckpoint(path);
   }
   has(key: string): boolean {
-    return this.byKey.has(key);
+    return this.checkpoint.has(key);
   }
   read(key: string): HostTensor {
-    const f = this.byKey.get(key);
-    if (!f) throw new Error(`${this.description}: missing tensor '${key}'; is this a T5 v1.1 encoder checkpoint (keys 'shared.weight', 'encoder.block.N...')?`);
-    return f.read(key);
+    if (!this.checkpoint.has(key)) throw new Error(`${this.description}: missing tensor '${key}'; is this a T5 v1.1 encoder checkpoint (keys 'shared.weight', 'encoder.block.N...')?`);
+    return this.checkpoint.read(key);
   }
   close(): void {
-    for (const f of this.files) f.close();
+    this.checkpoint.close();
   }
 }
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, readSafetensors, tf, writeSafetensors, type HostTensor } from '@opensora-ts/kernels';
 import { adapt16ch, loadSTDiT3 } from './checkpoint.js';
 import { STDiT3 } from './stdit3.js';
+import { writeTorchSave } from '../../kernels/src/testing/torch-save.js';
 import type { STDiT3ConfigInput } from './config.js';
 
 const weights = fileURLToPath(new URL('../test/fixtures/stdit3-t2v/weights.safetensors', import.meta.url));
@@ -62,6 +63,17 @@ describe('loading official checkpoints', () => {
     const wrong = { ...tinyConfig, caption_channels: 64 };
     expect(() => loadSTDiT3(weights, { config: wrong })).toThrow(/key 'y_embedder.y_proj.fc1.weight' has shape \[96,32\], expected \[96,64\]/);
     expect(() => loadSTDiT3(weights, { config: wrong, strict: false })).toThrow(/weights\.safetensors: .*1 misshaped|misshaped/);
+  });
+
+  it("loads the same weights from a torch.save file as the reference's stages start from ({'ema': state dict} in ema.pt)", () => {
+    const file = readSafetensors(weights);
+    const pt = join(dir, 'ema.pt');
+    writeTorchSave(pt, { ema: Object.fromEntries([...file].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), step: 36000 });
+    const model = loadSTDiT3(pt, { config: tinyConfig });
+    const sd = model.stateDict();
+    for (const [k, t] of file) expect(Array.from(sd.get(k)!.dataSync()), k).toEqual(Array.from(t.data));
+    tf.dispose([...sd.values()]);
+    model.dispose();
   });
 
   it('a missing file is named', () => {

@@ -1,6 +1,8 @@
 // Official checkpoints (HF `model.safetensors`, F32, the reference's key names) load with no
-// renaming. kernels' loadModuleWeights checks keys and shapes against the file headers before any
-// data is read, then reads tensors one at a time, so peak memory is the model plus one tensor.
+// renaming, and so do the torch.save files the reference's own stage configs start from (`ema.pt`)
+// and pytorch_model.bin shards. kernels' loadModuleWeights checks keys and shapes against the file
+// headers (or the restricted unpickler's reading of a .pt) before any data is read, then reads
+// tensors one at a time, so peak memory is the model plus one tensor.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadModuleWeights, tf, withShapesOnly, type HostTensor, type LoadReport, type StateDictValue, type WeightTransform } from '@opensora-ts/kernels';
@@ -94,7 +96,10 @@ export function adapt16ch(stateDict: Map<string, StateDictValue>): Map<string, S
 /** adapt_16ch as a load-time transform: shapes for the header check, then each tensor as it is read. */
 const ADAPT_16CH: WeightTransform = { shape: adaptedShape, tensor: adapt16chTensor };
 
-/** Loads safetensors weights (file, index.json or folder) into `model`, checking every key and shape first. */
+/**
+ * Loads weights as published (a .safetensors or .pt/.pth/.bin file, an index.json, or a folder
+ * holding model.safetensors or pytorch_model.bin) into `model`, checking every key and shape first.
+ */
 export function loadSTDiT3Weights(model: STDiT3, path: string, options: LoadWeightsOptions = {}): LoadReport {
   return loadModuleWeights(model, path, { strict: options.strict, transform: options.adapt_16ch ? ADAPT_16CH : undefined });
 }
@@ -105,8 +110,9 @@ export interface LoadCheckpointOptions extends LoadWeightsOptions, Pick<STDiT3Bu
 }
 
 /**
- * Builds STDiT3 from a checkpoint: a `model.safetensors` file or an HF folder (config.json +
- * model.safetensors). With strict loading nothing is allocated before the weights are read.
+ * Builds STDiT3 from a checkpoint: a weights file (`model.safetensors`, `ema.pt`, ...) or an HF
+ * folder (config.json + model.safetensors or pytorch_model.bin). With strict loading nothing is
+ * allocated before the weights are read.
  */
 export function loadSTDiT3(path: string, options: LoadCheckpointOptions = {}): STDiT3 {
   const folder = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);

@@ -42,7 +42,7 @@ export class VAELoss {
     this.recLoss = options.rec_loss ?? 'l1';
     if (this.perceptualWeight > 0 && !this.lpips) {
       throw new Error(
-        `VAELoss: perceptual_loss_weight is ${this.perceptualWeight} but no LPIPS network was given; load one with loadLpips(path) from a local safetensors file, or set perceptual_loss_weight: 0.`,
+        `VAELoss: perceptual_loss_weight is ${this.perceptualWeight} but no LPIPS network was given; load one with loadLpips(path) from a local checkpoint (.safetensors or a torch.save .pth), or set perceptual_loss_weight: 0.`,
       );
     }
   }

@@ -1,8 +1,9 @@
 // LPIPS (VGG16 variant, as taming-transformers / the reference's lpips.py): scaling layer,
 // VGG16 features at relu1_2..relu5_3, unit-normalised over channels, squared differences,
 // 1x1 `lin` convs, spatial means, summed. Weights cannot be downloaded here: load them from a
-// local safetensors file holding `net.slice{1..5}.{i}.weight|bias` and `lin{0..4}.model.1.weight`.
-import { Conv2d, Module, readSafetensors, tf } from '@opensora-ts/kernels';
+// local checkpoint (safetensors, or a torch.save .pth of the reference LPIPS module's state_dict())
+// holding `net.slice{1..5}.{i}.weight|bias` and `lin{0..4}.model.1.weight`.
+import { Conv2d, Module, readCheckpoint, tf } from '@opensora-ts/kernels';
 import { Namespace } from './namespace.js';
 
 const CHANNELS = [64, 128, 256, 512, 512];
@@ -76,13 +77,13 @@ export class LPIPS extends Module {
 }
 
 /**
- * Loads LPIPS from a local safetensors file (the VGG16 features and the lin layers, keys as the
- * reference's LPIPS state dict; `scaling_layer.*` entries are accepted and ignored as the
- * constants are built in).
+ * Loads LPIPS from a local checkpoint, .safetensors or torch.save .pth (the VGG16 features and
+ * the lin layers, keys as the reference's LPIPS state dict; `scaling_layer.*` entries are accepted
+ * and ignored as the constants are built in).
  */
 export function loadLpips(path: string): LPIPS {
   const lpips = new LPIPS();
-  const sd = readSafetensors(path, (k) => !k.startsWith('scaling_layer.'));
+  const sd = readCheckpoint(path, (k) => !k.startsWith('scaling_layer.'));
   lpips.loadStateDict(sd, { source: path });
   return lpips;
 }

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { initRuntime, tf, type BackendName } from '@opensora-ts/kernels';
 import { decodeFrames, readMetadata, writeVideo } from '@opensora-ts/data';
-import { DEMO_T5_CONFIG, DemoTextEncoder } from '@opensora-ts/conditioning';
+import { loadTextEncoder } from '@opensora-ts/conditioning';
 import { loadSTDiT3, stdit3FlowModelFn, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
 import {
@@ -75,12 +75,8 @@ async function lossCommand(o: {
   if (meta.report.lines().length > 0) console.error(meta.report.summary());
   const override = modelConfig(o.modelConfig);
   const model = loadSTDiT3(o.ckpt, override ? { config: override as never } : {});
-  if (o.textEncoder !== 'demo') throw new Error(`--text-encoder ${o.textEncoder}: only 'demo' (the conditioning package's demo encoder) is wired in this app so far.`);
-  // A demo DiT with twice the encoder's channels was trained with its word-order channels.
-  const text = new DemoTextEncoder({ maxLength: model.config.model_max_length, wordOrder: model.config.caption_channels === 2 * DEMO_T5_CONFIG.d_model });
-  if (text.dim !== model.config.caption_channels) {
-    throw new Error(`--text-encoder demo gives ${text.dim}-dim states but the model's caption_channels is ${model.config.caption_channels}; use the text encoder the model was trained with.`);
-  }
+  // The demo encoder (its word-order channels when the DiT is twice its width) or a T5 folder.
+  const text = loadTextEncoder(o.textEncoder, { maxLength: model.config.model_max_length, captionChannels: model.config.caption_channels });
   // A preset name, or a JSON file of VAE config keys (e.g. a demo model's model.json "vae" object, saved alone).
   const vaeConfigFile = o.vaeConfig.endsWith('.json') && existsSync(o.vaeConfig);
   if (!vaeConfigFile && !(o.vaeConfig in VAE_PRESETS)) throw new Error(`--vae-config ${o.vaeConfig}: neither a preset (${Object.keys(VAE_PRESETS).join(', ')}) nor an existing .json file of VAE config keys.`);
@@ -219,7 +215,7 @@ export function buildProgram(): Command {
     .requiredOption('--vae <path>', 'VAE weights (safetensors)')
     .option('--vae-config <name>', 'VAE preset, or a .json file of VAE config keys', 'OpenSoraVAE_V1_3')
     .option('--model-config <name|json>', 'STDiT3 preset name or JSON file (merged over the folder config.json)')
-    .option('--text-encoder <name>', "text encoder ('demo')", 'demo')
+    .option('--text-encoder <demo|dir>', "text encoder: 'demo', or a T5 folder as published (config.json, spiece.model or tokenizer.json, safetensors or .bin weights)", 'demo')
     .option('--name <label>', 'run label in reports (default: checkpoint folder name)')
     .option('--out <json>', 'results file (merged if it exists)')
     .option('--report <dir>', 'write report.md and plots here')

@@ -46,6 +46,7 @@ export function buildCommand(): Command {
     .option('--condition-frame-length <n>', 'latent frames carried from clip to clip (default 5)', int('--condition-frame-length'))
     .option('--num-sample <n>', 'samples per prompt (seeds seed, seed+1, ...)', int('--num-sample'))
     .option('--weights <folder>', `official-format checkpoints instead of the demo model (vae/, stdit/, t5/ or text-embeddings/)`)
+    .option('--text-encoder <folder>', 'a T5 folder as published (config.json, spiece.model or tokenizer.json, safetensors or .bin weights), instead of the t5/ of --weights')
     .option('--text-cache <folder>', 'read and fill a text-embedding cache (EmbeddingCache) there')
     .option('-o, --out <file>', 'output file: .mp4 for video, .png for one frame; a .json sidecar is written beside it')
     .option('--save-dir <folder>', 'output folder when --out is not given (files sample_0000.mp4, ...)')
@@ -93,6 +94,7 @@ export function flagsToSettings(o: Record<string, unknown>, explicit: (k: string
   set('condition_frame_length', 'conditionFrameLength');
   set('num_sample', 'numSample');
   set('weights', 'weights');
+  set('text_encoder', 'textEncoder');
   set('text_cache', 'textCache');
   set('out', 'out');
   set('save_dir', 'saveDir');

@@ -3,7 +3,8 @@
 // defaults each is meant to be sampled with.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CachedTextEncoder, EmbeddingCache, T5Encoder, type TextEncoder, type TextEncoding } from '@opensora-ts/conditioning';
+import { CachedTextEncoder, EmbeddingCache, loadTextEncoder, type TextEncoder, type TextEncoding } from '@opensora-ts/conditioning';
+import { checkpointShards } from '@opensora-ts/kernels';
 import { checkDemoTextEncoder, loadDemoModel, type DemoManifest } from '@opensora-ts/demo-model';
 import { loadSTDiT3, parseSTDiT3Config, stdit3Preset, stdit3ConfigSchema, type STDiT3, type STDiT3ConfigInput } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec, createVae, loadVaeWeights, OPENSORA_VAE_V1_3, vaeConfigSchema, type OpenSoraVAE, type VaeConfigInput } from '@opensora-ts/vae';
@@ -65,11 +66,11 @@ function withCache(text: TextEncoder, cacheDir: string | null): (p: readonly str
   return (p) => cache.encode(p);
 }
 
-function demoModels(textCache: string | null, dir?: string): Models {
+function demoModels(textCache: string | null, dir?: string, textEncoder: string | null = null): Models {
   const demo = loadDemoModel(dir);
   const m = demo.manifest;
   const s = m.sampling;
-  return {
+  const models: Models = {
     source: 'demo',
     vae: demo.vae,
     codec: new ChunkedVideoCodec(demo.vae),
@@ -89,10 +90,46 @@ function demoModels(textCache: string | null, dir?: string): Models {
     configs: { vae: m.vae, stdit: m.stdit },
     dispose: () => demo.dispose(),
   };
+  return textEncoder === null ? models : withTextEncoder(models, textEncoder, textCache);
 }
 
-function folderModels(root: string, textCache: string | null): Models {
-  const layout = resolveWeightsFolder(root);
+/** The demo model with another text encoder (it must give the DiT's caption width). */
+function withTextEncoder(models: Models, source: string, textCache: string | null): Models {
+  let text: TextEncoder;
+  try {
+    text = loadTextEncoder(source, { maxLength: models.stdit.config.model_max_length, captionChannels: models.stdit.config.caption_channels });
+  } catch (err) {
+    models.dispose();
+    throw new Error(`--text-encoder ${source}: ${(err as Error).message}${source === 'demo' ? '' : ' For the released Open-Sora 1.3 DiT, pass its checkpoints with --weights.'}`);
+  }
+  text.setNullEmbedding(models.stdit.yEmbedder.yEmbedding.tensor!);
+  const { unknownWords: _u, knownWords: _k, checkText: _c, ...rest } = models;
+  return {
+    ...rest,
+    text,
+    encode: withCache(text, textCache),
+    files: [...models.files, ...textEncoderFiles(source)],
+    dispose: () => {
+      text.dispose();
+      models.dispose();
+    },
+  };
+}
+
+/** A checkpoint's files for the sidecar's hashes: the file, or the index and each shard. */
+function checkpointFileRoles(role: string, path: string): { role: string; path: string }[] {
+  const { index, files } = checkpointShards(path);
+  return index ? [{ role, path: index }, ...files.map((f) => ({ role: `${role}-shard`, path: f }))] : files.map((f) => ({ role, path: f }));
+}
+
+/** The files of a T5 folder that decide its output, for the sidecar's hashes. */
+function textEncoderFiles(dir: string): { role: string; path: string }[] {
+  const decides = (f: string) => f.endsWith('.safetensors') || f.endsWith('.bin') || f.endsWith('.json') || f === 'spiece.model';
+  return readdirSync(dir).sort().filter(decides).map((f) => ({ role: 't5', path: join(dir, f) }));
+}
+
+function folderModels(root: string, textCache: string | null, textEncoder: string | null): Models {
+  const layout = resolveWeightsFolder(root, { textEncoder: textEncoder !== null });
   const files: { role: string; path: string }[] = [];
   const vaeCfg: VaeConfigInput = { ...OPENSORA_VAE_V1_3, ...(layout.vaeConfig ? pick(readJson(layout.vaeConfig), Object.keys(vaeConfigSchema.shape)) : {}) };
   delete (vaeCfg as Record<string, unknown>).from_pretrained;
@@ -101,18 +138,17 @@ function folderModels(root: string, textCache: string | null): Models {
   const cleanup = () => disposers.reverse().forEach((d) => d());
   try {
     loadVaeWeights(vae, layout.vae);
-    files.push({ role: 'vae', path: layout.vae });
+    files.push(...checkpointFileRoles('vae', layout.vae));
     if (layout.vaeConfig) files.push({ role: 'vae-config', path: layout.vaeConfig });
 
     // The text side first: as the reference's inference script, the DiT takes its caption size
     // and length from the text encoder and its channels from the VAE.
     let text: TextEncoder;
-    if (layout.t5) {
+    const t5 = textEncoder ?? layout.t5;
+    if (t5) {
       // Caption length: the DiT's (its config.json), else the reference's 300.
-      text = T5Encoder.fromFolder(layout.t5, { layerByLayer: true, maxLength: fileStditMaxLength(layout.stditConfig) ?? 300 });
-      for (const f of readdirSync(layout.t5).sort()) {
-        if (f.endsWith('.safetensors') || f.endsWith('.json') || f === 'spiece.model') files.push({ role: 't5', path: join(layout.t5, f) });
-      }
+      text = loadTextEncoder(t5, { maxLength: fileStditMaxLength(layout.stditConfig) ?? 300 });
+      files.push(...textEncoderFiles(t5));
     } else {
       text = CachedTextEncoder.fromFolder(layout.embeddings!);
       for (const f of readdirSync(layout.embeddings!).sort()) if (f.endsWith('.safetensors') && !f.startsWith('.')) files.push({ role: 'text-embeddings', path: join(layout.embeddings!, f) });
@@ -131,11 +167,7 @@ function folderModels(root: string, textCache: string | null): Models {
     // loadSTDiT3 merges a folder's config.json under `config`; ours already holds it.
     const stdit = loadSTDiT3(layout.stdit, { config: stditCfg });
     disposers.push(() => stdit.dispose());
-    files.push({ role: 'stdit', path: layout.stdit });
-    if (layout.stdit.endsWith('.index.json')) {
-      const index = readJson(layout.stdit) as { weight_map?: Record<string, string> };
-      for (const shard of new Set(Object.values(index.weight_map ?? {}))) files.push({ role: 'stdit-shard', path: join(layout.stdit, '..', shard) });
-    }
+    files.push(...checkpointFileRoles('stdit', layout.stdit));
     if (layout.stditConfig) files.push({ role: 'stdit-config', path: layout.stditConfig });
     text.setNullEmbedding(stdit.yEmbedder.yEmbedding.tensor!);
     return {
@@ -167,8 +199,17 @@ function fileStditMaxLength(path: string | null): number | null {
  * The bundled demo model (weights null), a demo-model folder (model.json beside vae/stdit
  * safetensors, as the demo recipe exports one) or the official-format checkpoints of a folder.
  */
-export function loadModels(weights: string | null, textCache: string | null = null): Models {
-  if (weights === null) return demoModels(textCache);
+export interface ModelSources {
+  /** --weights: null = the bundled demo model. */
+  weights: string | null;
+  textCache?: string | null;
+  /** --text-encoder: a T5 folder used instead of the weights folder's t5/ or the demo encoder. */
+  textEncoder?: string | null;
+}
+
+export function loadModels(sources: ModelSources | string | null): Models {
+  const { weights, textCache = null, textEncoder = null } = typeof sources === 'object' && sources !== null ? sources : { weights: sources };
+  if (weights === null) return demoModels(textCache, undefined, textEncoder);
   if (!existsSync(weights)) throw new Error(`--weights ${weights}: no such folder.`);
-  return existsSync(join(weights, 'model.json')) ? demoModels(textCache, weights) : folderModels(weights, textCache);
+  return existsSync(join(weights, 'model.json')) ? demoModels(textCache, weights, textEncoder) : folderModels(weights, textCache, textEncoder);
 }

@@ -105,6 +105,31 @@ describe('a --weights folder in the official layout', () => {
   });
 });
 
+describe('--text-encoder', () => {
+  it('takes a T5 folder from outside --weights in place of its t5/, with the same embeddings', async () => {
+    const bare = join(dir, 'no-t5');
+    writeTinyOfficialFolder(bare, { t5: false });
+    expect(() => loadModels(bare)).toThrow(/or pass --text-encoder DIR/);
+    const inside = loadModels(weights);
+    const apart = loadModels({ weights: bare, textEncoder: join(weights, 't5') });
+    try {
+      const a = await inside.encode(['a red circle']);
+      const b = await apart.encode(['a red circle']);
+      expect(Array.from(b.states.dataSync())).toEqual(Array.from(a.states.dataSync()));
+      expect(apart.files.map((f) => f.role)).toContain('t5');
+      tf.dispose([a.states, a.mask, b.states, b.mask]);
+    } finally {
+      inside.dispose();
+      apart.dispose();
+    }
+  });
+
+  it('refuses a T5 folder whose width the DiT cannot take, naming both widths', () => {
+    // The bundled demo DiT takes 64 caption channels; the tiny T5 gives 32.
+    expect(() => loadModels({ weights: null, textEncoder: join(weights, 't5') })).toThrow(/gives 32-channel states but the DiT's caption_channels is 64/);
+  });
+});
+
 describe('generation', () => {
   let models: Models;
   beforeAll(() => {

@@ -56,7 +56,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
   const started = performance.now();
   const progress = io.progress ?? createProgress();
   const items = collectPrompts(s);
-  const models = loadModels(s.weights, s.text_cache);
+  const models = loadModels({ weights: s.weights, textCache: s.text_cache, textEncoder: s.text_encoder });
   try {
     if (models.demoManifest?.status === 'untrained-placeholder') {
       io.warn('the bundled demo model is an UNTRAINED PLACEHOLDER (random weights): the pipeline runs, but the video will not follow the prompt. See packages/demo-model/README.md.');

@@ -49,6 +49,8 @@ export const sampleSettingsSchema = z
     num_sample: posInt.default(1),
     /** A folder with official-format weights (vae/, stdit/, t5/ or text-embeddings/); null = the demo model. */
     weights: z.string().nullable().default(null),
+    /** A T5 folder as published (DeepFloyd/t5-v1_1-xxl) instead of the weights folder's t5/ (or the demo model's encoder). */
+    text_encoder: z.string().nullable().default(null),
     /** Text-embedding cache folder (EmbeddingCache) to read and fill. */
     text_cache: z.string().nullable().default(null),
     /** Output file (.mp4 for video, .png for one frame); several prompts get _0001... suffixes. */

@@ -32,7 +32,7 @@ export type PromptVideoSampler = ((prompt: string, seed: number) => Promise<Samp
 /** Loads the models once; each call samples one prompt with the given seed. */
 export async function createSampler(o: VideoSamplerOptions = {}): Promise<PromptVideoSampler> {
   const s = parseSettings(o.settings ?? {}, 'sampler settings');
-  const models = loadModels(s.weights, s.text_cache);
+  const models = loadModels({ weights: s.weights, textCache: s.text_cache, textEncoder: s.text_encoder });
   const d = models.defaults;
   const height = o.height ?? d.height;
   const width = o.width ?? d.width;

@@ -1,4 +1,6 @@
 import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '@opensora-ts/kernels';
@@ -114,6 +116,16 @@ describe('training configs', () => {
     expect(dim({ type: 'demo', model_max_length: 8 })).toBe(64);
     expect(dim({ type: 'demo', model_max_length: 8, word_order: true })).toBe(128);
     expect(() => parseTrainConfig({ ...minimal, text_encoder: { type: 'demo', word_order: 'yes' } }, 'f.json')).toThrow(/text_encoder\.word_order/);
+  });
+
+  it('text_encoder type t5 (what --text-encoder DIR sets) needs a local T5 folder and names what is wrong', () => {
+    const build = (textEncoder: Record<string, unknown>) => {
+      const cfg = parseTrainConfig({ ...minimal, text_encoder: textEncoder });
+      if (cfg.task !== 'dit') throw new Error('expected a DiT config');
+      return buildTextEncoder(cfg);
+    };
+    expect(() => build({ type: 't5' })).toThrow(/text_encoder\.from_pretrained: .*Pass --text-encoder DIR/);
+    expect(() => build({ type: 't5', from_pretrained: join(tmpdir(), 'no-such-t5') })).toThrow(/no-such-t5: no config\.json/);
   });
 
   it('temporal_diff_loss_weight: 0 (the reference loss) unless set, never negative', () => {

@@ -3,7 +3,7 @@
 // the frozen text encoder.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DemoTextEncoder, T5Encoder, type TextEncoder } from '@opensora-ts/conditioning';
+import { loadTextEncoder, type TextEncoder } from '@opensora-ts/conditioning';
 import { formatLoadReport } from '@opensora-ts/kernels';
 import { loadSTDiT3Weights, STDiT3, stdit3Preset } from '@opensora-ts/stdit';
 import { createVae, loadVaeWeights, type OpenSoraVAE, type VaeConfigInput } from '@opensora-ts/vae';
@@ -11,9 +11,17 @@ import type { DitTrainConfig, TrainConfig } from './config.js';
 import { listCheckpoints, STATE_FILE } from './checkpoint.js';
 import { withSeededMathRandom } from './seeded-init.js';
 
+/** What marks a checkpoint folder written by the reference's training scripts. */
+const REFERENCE_STATE_FILE = 'running_states.json';
+
 type VaeModelConfig = TrainConfig['model'] & { type: string; from_pretrained: string | null };
 
-/** A weights file from a path that may be one of our checkpoint folders (then its EMA, as stages hand on). */
+/**
+ * A weights path from a path that may be one of our checkpoint folders (then its EMA, as stages hand
+ * on), or a checkpoint folder of the reference's own training (epochN-global_stepM, with
+ * running_states.json: its ema.pt, or its `preferred`/ or model/ shards). Anything else, a weights
+ * file or folder as published (.safetensors, .pt, .bin, shards), is passed on as it is.
+ */
 export function weightsPath(path: string, preferred = 'ema'): string {
   // A run folder (--out of an earlier run) stands for its newest checkpoint.
   if (existsSync(path) && statSync(path).isDirectory() && !existsSync(join(path, STATE_FILE))) {
@@ -23,6 +31,9 @@ export function weightsPath(path: string, preferred = 'ema'): string {
   if (existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, STATE_FILE))) {
     const f = join(path, `${preferred}.safetensors`);
     return existsSync(f) ? f : join(path, 'model.safetensors');
+  }
+  if (existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, REFERENCE_STATE_FILE))) {
+    for (const f of [join(path, `${preferred}.pt`), join(path, preferred), join(path, 'model')]) if (existsSync(f)) return f;
   }
   return path;
 }
@@ -40,9 +51,9 @@ export function buildVae(m: VaeModelConfig, log: (line: string) => void, what = 
 
 export function buildTextEncoder(cfg: DitTrainConfig): TextEncoder {
   const te = cfg.text_encoder;
-  if (te.type === 'demo') return new DemoTextEncoder({ maxLength: te.model_max_length, seed: te.seed, wordOrder: te.word_order });
-  if (!te.from_pretrained) throw new Error('text_encoder.from_pretrained: a local T5 v1.1 folder (config.json, tokenizer.json, model.safetensors) is needed for type "t5"; nothing can be downloaded. Use type "demo" for the shapes-world encoder.');
-  return T5Encoder.fromFolder(te.from_pretrained, { maxLength: te.model_max_length });
+  if (te.type === 'demo') return loadTextEncoder('demo', { maxLength: te.model_max_length, seed: te.seed, wordOrder: te.word_order ?? false });
+  if (!te.from_pretrained) throw new Error('text_encoder.from_pretrained: a local T5 folder as published (config.json, spiece.model or tokenizer.json, safetensors or .bin weights) is needed for type "t5"; nothing can be downloaded. Pass --text-encoder DIR, or use type "demo" for the shapes-world encoder.');
+  return loadTextEncoder(te.from_pretrained, { maxLength: te.model_max_length });
 }
 
 /** The DiT with its initial weights; caption size from the text encoder, channels from the VAE. */

@@ -1,8 +1,9 @@
 // Starting a DiT run from an initial checkpoint (model.from_pretrained): one of our own runs (a run
-// folder resolves to its newest checkpoint), and an official 4-channel (Open-Sora 1.2 VAE)
-// checkpoint converted with adapt_16ch. A vanishing lr (1e-30) leaves the loaded weights in place,
+// folder resolves to its newest checkpoint), a checkpoint folder of the reference's own training
+// (its ema.pt, a torch.save file), and an official 4-channel (Open-Sora 1.2 VAE) checkpoint
+// converted with adapt_16ch. A vanishing lr (1e-30) leaves the loaded weights in place,
 // so the run's first checkpoint must hold what was loaded.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { DEMO_T5_CONFIG } from '@opensora-ts/conditioning';
 import { writeShapesWorld } from '@opensora-ts/data';
 import { readSafetensors, writeSafetensors, type HostTensor } from '@opensora-ts/kernels';
 import { adapt16chTensor, STDiT3, stdit3Preset } from '@opensora-ts/stdit';
+import { writeTorchSave } from '../../../packages/kernels/src/testing/torch-save.js';
 import { parseTrainConfig, type DitTrainConfig } from './config.js';
 import { trainDit } from './dit-trainer.js';
 
@@ -66,6 +68,23 @@ describe('initial checkpoints', () => {
     const loadedFile = /weights from (\S+):/.exec(loadedLine!)![1]!;
     expect(loadedFile.startsWith(src.lastCheckpoint!)).toBe(true);
     expectSameTensors(readSafetensors(join(run.lastCheckpoint!, 'model.safetensors')), readSafetensors(loadedFile));
+  });
+
+  it("starts from a checkpoint folder of the reference's training (epochN-global_stepM: its ema.pt, a torch.save file)", async () => {
+    const cfg = stdit3Preset('STDiT3-tiny', { ...MODEL, kernel_size: [2, 2, -1], in_channels: 16, caption_channels: DEMO_T5_CONFIG.d_model, model_max_length: MAX_LENGTH });
+    const reference = new STDiT3(cfg, { seed: 4 });
+    const state = new Map<string, HostTensor>();
+    for (const [k, t] of reference.stateDict()) state.set(k, { dtype: 'float32', stored: 'F32', shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
+    reference.dispose();
+    // What scripts/train.py leaves: running_states.json, ema.pt (torch.save of the EMA state dict), model/ shards.
+    const folder = join(root, 'reference-run', 'epoch0-global_step2');
+    mkdirSync(join(folder, 'model'), { recursive: true });
+    writeFileSync(join(folder, 'running_states.json'), JSON.stringify({ epoch: 0, step: 2, global_step: 2, batch_size: 2 }));
+    writeTorchSave(join(folder, 'ema.pt'), Object.fromEntries([...state].map(([k, t]) => [k, { shape: t.shape, data: t.data }])));
+    const lines: string[] = [];
+    const run = await trainDit({ config: config({ from_pretrained: folder }), outDir: join(root, 'from-reference'), log: (l) => lines.push(l), plot: false });
+    expect(lines.some((l) => l.includes(`weights from ${join(folder, 'ema.pt')}:`))).toBe(true);
+    expectSameTensors(readSafetensors(join(run.lastCheckpoint!, 'model.safetensors')), state);
   });
 
   it('converts an official 4-channel checkpoint with adapt_16ch, and refuses it without', async () => {

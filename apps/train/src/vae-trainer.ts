@@ -5,7 +5,7 @@
 // decoder.conv_out.weight; both are taken over every VAE weight (two passes with the same draws)
 // and combined linearly, so the update equals the reference's single backward of the sum.
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
-import { mixSeed, readSafetensors, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import { mixSeed, readCheckpoint, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
   adaptiveGeneratorWeight,
   ChunkedVideoCodec,
@@ -72,7 +72,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
     disc = withSeededMathRandom(cfg.seed + 1, () => new NLayerDiscriminator3D({ input_nc: d.input_nc, ndf: d.ndf, n_layers: d.n_layers }));
     if (d.from_pretrained) {
       const path = weightsPath(d.from_pretrained, 'discriminator');
-      disc.loadStateDict(readSafetensors(path), { source: path });
+      disc.loadStateDict(readCheckpoint(path), { source: path });
       say(`discriminator: weights from ${path}`);
     }
     disc.train();

@@ -1,19 +1,22 @@
 // Python 3 `re` and `str` semantics that the reference's text handling relies on, expressed
-// for JavaScript: Python's \w, \d, \s and \b are Unicode-aware while JavaScript's \w and \b stay
-// ASCII even with the `u` flag, and Python's whitespace set differs from JavaScript's.
+// for JavaScript: Python's \w, \d, \s and \b are Unicode-aware while JavaScript's \w, \d and \b
+// stay ASCII even with the `u` flag, and Python's whitespace set differs from JavaScript's. The
+// classes are Python 3.11's own (Unicode 14, see python-text-data.ts), not Node's newer ICU ones.
+import { DIGIT_RANGES, SPACE_RANGES, WORD_RANGES } from './python-text-data.js';
 
-/** Python's `\w` inside a character class: letters, digits/numerics, underscore. */
-export const PY_WORD = '\\p{L}\\p{N}_';
-/** Python's `\s` inside a character class (str.isspace): includes \x1c-\x1f and \x85, not \ufeff. */
-export const PY_SPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-/** Python's `\d`: Unicode decimal digits. */
-export const PY_DIGIT = '\\p{Nd}';
-/** Python's `\b`: a Unicode word boundary. */
+/** Python's `\w` inside a character class: str.isalnum() or '_' (Unicode categories L*, N*, and '_'). */
+export const PY_WORD = WORD_RANGES;
+/** Python's `\s` inside a character class (also what str.strip() removes): includes \x1c-\x1f and \x85, not \ufeff. */
+export const PY_SPACE = SPACE_RANGES;
+/** Python's `\d` inside a character class: Unicode decimal digits (category Nd), not only 0-9. */
+export const PY_DIGIT = DIGIT_RANGES;
+/** Python's `\b`: a change between a word character and a non-word one (or the text's ends). */
 export const PY_BOUNDARY = `(?:(?<=[${PY_WORD}])(?![${PY_WORD}])|(?<![${PY_WORD}])(?=[${PY_WORD}]))`;
 
 /**
- * Builds a `u`-flag RegExp from a pattern written with Python's class escapes: `\w \W \d \D \s \S \b`
- * are rewritten to their Unicode meanings (also inside brackets for `\w \d \s`).
+ * Builds a `u`-flag RegExp from a pattern written with Python's syntax: `\w \W \d \D \s \S \b` get
+ * their Unicode meanings (`\w \d \s` also inside brackets), `.` does not match '\n' only, and `$`
+ * matches at the end or before a final '\n' (Python without MULTILINE/DOTALL).
  */
 export function pyRegExp(pattern: string, flags = 'g'): RegExp {
   let out = '';
@@ -36,26 +39,38 @@ export function pyRegExp(pattern: string, flags = 'g'): RegExp {
       else out += n;
       continue;
     }
-    if (c === '[' && !inClass) inClass = true;
-    else if (c === ']' && inClass) inClass = false;
-    out += c;
+    if (!inClass && c === '.') out += '[^\\n]';
+    else if (!inClass && c === '$') out += '(?=\\n?$)';
+    else {
+      if (c === '[' && !inClass) inClass = true;
+      else if (c === ']' && inClass) inClass = false;
+      out += c;
+    }
   }
-  // `s`: '.' matches every character, which is how the patterns here use [\w\W].
-  return new RegExp(out, flags.includes('u') ? flags : `${flags}us`);
+  return new RegExp(out, flags.includes('u') ? flags : `${flags}u`);
 }
 
-const SPACE_CLASS = `[${PY_SPACE}]`;
-const LEADING = new RegExp(`^${SPACE_CLASS}+`, 'u');
-const TRAILING = new RegExp(`${SPACE_CLASS}+$`, 'u');
+const LEADING = new RegExp(`^[${PY_SPACE}]+`, 'u');
+const TRAILING = new RegExp(`[${PY_SPACE}]+$`, 'u');
 
 /** Python's `str.strip()` with no argument. */
 export function pyStrip(s: string): string {
   return s.replace(LEADING, '').replace(TRAILING, '');
 }
 
-/** Python's `str.lower()` (JavaScript's full-Unicode lowercasing agrees, final sigma included). */
+/** A letter to Node's ICU that Python 3.11 does not know (assigned after Unicode 14), e.g. U+A7CB. */
+const NEWER_LETTERS = new RegExp(`((?:(?![${PY_WORD}])\\p{L})+)`, 'u');
+
+/**
+ * Python's `str.lower()`: full Unicode lowercasing ('İ' -> 'i̇', final sigma), which JavaScript's
+ * toLowerCase matches on every code point Python 3.11 knows; letters newer than that stay as they are.
+ */
 export function pyLower(s: string): string {
-  return s.toLowerCase();
+  if (!NEWER_LETTERS.test(s)) return s.toLowerCase();
+  return s
+    .split(NEWER_LETTERS)
+    .map((part, i) => (i % 2 === 1 ? part : part.toLowerCase()))
+    .join('');
 }
 
 /**
@@ -73,13 +88,17 @@ export function unquotePlus(s: string): string {
   });
 }
 
+const DIGIT = new RegExp(`[${PY_DIGIT}]`, 'gu');
+
 /**
- * Python's `float(str)`: optional surrounding whitespace, sign, digits with single underscores
- * between them, exponent, `inf`/`infinity`/`nan` in any case. Returns undefined when Python raises.
+ * Python's `float(str)`: optional surrounding whitespace, sign, digits (any Unicode decimal digit)
+ * with single underscores between them, exponent, `inf`/`infinity`/`nan` in any case. Returns
+ * undefined when Python raises.
  */
 export function pyFloat(s: string): number | undefined {
-  const t = pyStrip(s);
-  const digits = '\\d(?:_?\\d)*';
+  // Python reads every Unicode decimal digit as its value ('١٢٣' is 123).
+  const t = pyStrip(s).replace(DIGIT, (d) => String(digitValue(d)));
+  const digits = '[0-9](?:_?[0-9])*';
   const num = new RegExp(`^[+-]?(?:(?:${digits})(?:\\.(?:${digits})?)?|\\.${digits})(?:[eE][+-]?${digits})?$`);
   if (num.test(t)) return Number(t.replace(/_/g, ''));
   const special = /^([+-]?)(inf|infinity|nan)$/i.exec(t);
@@ -88,4 +107,14 @@ export function pyFloat(s: string): number | undefined {
     return special[1] === '-' ? -Infinity : Infinity;
   }
   return undefined;
+}
+
+const ONE_DIGIT = new RegExp(`^[${PY_DIGIT}]$`, 'u');
+
+/** The value of a decimal digit: Unicode encodes each set of ten in order, so it is the offset in its run modulo 10. */
+function digitValue(d: string): number {
+  const cp = d.codePointAt(0)!;
+  let start = cp;
+  while (ONE_DIGIT.test(String.fromCodePoint(start - 1))) start--;
+  return (cp - start) % 10;
 }

@@ -47,19 +47,35 @@ export function entityByName(name: string): string | undefined {
   return undefined;
 }
 
-/** ftfy's HTML unescaping: only references ending in ';', plus upper-cased names of lower-case entities. */
+let uppercased: Map<string, string> | undefined;
+
+/**
+ * The extra names ftfy decodes: each lower-case HTML5 name with ';' written in upper case
+ * (`&EACUTE;` -> 'É'), where that spelling is not itself a reference `html.unescape` resolves.
+ */
+function uppercasedEntities(): Map<string, string> {
+  if (uppercased) return uppercased;
+  uppercased = new Map();
+  for (const [name, ch] of Object.entries(HTML5_ENTITIES)) {
+    if (!name.endsWith(';') || name !== name.toLowerCase()) continue;
+    const upper = name.toUpperCase();
+    if (htmlUnescape(`&${upper}`) === `&${upper}`) uppercased.set(upper, ch.toUpperCase());
+  }
+  return uppercased;
+}
+
+/** ftfy's `unescape_html`: only references ending in ';', plus the upper-cased names above. */
 export function ftfyUnescapeHtml(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&#?[0-9A-Za-z]{1,24};/g, (ref) => {
     const name = ref.slice(1);
     if (has(name)) return HTML5_ENTITIES[name]!;
+    const upper = uppercasedEntities().get(name);
+    if (upper !== undefined) return upper;
     if (ref.startsWith('&#')) {
+      // A numeric reference that resolves to ';' (or does not resolve) stays as written.
       const un = htmlUnescape(ref);
       return un.includes(';') ? ref : un;
-    }
-    const lower = name.toLowerCase();
-    if (name === name.toUpperCase() && lower !== name && has(lower) && !has(name) && htmlUnescape(ref) === ref) {
-      return HTML5_ENTITIES[lower]!.toUpperCase();
     }
     return ref;
   });

@@ -1,23 +1,41 @@
-// The text of an HTML fragment as the reference obtains it: BeautifulSoup with Python's
-// `html.parser`, then `.text`. Emulates the stdlib tokenizer's tolerant rules (what counts as a
-// tag, what stays literal text, how an unterminated construct at the end is handled; the
-// parser is fed once and then closed) and BeautifulSoup's choices: character references are
-// resolved with numbers < 256 read as windows-1252 and unknown names kept as "&name" (the ';'
-// is dropped); comments, declarations, processing instructions and the contents of
-// script/style/template/rt/rp are not text; CDATA sections are.
+// The text of an HTML fragment as the reference obtains it: BeautifulSoup 4.15 with Python
+// 3.11's `html.parser`, then `.text`. Emulates the stdlib tokenizer's tolerant rules (what counts
+// as a tag, what stays literal text, how an unterminated construct at the end is handled; the
+// parser is fed once and then closed; its `\s` is Python's whitespace) and BeautifulSoup's
+// choices: character references are resolved as the HTML standard says (0x80-0x9f read as
+// windows-1252) and unknown names kept as "&name" (the ';' is dropped); comments, declarations,
+// processing instructions and the contents of script/style/template/rt/rp are not text; CDATA
+// sections are.
 import { entityByName } from './html-entities.js';
+import { PY_SPACE, pyStrip } from './python-text.js';
 import { windows1252Char } from './windows-1252.js';
 
+/** Python's `\s` in the stdlib's patterns, and its complement inside a class. */
+const S = `[${PY_SPACE}]`;
 const STARTTAG_OPEN = /<[a-zA-Z]/y;
 const ENTITYREF = /&([a-zA-Z][-.a-zA-Z0-9]*)[^a-zA-Z0-9]/y;
 const CHARREF = /&#(?:[0-9]+|[xX][0-9a-fA-F]+)[^0-9a-fA-F]/y;
 const INCOMPLETE = /&[a-zA-Z#]/y;
-const TAG_END_LOCATOR =
-  /<[a-zA-Z][^\t\n\r\f />\x00]*(?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*(?:\s*=+\s*(?:'[^']*'|"[^"]*"|(?!['"])[^>\s]*)\s*)?(?:\s|\/(?!>))*)*)?\s*/y;
+const ATTR_VALUE = `(?:'[^']*'|"[^"]*"|(?!['"])[^>${PY_SPACE}]*)`;
+const TAG_END_LOCATOR = new RegExp(
+  `<[a-zA-Z][^\t\n\r\f />\x00]*(?:[${PY_SPACE}/]*(?:(?<=['"${PY_SPACE}/])[^${PY_SPACE}/>][^${PY_SPACE}/=>]*` +
+    `(?:${S}*=+${S}*${ATTR_VALUE}${S}*)?(?:${S}|\/(?!>))*)*)?${S}*`,
+  'uy',
+);
 const TAGNAME = /<([a-zA-Z][^\t\n\r\f />\x00]*)/y;
-const ENDTAG_FULL = /<\/\s*([a-zA-Z][-.a-zA-Z0-9:_]*)\s*>/y;
-const ENDTAG_NAME = /([a-zA-Z][^\t\n\r\f />\x00]*)(?:\s|\/(?!>))*/y;
-const COMMENT_CLOSE = /--\s*>/g;
+/** The stdlib's tagfind_tolerant and attrfind_tolerant: a tag's name, then one attribute at a time. */
+const TAGFIND = new RegExp(`([a-zA-Z][^\\t\\n\\r\\f />\\x00]*)(?:${S}|\\/(?!>))*`, 'uy');
+const ATTRFIND = new RegExp(
+  `(?<=['"${PY_SPACE}/])[^${PY_SPACE}/>][^${PY_SPACE}/=>]*(?:${S}*=+${S}*${ATTR_VALUE})?(?:${S}|\\/(?!>))*`,
+  'uy',
+);
+const ENDTAG_FULL = new RegExp(`<\\/${S}*([a-zA-Z][-.a-zA-Z0-9:_]*)${S}*>`, 'uy');
+const ENDTAG_NAME = TAGFIND;
+const COMMENT_CLOSE = new RegExp(`--${S}*>`, 'gu');
+/** `<![name`: the marked-section keyword the stdlib reads, and the two ways such a section ends. */
+const DECLNAME = new RegExp(`[a-zA-Z][-_.a-zA-Z0-9]*${S}*`, 'uy');
+const MARKED_SECTION_CLOSE = new RegExp(`\\]${S}*\\]${S}*>`, 'gu');
+const MS_MARKED_SECTION_CLOSE = new RegExp(`\\]${S}*>`, 'gu');
 const CDATA_ELEMENTS = new Set(['script', 'style']);
 /** BeautifulSoup keeps strings inside these in non-text containers (Script, Stylesheet, ...). */
 const NON_TEXT_CONTAINERS = new Set(['script', 'style', 'template', 'rt', 'rp']);
@@ -94,7 +112,7 @@ class Tokenizer {
   private findInteresting(i: number): number {
     const raw = this.raw;
     if (this.cdataElem) {
-      const re = new RegExp(`</\\s*${this.cdataElem}\\s*>`, 'ig');
+      const re = new RegExp(`</${S}*${this.cdataElem}${S}*>`, 'igu');
       re.lastIndex = i;
       const m = re.exec(raw);
       return m ? m.index : -1;
@@ -181,13 +199,11 @@ class Tokenizer {
 
   private charref(name: string): void {
     const num = name[0] === 'x' || name[0] === 'X' ? parseInt(name.slice(1), 16) : parseInt(name, 10);
-    if (num < 256) {
-      // BeautifulSoup reads small numbers as windows-1252 (e.g. &#150; is an en dash).
-      this.out.data(windows1252Char(num));
-      return;
-    }
-    // Python's chr() accepts lone surrogates and fails only past U+10FFFF.
-    this.out.data(num > 0x10ffff ? '\ufffd' : num >= 0xd800 && num <= 0xdfff ? String.fromCharCode(num) : String.fromCodePoint(num));
+    // BeautifulSoup 4.15 follows the HTML standard: NUL, surrogates and numbers past U+10FFFF become
+    // U+FFFD, and 0x80-0x9f are read as windows-1252 (e.g. &#150; is an en dash).
+    if (num === 0 || num > 0x10ffff || (num >= 0xd800 && num <= 0xdfff)) this.out.data('\ufffd');
+    else if (num >= 0x80 && num <= 0x9f) this.out.data(windows1252Char(num));
+    else this.out.data(String.fromCodePoint(num));
   }
 
   private parseStartTag(i: number): number {
@@ -203,8 +219,20 @@ class Tokenizer {
     } else if (next === undefined) return -1;
     else if (/[a-zA-Z=/]/.test(next)) return -1;
     else endpos = j > i ? j : i + 1;
+    // What follows the attributes must be '>' or '/>'; otherwise the whole "tag" is text.
+    let k = i + 1 + sticky(TAGFIND, raw, i + 1)![0].length;
+    while (k < endpos) {
+      const attr = sticky(ATTRFIND, raw, k);
+      if (!attr) break;
+      k += attr[0].length;
+    }
+    const end = pyStrip(raw.slice(k, endpos));
+    if (end !== '>' && end !== '/>') {
+      this.out.data(raw.slice(i, endpos));
+      return endpos;
+    }
     const name = sticky(TAGNAME, raw, i)![1]!.toLowerCase();
-    const selfClosing = raw.slice(i, endpos).endsWith('/>');
+    const selfClosing = end === '/>';
     this.out.start(name, selfClosing);
     if (!selfClosing && CDATA_ELEMENTS.has(name)) this.cdataElem = name;
     return endpos;
@@ -256,19 +284,7 @@ class Tokenizer {
 
   private parseDeclaration(i: number): number {
     const raw = this.raw;
-    if (raw.startsWith('<![', i)) {
-      // Marked sections: CDATA content is text for BeautifulSoup.
-      const close = raw.indexOf(']]>', i + 3);
-      const close2 = raw.indexOf(']>', i + 3);
-      if (raw.slice(i + 3, i + 9).toUpperCase() === 'CDATA[') {
-        if (close < 0) return -1;
-        this.out.cdata(raw.slice(i + 9, close));
-        return close + 3;
-      }
-      if (close2 < 0) return -1;
-      this.out.nonText();
-      return close2 + 2;
-    }
+    if (raw.startsWith('<![', i)) return this.parseMarkedSection(i);
     if (raw.slice(i + 2, i + 9).toLowerCase() === 'doctype') {
       const gt = raw.indexOf('>', i + 9);
       if (gt < 0) return -1;
@@ -276,6 +292,27 @@ class Tokenizer {
       return gt + 1;
     }
     return this.parseUntilGt(i);
+  }
+
+  /** `<![CDATA[...]]>` is text; `<![if ...]>`, `<![include[...]]>` and the like are declarations. */
+  private parseMarkedSection(i: number): number {
+    const raw = this.raw;
+    const m = sticky(DECLNAME, raw, i + 3);
+    // Python raises on an unknown keyword (BeautifulSoup rejects the markup; the reference
+    // fails); here the construct is left to be read as text, like an unterminated one.
+    if (!m || i + 3 + m[0].length === raw.length) return -1;
+    const keyword = pyStrip(m[0]).toLowerCase();
+    let close: RegExp;
+    if (['temp', 'cdata', 'ignore', 'include', 'rcdata'].includes(keyword)) close = MARKED_SECTION_CLOSE;
+    else if (['if', 'else', 'endif'].includes(keyword)) close = MS_MARKED_SECTION_CLOSE;
+    else return -1;
+    close.lastIndex = i + 3;
+    const c = close.exec(raw);
+    if (!c) return -1;
+    const content = raw.slice(i + 3, c.index);
+    if (content.toUpperCase().startsWith('CDATA[')) this.out.cdata(content.slice(6));
+    else this.out.nonText();
+    return c.index + c[0].length;
   }
 }
 

@@ -11,11 +11,3 @@ export function windows1252Char(byte: number): string {
   return String.fromCharCode(byte >= 0x80 && byte <= 0x9f ? ROW_80[byte - 0x80]! : byte);
 }
 
-/** The windows-1252 byte of a character, or undefined when the code page cannot encode it. */
-export function windows1252Byte(ch: string): number | undefined {
-  const c = ch.charCodeAt(0);
-  if (ch.length !== 1) return undefined;
-  if (c < 0x80 || (c >= 0xa0 && c <= 0xff)) return c;
-  const at = ROW_80.indexOf(c);
-  return at >= 0 ? 0x80 + at : undefined;
-}

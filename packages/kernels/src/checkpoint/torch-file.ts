@@ -4,6 +4,7 @@
 // unpickler (no code runs), finds the state dict, and checks every tensor against its storage, so a
 // bad file fails before any data is read. `read(key)` then reads just the bytes that tensor views
 // and copies strided views (transposes, slices, shared storages, offsets) into contiguous arrays.
+import { constants } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DTYPE_BYTES, decodeTensor, type HostTensor, type SafetensorsDtype } from '../safetensors.js';
 import { CONVERT_ADVICE, CheckpointError } from './errors.js';
@@ -175,6 +176,12 @@ export class TorchCheckpointFile {
     const n = product(shape);
     if (n === 0) return decodeTensor(dtype, shape, Buffer.alloc(0), this.path, key);
     const span = t.shape.reduce((acc, d, i) => acc + (d - 1) * t.stride[i]!, 0) + 1;
+    if (span * size > constants.MAX_LENGTH) {
+      throw new CheckpointError(
+        `${this.path}: tensor '${key}' spans ${span * size} bytes on disk, more than one read can hold here (${constants.MAX_LENGTH} bytes, Node's Buffer limit); ` +
+          'split it into smaller tensors to load it.',
+      );
+    }
     const bytes = this.zip.readRange(this.storageEntry(t), t.offset * size, span * size);
     if (this.bigEndian) {
       if (size === 2) bytes.swap16();

@@ -139,6 +139,17 @@ describe('TorchCheckpointFile', () => {
     expect(message(() => new TorchCheckpointFile(lost))).toBe(`${lost}: tensor 'w' needs storage 'archive/data/0', which the archive lacks; the file is corrupt or truncated.`);
   });
 
+  it('a view too large to hold (a broadcast over 2^31 elements) fails with the limit, not a bare RangeError', () => {
+    const one = Float32Array.of(1);
+    const file = join(dir, 'huge-view.pt');
+    writeTorchSave(file, { w: { shape: [2 ** 31], data: one, storageData: one, stride: [0] } });
+    const f = new TorchCheckpointFile(file);
+    expect(message(() => f.read('w'))).toBe(
+      `${file}: tensor 'w' ([2147483648], 4 bytes on disk) is larger than the 4 GiB one tensor may take here (Node's Buffer limit); split it into smaller tensors to load it.`,
+    );
+    f.close();
+  });
+
   it('a file of no tensors names its keys', () => {
     const file = join(dir, 'optimizer.pt');
     writeTorchSave(file, { state: {}, param_groups: [{ lr: 0.001 }] });

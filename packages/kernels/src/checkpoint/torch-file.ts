@@ -39,6 +39,9 @@ export function isLegacyTorch(magic: Buffer): boolean {
   return magic.length >= 2 && magic[0] === 0x80 && magic[1]! >= 2 && magic[1]! <= 5;
 }
 
+/** The most bytes one tensor may take on disk or in memory: Node 20's Buffer limit (4 GiB), on every Node version. */
+const MAX_TENSOR_BYTES = Math.min(constants.MAX_LENGTH, 2 ** 32);
+
 function product(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -176,10 +179,10 @@ export class TorchCheckpointFile {
     const n = product(shape);
     if (n === 0) return decodeTensor(dtype, shape, Buffer.alloc(0), this.path, key);
     const span = t.shape.reduce((acc, d, i) => acc + (d - 1) * t.stride[i]!, 0) + 1;
-    if (span * size > constants.MAX_LENGTH) {
+    if (span * size > MAX_TENSOR_BYTES || n * 4 > MAX_TENSOR_BYTES) {
       throw new CheckpointError(
-        `${this.path}: tensor '${key}' spans ${span * size} bytes on disk, more than one read can hold here (${constants.MAX_LENGTH} bytes, Node's Buffer limit); ` +
-          'split it into smaller tensors to load it.',
+        `${this.path}: tensor '${key}' ([${shape}], ${span * size} bytes on disk) is larger than the 4 GiB one tensor may take here ` +
+          "(Node's Buffer limit); split it into smaller tensors to load it.",
       );
     }
     const bytes = this.zip.readRange(this.storageEntry(t), t.offset * size, span * size);

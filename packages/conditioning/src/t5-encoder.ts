@@ -98,11 +98,23 @@ export class T5Encoder implements TextEncoder {
     }
   }
 
-  /** Loads a Hugging Face folder: config.json, tokenizer.json, model.safetensors or its sharded index. */
+  /**
+   * Loads a T5 folder as published: config.json, spiece.model or tokenizer.json (+ tokenizer_config.json),
+   * and the weights in any form kernels' openCheckpoint reads (safetensors F32/F16/BF16 or PyTorch .bin,
+   * one file or shards behind an index), upcast to fp32.
+   */
   static fromFolder(folder: string, opts: T5EncoderOptions = {}): T5Encoder {
     const cfgFile = join(folder, 'config.json');
-    if (!existsSync(cfgFile)) throw new Error(`${folder}: no config.json; pass a Hugging Face T5 folder (config.json, tokenizer.json, model.safetensors[.index.json]).`);
-    const config = parseT5Config(JSON.parse(readFileSync(cfgFile, 'utf8')), cfgFile);
+    if (!existsSync(cfgFile)) {
+      throw new Error(`${folder}: no config.json; pass a T5 folder as published (config.json, spiece.model or tokenizer.json, model.safetensors or pytorch_model.bin, with shards and index if split).`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    } catch (err) {
+      throw new Error(`${cfgFile}: not valid JSON (${(err as Error).message}); restore the config.json that came with the model.`);
+    }
+    const config = parseT5Config(json, cfgFile);
     const tokenizer = T5Tokenizer.fromFolder(folder, opts.maxLength);
     return new T5Encoder(config, tokenizer, new CheckpointWeights(folder), { id: `t5:${folder}:${opts.maxLength ?? tokenizer.maxLength}`, ...opts });
   }

@@ -4,7 +4,7 @@
 // breaks, surrogates, terminal escapes, control characters, then NFC.
 import { ftfyUnescapeHtml } from './html-entities.js';
 import { fixC1Controls, fixEncoding } from './fix-text-encoding.js';
-import { PY_DIGIT } from './python-text.js';
+import { PY_DIGIT, pyNfc } from './python-text.js';
 
 const LIGATURES: Readonly<Record<string, string>> = {
   'Ĳ': 'IJ', 'ĳ': 'ij', 'ŉ': 'ʼn', 'Ǳ': 'DZ', 'ǲ': 'Dz', 'ǳ': 'dz', 'Ǆ': 'DŽ', 'ǅ': 'Dž', 'ǆ': 'dž',
@@ -31,7 +31,7 @@ function fixOnce(segment: string, unescapeHtml: boolean): string {
   text = text.replace(LONE_SURROGATE_RE, '\ufffd');
   text = text.replace(ANSI_RE, '');
   text = text.replace(CONTROL_RE, '');
-  return text.normalize('NFC');
+  return pyNfc(text);
 }
 
 /** `ftfy.fix_text(text)` with its default settings. */

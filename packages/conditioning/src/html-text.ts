@@ -7,7 +7,7 @@
 // processing instructions and the contents of script/style/template/rt/rp are not text; CDATA
 // sections are.
 import { entityByName } from './html-entities.js';
-import { PY_SPACE, pyStrip } from './python-text.js';
+import { PY_SPACE, pyLower, pyStrip } from './python-text.js';
 import { windows1252Char } from './windows-1252.js';
 
 /** Python's `\s` in the stdlib's patterns, and its complement inside a class. */
@@ -231,7 +231,7 @@ class Tokenizer {
       this.out.data(raw.slice(i, endpos));
       return endpos;
     }
-    const name = sticky(TAGNAME, raw, i)![1]!.toLowerCase();
+    const name = pyLower(sticky(TAGNAME, raw, i)![1]!);
     const selfClosing = end === '/>';
     this.out.start(name, selfClosing);
     if (!selfClosing && CDATA_ELEMENTS.has(name)) this.cdataElem = name;
@@ -254,7 +254,7 @@ class Tokenizer {
         if (raw.startsWith('</>', i)) return i + 3; // ignored entirely, no event
         return this.parseUntilGt(i); // a bogus comment
       }
-      this.out.end(nm[1]!.toLowerCase());
+      this.out.end(pyLower(nm[1]!));
       return raw.indexOf('>', i + 2 + nm[0].length) + 1;
     }
     const elem = full[1]!.toLowerCase();

@@ -1,6 +1,6 @@
 // Expected values come from Python 3.11.7 (the reference's interpreter), not from this code.
 import { describe, expect, it } from 'vitest';
-import { PY_DIGIT, PY_SPACE, PY_WORD, pyLower, pyStrip, unquotePlus } from './python-text.js';
+import { PY_DIGIT, PY_SPACE, PY_WORD, pyLower, pyNfc, pyStrip, unquotePlus } from './python-text.js';
 
 const is = (cls: string, ch: string) => new RegExp(`^[${cls}]$`, 'u').test(ch);
 
@@ -20,9 +20,12 @@ describe('Python 3.11 character classes', () => {
   });
 });
 
-describe('str.lower and unquote_plus', () => {
+describe('str.lower, NFC and unquote_plus', () => {
   it('lowercases as Python does, leaving letters Python 3.11 does not know', () => {
     expect(['İ', 'ΣΑΣ Σ', '\u1c89A', 'ẞ'].map(pyLower)).toEqual(['i̇', 'σας σ', '\u1c89a', 'ß']);
+  });
+  it('normalizes to NFC without reordering around marks newer than Unicode 14 (U+1AE2)', () => {
+    expect(['\u1ae2\u0744', 'e\u0301', 'a\u0323\u0301\u1ae2e\u0301'].map(pyNfc)).toEqual(['\u1ae2\u0744', '\u00e9', '\u1ea1\u0301\u1ae2\u00e9']);
   });
   it('decodes + and %XX runs as UTF-8, with U+FFFD for invalid bytes', () => {
     expect(['a+b%20c', '%e2%9c%93%E2%9C', '%f0%9f%99', '%C3%A9%zz%', '%ed%a0%80', 'é%41'].map(unquotePlus)).toEqual([

@@ -2,7 +2,7 @@
 // for JavaScript: Python's \w, \d, \s and \b are Unicode-aware while JavaScript's \w, \d and \b
 // stay ASCII even with the `u` flag, and Python's whitespace set differs from JavaScript's. The
 // classes are Python 3.11's own (Unicode 14, see python-text-data.ts), not Node's newer ICU ones.
-import { DIGIT_RANGES, SPACE_RANGES, WORD_RANGES } from './python-text-data.js';
+import { DIGIT_RANGES, SPACE_RANGES, UNASSIGNED_RANGES, WORD_RANGES } from './python-text-data.js';
 
 /** Python's `\w` inside a character class: str.isalnum() or '_' (Unicode categories L*, N*, and '_'). */
 export const PY_WORD = WORD_RANGES;
@@ -58,19 +58,32 @@ export function pyStrip(s: string): string {
   return s.replace(LEADING, '').replace(TRAILING, '');
 }
 
-/** A letter to Node's ICU that Python 3.11 does not know (assigned after Unicode 14), e.g. U+A7CB. */
-const NEWER_LETTERS = new RegExp(`((?:(?![${PY_WORD}])\\p{L})+)`, 'u');
+/** Runs of code points Python 3.11 has no character for (Node's ICU may know some of them: e.g. U+A7CB, U+1AE2). */
+const UNASSIGNED = new RegExp(`([${UNASSIGNED_RANGES}]+)`, 'u');
+
+/** Applies `f` to the text between runs of code points unknown to Python 3.11, which stay as they are. */
+function outsideUnassigned(s: string, f: (part: string) => string): string {
+  if (!UNASSIGNED.test(s)) return f(s);
+  return s
+    .split(UNASSIGNED)
+    .map((part, i) => (i % 2 === 1 ? part : f(part)))
+    .join('');
+}
 
 /**
  * Python's `str.lower()`: full Unicode lowercasing ('İ' -> 'i̇', final sigma), which JavaScript's
- * toLowerCase matches on every code point Python 3.11 knows; letters newer than that stay as they are.
+ * toLowerCase matches on every code point Python 3.11 knows; newer characters stay as they are.
  */
 export function pyLower(s: string): string {
-  if (!NEWER_LETTERS.test(s)) return s.toLowerCase();
-  return s
-    .split(NEWER_LETTERS)
-    .map((part, i) => (i % 2 === 1 ? part : part.toLowerCase()))
-    .join('');
+  return outsideUnassigned(s, (part) => part.toLowerCase());
+}
+
+/**
+ * Python's `unicodedata.normalize('NFC', s)`. To Python 3.11 a code point assigned after Unicode 14
+ * has no combining class and composes with nothing, so nothing is reordered or composed across it.
+ */
+export function pyNfc(s: string): string {
+  return outsideUnassigned(s, (part) => part.normalize('NFC'));
 }
 
 /**

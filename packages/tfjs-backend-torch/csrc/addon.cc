@@ -1,0 +1,282 @@
+// The addon's export table and the glue around the tensor table: upload / download / release,
+// `run(op, inputs, attrs)` for every op in the op table, device and thread settings, info and
+// memory. Compute lives in ops/*.cc; this file only moves handles across the boundary.
+#include <node_api.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+
+#include <cstring>
+#include <string>
+
+#include "convert.h"
+#include "ops.h"
+#include "tensor_table.h"
+
+namespace ost {
+
+namespace {
+
+struct Instance {
+  TensorTable table;
+  OpTable ops;
+  at::Device device{at::kCPU};
+};
+
+Instance* g = nullptr;  // one per process (libtorch is process-global); worker threads share it
+
+std::string libtorchVersion() {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH);
+}
+
+std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t want, const char* fn) {
+  size_t argc = want;
+  std::vector<napi_value> argv(want);
+  check(env, napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr), fn);
+  if (argc < want) {
+    // Trailing optional arguments come back as undefined.
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    for (size_t i = argc; i < want; i++) argv[i] = undef;
+  }
+  return argv;
+}
+
+bool isNullish(napi_env env, napi_value v) {
+  napi_valuetype t;
+  check(env, napi_typeof(env, v, &t), "typeof");
+  return t == napi_undefined || t == napi_null;
+}
+
+/** A tensor as tfjs will see it: float32 / int32 / bool, contiguous, owning its storage, on the device. */
+at::Tensor normalise(at::Tensor t) {
+  switch (t.scalar_type()) {
+    case at::kFloat:
+    case at::kInt:
+    case at::kBool:
+      break;
+    case at::kLong:
+    case at::kShort:
+    case at::kChar:
+    case at::kByte:
+      t = t.to(at::kInt);
+      break;
+    default:
+      t = t.to(at::kFloat);
+  }
+  if (t.device() != g->device) t = t.to(g->device);
+  t = t.contiguous();
+  // A view into a larger buffer (a slice, one piece of a split) would keep the whole buffer
+  // alive after its source is released; give it its own storage.
+  if (t.has_storage() && static_cast<int64_t>(t.storage().nbytes()) != static_cast<int64_t>(t.nbytes())) t = t.clone();
+  return t;
+}
+
+napi_value Upload(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3, "upload");
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    napi_value buffer;
+    size_t offset;
+    check(env, napi_get_typedarray_info(env, a[0], &type, &length, &data, &buffer, &offset), "upload: values must be a typed array");
+    std::vector<int64_t> shape = getInts(env, a[1], "upload: shape");
+    int code = static_cast<int>(getInt(env, a[2], "upload: dtype"));
+    at::ScalarType st = scalarTypeOf(code);
+    size_t elemSize = st == at::kBool ? 1 : 4;
+    bool typeOk = (st == at::kFloat && type == napi_float32_array) || (st == at::kInt && type == napi_int32_array) ||
+                  (st == at::kBool && (type == napi_uint8_array || type == napi_int8_array));
+    if (!typeOk) throw JsError("upload: the typed array does not match dtype code " + std::to_string(code));
+    int64_t numel = 1;
+    for (int64_t d : shape) numel *= d;
+    if (static_cast<int64_t>(length) != numel) {
+      throw JsError("upload: " + std::to_string(length) + " values for a shape of " + std::to_string(numel) + " elements");
+    }
+    at::Tensor t;
+    auto opts = at::TensorOptions().dtype(st);
+    if (numel == 0) {
+      t = at::empty(shape, opts.device(g->device));
+    } else {
+      at::Tensor host = at::from_blob(data, shape, opts);
+      t = g->device.is_cpu() ? host.clone() : host.to(g->device);
+    }
+    (void)elemSize;
+    return makeNumber(env, static_cast<double>(g->table.add(std::move(t))));
+  });
+}
+
+napi_value Download(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1, "download");
+    at::Tensor t = g->table.get(getInt(env, a[0], "download: id")).contiguous();
+    if (!t.device().is_cpu()) t = t.cpu();
+    napi_typedarray_type type;
+    switch (t.scalar_type()) {
+      case at::kFloat: type = napi_float32_array; break;
+      case at::kInt: type = napi_int32_array; break;
+      case at::kBool: type = napi_uint8_array; break;
+      default: throw JsError(std::string("download: tensor of unsupported dtype ") + c10::toString(t.scalar_type()));
+    }
+    size_t nbytes = t.nbytes();
+    void* dst = nullptr;
+    napi_value ab, out;
+    check(env, napi_create_arraybuffer(env, nbytes, &dst, &ab), "download: allocate");
+    if (nbytes > 0) std::memcpy(dst, t.data_ptr(), nbytes);
+    check(env, napi_create_typedarray(env, type, static_cast<size_t>(t.numel()), ab, 0, &out), "download: typed array");
+    return out;
+  });
+}
+
+napi_value Release(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1, "release");
+    g->table.release(getInt(env, a[0], "release: id"));
+    return nullptr;
+  });
+}
+
+/**
+ * run(op, inputs, attrs): inputs is a flat number array [id, rank, ...shape] per input (id 0:
+ * an absent optional input, rank 0 follows); returns [id, dtype, rank, ...shape] per output.
+ */
+napi_value Run(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 3, "run");
+    std::string name = getString(env, a[0], "run: op");
+    auto it = g->ops.find(name);
+    if (it == g->ops.end()) throw JsError("run: the addon has no op '" + name + "'");
+    std::vector<int64_t> flat = getInts(env, a[1], "run: inputs");
+    napi_value attrsObj = a[2];
+    if (isNullish(env, attrsObj)) check(env, napi_create_object(env, &attrsObj), "run: attrs");
+    OpCall call{it->first.c_str(), {}, Attrs(env, attrsObj, it->first.c_str())};
+    for (size_t i = 0; i < flat.size();) {
+      if (i + 1 >= flat.size()) throw JsError(name + ": malformed input list");
+      int64_t id = flat[i];
+      int64_t rank = flat[i + 1];
+      if (rank < 0 || i + 2 + static_cast<size_t>(rank) > flat.size()) throw JsError(name + ": malformed input list");
+      std::vector<int64_t> shape(flat.begin() + static_cast<long>(i + 2), flat.begin() + static_cast<long>(i + 2 + rank));
+      i += 2 + static_cast<size_t>(rank);
+      if (id == 0) {
+        call.in.emplace_back();
+        continue;
+      }
+      const at::Tensor& t = g->table.get(id);
+      call.in.push_back(t.sizes().equals(shape) ? t : t.reshape(shape));
+    }
+    Outputs outs = it->second(call);
+    std::vector<double> res;
+    for (at::Tensor& o : outs) {
+      at::Tensor n = normalise(std::move(o));
+      res.push_back(static_cast<double>(g->table.add(n)));
+      res.push_back(codeOf(n.scalar_type()));
+      res.push_back(static_cast<double>(n.dim()));
+      for (int64_t d : n.sizes()) res.push_back(static_cast<double>(d));
+    }
+    napi_value arr;
+    check(env, napi_create_array_with_length(env, res.size(), &arr), "run: result");
+    for (size_t i = 0; i < res.size(); i++) check(env, napi_set_element(env, arr, static_cast<uint32_t>(i), makeNumber(env, res[i])), "run: result");
+    return arr;
+  });
+}
+
+napi_value SetDevice(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1, "setDevice");
+    std::string name = getString(env, a[0], "setDevice: device");
+    at::Device d(name);  // throws c10::Error for a malformed name
+    if (d.is_cuda()) {
+      if (!at::hasCUDA()) throw JsError("device '" + name + "': this libtorch (" + libtorchVersion() + ") has no usable CUDA (CPU-only build, or no GPU/driver)");
+      int n = at::detail::getCUDAHooks().getNumGPUs();
+      if (d.has_index() && d.index() >= n) throw JsError("device '" + name + "': only " + std::to_string(n) + " CUDA device(s)");
+      if (!d.has_index()) d = at::Device(at::kCUDA, 0);
+    } else if (!d.is_cpu()) {
+      throw JsError("device '" + name + "': expected cpu or cuda[:N]");
+    }
+    if (g->table.count() > 0 && d != g->device) throw JsError("setDevice: " + std::to_string(g->table.count()) + " tensors are still alive on " + g->device.str());
+    g->device = d;
+    return makeString(env, d.str());
+  });
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1, "setThreads");
+    int64_t n = getInt(env, a[0], "setThreads: n");
+    if (n < 1) throw JsError("setThreads: expected a positive thread count");
+    if (at::get_num_threads() != n) at::set_num_threads(static_cast<int>(n));
+    return makeNumber(env, at::get_num_threads());
+  });
+}
+
+napi_value Info(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value o, ops;
+    check(env, napi_create_object(env, &o), "info");
+    check(env, napi_set_named_property(env, o, "version", makeString(env, libtorchVersion())), "info");
+    bool cuda = at::hasCUDA();
+    napi_value b;
+    check(env, napi_get_boolean(env, cuda, &b), "info");
+    check(env, napi_set_named_property(env, o, "cuda", b), "info");
+    check(env, napi_set_named_property(env, o, "cudaDevices", makeNumber(env, cuda ? at::detail::getCUDAHooks().getNumGPUs() : 0)), "info");
+    check(env, napi_set_named_property(env, o, "device", makeString(env, g->device.str())), "info");
+    check(env, napi_set_named_property(env, o, "threads", makeNumber(env, at::get_num_threads())), "info");
+    check(env, napi_create_array_with_length(env, g->ops.size(), &ops), "info");
+    uint32_t i = 0;
+    for (const auto& kv : g->ops) check(env, napi_set_element(env, ops, i++, makeString(env, kv.first)), "info");
+    check(env, napi_set_named_property(env, o, "ops", ops), "info");
+    return o;
+  });
+}
+
+napi_value Memory(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value o;
+    check(env, napi_create_object(env, &o), "memory");
+    check(env, napi_set_named_property(env, o, "tensors", makeNumber(env, static_cast<double>(g->table.count()))), "memory");
+    check(env, napi_set_named_property(env, o, "bytes", makeNumber(env, static_cast<double>(g->table.bytes()))), "memory");
+    return o;
+  });
+}
+
+}  // namespace
+
+at::Device currentDevice() { return g->device; }
+
+}  // namespace ost
+
+using namespace ost;
+
+NAPI_MODULE_INIT() {
+  if (g == nullptr) {
+    g = new Instance();
+    addElementwiseOps(g->ops);
+    addReduceOps(g->ops);
+    addCopyOps(g->ops);
+    addMatmulOps(g->ops);
+    addConvOps(g->ops);
+    addNormOps(g->ops);
+    addAttentionOps(g->ops);
+    // Never freed: tensors may outlive any one environment, and libtorch is torn down at exit.
+  }
+  napi_property_descriptor props[] = {
+      {"upload", nullptr, Upload, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"download", nullptr, Download, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"run", nullptr, Run, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setDevice", nullptr, SetDevice, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"memory", nullptr, Memory, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  napi_value dtypes;
+  napi_create_object(env, &dtypes);
+  napi_set_named_property(env, dtypes, "float32", makeNumber(env, kF32));
+  napi_set_named_property(env, dtypes, "int32", makeNumber(env, kI32));
+  napi_set_named_property(env, dtypes, "bool", makeNumber(env, kBool));
+  napi_set_named_property(env, exports, "dtypes", dtypes);
+  return exports;
+}

@@ -1,0 +1,161 @@
+// Convolutions (2-D and 3-D, regular and depthwise) and both backprops through
+// at::convolution / at::convolution_backward. tfjs is channels-last (NHWC / NDHWC, filters
+// [k..., in, out], depthwise [kh, kw, in, multiplier]); ATen is channels-first: permute at the
+// boundary. Geometry comes from tfjs's computeConv*Info: per-axis stride, dilation and the
+// padding before/after each spatial axis; unequal padding is applied to the input explicitly.
+#include "../ops.h"
+
+namespace ost {
+
+namespace {
+
+struct Geometry {
+  int64_t nd;
+  std::vector<int64_t> stride, dilation, before, after, sym;
+  bool channelsLast, depthwise;
+  int64_t groups = 1;
+};
+
+Geometry geometry(const OpCall& c) {
+  Geometry g;
+  g.nd = c.attrs.i("nd");
+  g.stride = c.attrs.ints("strides");
+  g.dilation = c.attrs.ints("dilations");
+  g.before = c.attrs.ints("padBefore");
+  g.after = c.attrs.ints("padAfter");
+  g.channelsLast = c.attrs.b("channelsLast", true);
+  g.depthwise = c.attrs.b("depthwise");
+  auto n = static_cast<size_t>(g.nd);
+  if (g.stride.size() != n || g.dilation.size() != n || g.before.size() != n || g.after.size() != n) fail(c, "geometry lists must have one entry per spatial axis");
+  for (size_t d = 0; d < n; d++) g.sym.push_back(std::min(g.before[d], g.after[d]));
+  return g;
+}
+
+bool asymmetric(const Geometry& g) {
+  for (size_t d = 0; d < g.sym.size(); d++)
+    if (g.before[d] != g.sym[d] || g.after[d] != g.sym[d]) return true;
+  return false;
+}
+
+/** [N, spatial..., C] -> [N, C, spatial...] (a view). */
+at::Tensor toChannelsFirst(const at::Tensor& x, const Geometry& g) {
+  if (!g.channelsLast) return x;
+  std::vector<int64_t> p{0, g.nd + 1};
+  for (int64_t d = 1; d <= g.nd; d++) p.push_back(d);
+  return x.permute(p);
+}
+
+at::Tensor toChannelsLast(const at::Tensor& x, const Geometry& g) {
+  if (!g.channelsLast) return x;
+  std::vector<int64_t> p{0};
+  for (int64_t d = 2; d < g.nd + 2; d++) p.push_back(d);
+  p.push_back(1);
+  return x.permute(p);
+}
+
+/** The padding beyond the symmetric part, as an explicit pad of a channels-first input. */
+at::Tensor padExtra(const at::Tensor& x, const Geometry& g) {
+  if (!asymmetric(g)) return x;
+  std::vector<int64_t> pads;
+  for (int64_t d = g.nd - 1; d >= 0; d--) {
+    pads.push_back(g.before[d] - g.sym[d]);
+    pads.push_back(g.after[d] - g.sym[d]);
+  }
+  return at::constant_pad_nd(x, pads, 0);
+}
+
+/** tfjs filter -> ATen weight [out, in / groups, k...]; sets groups for depthwise. */
+at::Tensor toWeight(const at::Tensor& f, Geometry& g) {
+  int64_t nd = g.nd;
+  std::vector<int64_t> p;
+  if (g.depthwise) {
+    int64_t in = f.size(nd), mult = f.size(nd + 1);
+    std::vector<int64_t> shape(f.sizes().begin(), f.sizes().begin() + nd);
+    shape.push_back(in * mult);
+    shape.push_back(1);
+    g.groups = in;
+    p = {nd, nd + 1};
+    for (int64_t d = 0; d < nd; d++) p.push_back(d);
+    return f.reshape(shape).permute(p);
+  }
+  p = {nd + 1, nd};
+  for (int64_t d = 0; d < nd; d++) p.push_back(d);
+  return f.permute(p);
+}
+
+/** Shape of the ATen weight for a tfjs filter shape (backprop-filter has no filter tensor). */
+std::vector<int64_t> weightShape(const std::vector<int64_t>& fs, Geometry& g) {
+  int64_t nd = g.nd;
+  std::vector<int64_t> s;
+  if (g.depthwise) {
+    g.groups = fs[nd];
+    s = {fs[nd] * fs[nd + 1], 1};
+  } else {
+    s = {fs[nd + 1], fs[nd]};
+  }
+  for (int64_t d = 0; d < nd; d++) s.push_back(fs[d]);
+  return s;
+}
+
+at::Tensor fromWeight(const at::Tensor& w, const Geometry& g, const std::vector<int64_t>& tfShape) {
+  int64_t nd = g.nd;
+  std::vector<int64_t> p;
+  for (int64_t d = 2; d < nd + 2; d++) p.push_back(d);
+  if (g.depthwise) {
+    p.push_back(0);
+    p.push_back(1);
+    return w.permute(p).reshape(tfShape);
+  }
+  p.push_back(1);
+  p.push_back(0);
+  return w.permute(p);
+}
+
+std::vector<int64_t> zeros(int64_t n) { return std::vector<int64_t>(static_cast<size_t>(n), 0); }
+
+}  // namespace
+
+void addConvOps(OpTable& t) {
+  t["Conv"] = [](OpCall& c) -> Outputs {
+    Geometry g = geometry(c);
+    at::Tensor x = padExtra(toChannelsFirst(c.x(0), g), g);
+    at::Tensor w = toWeight(c.x(1), g);
+    at::Tensor y = at::convolution(x, w, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups);
+    return {toChannelsLast(y, g)};
+  };
+  t["ConvBackpropInput"] = [](OpCall& c) -> Outputs {
+    // inputs: dy, filter; attr inputShape (tfjs layout).
+    Geometry g = geometry(c);
+    at::Tensor dy = toChannelsFirst(c.x(0), g).contiguous();
+    at::Tensor w = toWeight(c.x(1), g);
+    std::vector<int64_t> xs = c.attrs.ints("inputShape");
+    // Channels-first shape of the explicitly padded input.
+    std::vector<int64_t> padded{xs[0], g.channelsLast ? xs[static_cast<size_t>(g.nd + 1)] : xs[1]};
+    for (int64_t d = 0; d < g.nd; d++) {
+      int64_t s = xs[static_cast<size_t>(g.channelsLast ? d + 1 : d + 2)];
+      padded.push_back(s + g.before[d] + g.after[d] - 2 * g.sym[d]);
+    }
+    at::Tensor shapeOnly = at::empty(padded, dy.options());
+    auto grads = at::convolution_backward(dy, shapeOnly, w, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups, {true, false, false});
+    at::Tensor dx = std::get<0>(grads);
+    if (asymmetric(g)) {
+      for (int64_t d = 0; d < g.nd; d++) {
+        int64_t s = xs[static_cast<size_t>(g.channelsLast ? d + 1 : d + 2)];
+        dx = dx.narrow(d + 2, g.before[d] - g.sym[d], s);
+      }
+    }
+    return {toChannelsLast(dx, g)};
+  };
+  t["ConvBackpropFilter"] = [](OpCall& c) -> Outputs {
+    // inputs: x, dy; attr filterShape (tfjs layout).
+    Geometry g = geometry(c);
+    at::Tensor x = padExtra(toChannelsFirst(c.x(0), g), g).contiguous();
+    at::Tensor dy = toChannelsFirst(c.x(1), g).contiguous();
+    std::vector<int64_t> fs = c.attrs.ints("filterShape");
+    at::Tensor shapeOnly = at::empty(weightShape(fs, g), dy.options());
+    auto grads = at::convolution_backward(dy, x, shapeOnly, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups, {false, true, false});
+    return {fromWeight(std::get<1>(grads), g, fs)};
+  };
+}
+
+}  // namespace ost

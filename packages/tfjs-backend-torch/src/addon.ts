@@ -1,0 +1,68 @@
+// Loads the compiled addon (build/Release/opensora_torch.node) and types its functions. The
+// .node file is built at install against the libtorch scripts/detect-libtorch.cjs finds; when
+// there was none, or the build failed, loading throws an Error that says so and how to fix it,
+// and callers keep another backend.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Values an op attribute may take (csrc/convert.h Attrs reads these). */
+export type AttrValue = number | boolean | string | number[];
+export type OpAttrs = Record<string, AttrValue | undefined>;
+
+export type HostValues = Float32Array | Int32Array | Uint8Array;
+
+/** The addon's functions (csrc/addon.cc). Every error is a JS Error naming the op. */
+export interface TorchAddon {
+  /** tfjs dtype -> the addon's dtype code (exported by the addon, never hard-coded here). */
+  readonly dtypes: { float32: number; int32: number; bool: number };
+  /** Copies host values into a new tensor on the current device; returns its id. */
+  upload(values: HostValues, shape: number[], dtype: number): number;
+  /** Copies a tensor to a fresh host array (Uint8Array for bool). */
+  download(id: number): HostValues;
+  /** Frees a tensor; an unknown id throws. */
+  release(id: number): void;
+  /**
+   * Runs op `op` of the addon's table. inputs: [id, rank, ...shape] per input (id 0 = an absent
+   * optional input); returns [id, dtypeCode, rank, ...shape] per output.
+   */
+  run(op: string, inputs: number[], attrs?: OpAttrs): number[];
+  /** 'cpu' | 'cuda' | 'cuda:N'; throws when CUDA is unusable or tensors are alive. Returns the device. */
+  setDevice(device: string): string;
+  setThreads(n: number): number;
+  info(): { version: string; cuda: boolean; cudaDevices: number; device: string; threads: number; ops: string[] };
+  /** Live tensors and the bytes of their distinct storages. */
+  memory(): { tensors: number; bytes: number };
+}
+
+/** Where the build puts the addon (src/ and dist/ are both one level below the package root). */
+export const addonPath = fileURLToPath(new URL('../build/Release/opensora_torch.node', import.meta.url));
+
+let loaded: TorchAddon | undefined;
+
+export function loadAddon(): TorchAddon {
+  if (loaded) return loaded;
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `@opensora-ts/tfjs-backend-torch: the addon is not built (no ${addonPath}). ` +
+        'Install a libtorch (Debian: apt-get install libtorch-dev; or set LIBTORCH to a libtorch folder, or OPENSORA_PYTHON to a python with torch), ' +
+        'then run `pnpm --filter @opensora-ts/tfjs-backend-torch build:addon`.',
+    );
+  }
+  try {
+    loaded = createRequire(import.meta.url)(addonPath) as TorchAddon;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(`@opensora-ts/tfjs-backend-torch: the addon failed to load (${why}); rebuild it with \`pnpm --filter @opensora-ts/tfjs-backend-torch build:addon\`.`);
+  }
+  return loaded;
+}
+
+/** Whether the addon is built and loads, without throwing (tests skip on false). */
+export function torchAddonStatus(): { available: true; version: string } | { available: false; reason: string } {
+  try {
+    return { available: true, version: loadAddon().info().version };
+  } catch (err) {
+    return { available: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}

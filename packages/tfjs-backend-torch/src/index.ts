@@ -1,0 +1,4 @@
+export { registerTorchBackend, syncTorchFallbacks, torchBackendInfo } from './register.js';
+export type { RegisterTorchOptions, TorchBackendInfo } from './register.js';
+export { TorchBackend, TORCH_BACKEND_NAME } from './backend.js';
+export { torchAddonStatus } from './addon.js';

@@ -1,0 +1,110 @@
+// Convolutions and their backprops: tfjs's computeConv2DInfo / computeConv3DInfo resolve
+// strides, dilations and 'same' / 'valid' / explicit padding; the addon runs
+// at::convolution / at::convolution_backward channels-first (csrc/ops/conv.cc).
+import * as tf from '@tensorflow/tfjs-core';
+import type { OpAttrs } from '../addon.js';
+import { attrs, kernel, type TorchKernel } from './util.js';
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+interface Conv2DAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: Rounding;
+  inputShape?: [number, number, number, number];
+  filterShape?: [number, number, number, number];
+}
+interface Conv3DAttrs {
+  strides: number | [number, number, number];
+  pad: 'valid' | 'same';
+  dilations?: number | [number, number, number];
+  inputShape?: [number, number, number, number, number];
+  filterShape?: [number, number, number, number, number];
+}
+
+function geometry2d(info: tf.backend_util.Conv2DInfo, depthwise: boolean): OpAttrs {
+  const p = info.padInfo;
+  return {
+    nd: 2,
+    strides: [info.strideHeight, info.strideWidth],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    padBefore: [p.top, p.left],
+    padAfter: [p.bottom, p.right],
+    channelsLast: info.dataFormat === 'channelsLast',
+    depthwise,
+  };
+}
+
+function geometry3d(info: tf.backend_util.Conv3DInfo): OpAttrs {
+  const p = info.padInfo;
+  return {
+    nd: 3,
+    strides: [info.strideDepth, info.strideHeight, info.strideWidth],
+    dilations: [info.dilationDepth, info.dilationHeight, info.dilationWidth],
+    padBefore: [p.front, p.top, p.left],
+    padAfter: [p.back, p.bottom, p.right],
+    channelsLast: true,
+    depthwise: false,
+  };
+}
+
+const format = (f: 'NHWC' | 'NCHW' | undefined) => tf.backend_util.convertConv2DDataFormat(f ?? 'NHWC');
+
+export const convKernels: TorchKernel[] = [
+  kernel('Conv2D', (b, a) => {
+    const { x, filter } = a.inputs;
+    const at = attrs<Conv2DAttrs>(a);
+    const info = tf.backend_util.computeConv2DInfo(x!.shape as never, filter!.shape as never, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, format(at.dataFormat));
+    return b.run1('Conv', [x, filter], geometry2d(info, false));
+  }),
+  kernel('Conv2DBackpropInput', (b, a) => {
+    const { dy, filter } = a.inputs;
+    const at = attrs<Conv2DAttrs>(a);
+    const info = tf.backend_util.computeConv2DInfo(at.inputShape!, filter!.shape as never, at.strides, 1, at.pad, at.dimRoundingMode, false, format(at.dataFormat));
+    return b.run1('ConvBackpropInput', [dy, filter], { ...geometry2d(info, false), inputShape: at.inputShape! });
+  }),
+  kernel('Conv2DBackpropFilter', (b, a) => {
+    const { x, dy } = a.inputs;
+    const at = attrs<Conv2DAttrs>(a);
+    const info = tf.backend_util.computeConv2DInfo(x!.shape as never, at.filterShape!, at.strides, 1, at.pad, at.dimRoundingMode, false, format(at.dataFormat));
+    return b.run1('ConvBackpropFilter', [x, dy], { ...geometry2d(info, false), filterShape: at.filterShape! });
+  }),
+  kernel('DepthwiseConv2dNative', (b, a) => {
+    const { x, filter } = a.inputs;
+    const at = attrs<Conv2DAttrs>(a);
+    const info = tf.backend_util.computeConv2DInfo(x!.shape as never, filter!.shape as never, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, true);
+    return b.run1('Conv', [x, filter], geometry2d(info, true));
+  }),
+  kernel('DepthwiseConv2dNativeBackpropInput', (b, a) => {
+    const { dy, filter } = a.inputs;
+    const at = attrs<Conv2DAttrs>(a);
+    const info = tf.backend_util.computeConv2DInfo(at.inputShape!, filter!.shape as never, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, true);
+    return b.run1('ConvBackpropInput', [dy, filter], { ...geometry2d(info, true), inputShape: at.inputShape! });
+  }),
+  kernel('DepthwiseConv2dNativeBackpropFilter', (b, a) => {
+    const { x, dy } = a.inputs;
+    const at = attrs<Conv2DAttrs>(a);
+    const info = tf.backend_util.computeConv2DInfo(x!.shape as never, at.filterShape!, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, true);
+    return b.run1('ConvBackpropFilter', [x, dy], { ...geometry2d(info, true), filterShape: at.filterShape! });
+  }),
+  kernel('Conv3D', (b, a) => {
+    const { x, filter } = a.inputs;
+    const at = attrs<Conv3DAttrs>(a);
+    const info = tf.backend_util.computeConv3DInfo(x!.shape as never, filter!.shape as never, at.strides, at.dilations ?? 1, at.pad);
+    return b.run1('Conv', [x, filter], geometry3d(info));
+  }),
+  kernel('Conv3DBackpropInputV2', (b, a) => {
+    const { dy, filter } = a.inputs;
+    const at = attrs<Conv3DAttrs>(a);
+    const info = tf.backend_util.computeConv3DInfo(at.inputShape!, filter!.shape as never, at.strides, 1, at.pad);
+    return b.run1('ConvBackpropInput', [dy, filter], { ...geometry3d(info), inputShape: at.inputShape! });
+  }),
+  kernel('Conv3DBackpropFilterV2', (b, a) => {
+    const { x, dy } = a.inputs;
+    const at = attrs<Conv3DAttrs>(a);
+    const info = tf.backend_util.computeConv3DInfo(x!.shape as never, at.filterShape!, at.strides, 1, at.pad);
+    return b.run1('ConvBackpropFilter', [x, dy], { ...geometry3d(info), filterShape: at.filterShape! });
+  }),
+];

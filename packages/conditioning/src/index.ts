@@ -17,7 +17,7 @@ export { T5Tokenizer } from './t5-tokenizer.js';
 export type { TokenizedBatch } from './t5-tokenizer.js';
 export { CheckpointWeights, MemoryWeights } from './t5-weights.js';
 export type { WeightSource } from './t5-weights.js';
-export { T5Encoder, relativePositionBucket } from './t5-encoder.js';
+export { T5Encoder, relativePositionBucket, RESIDENT_LIMIT_BYTES } from './t5-encoder.js';
 export { nullEncoding } from './null-caption.js';
 export type { T5EncoderOptions } from './t5-encoder.js';
 export { buildUnigramTokenizerJson } from './unigram-tokenizer.js';

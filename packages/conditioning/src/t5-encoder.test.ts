@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom, tf, writeSafetensors, type HostTensor } from '@opensora-ts/kernels';
-import { T5Encoder, relativePositionBucket } from './t5-encoder.js';
+import { RESIDENT_LIMIT_BYTES, T5Encoder, relativePositionBucket } from './t5-encoder.js';
+import { T5Tokenizer } from './t5-tokenizer.js';
+import { MemoryWeights, type WeightSource } from './t5-weights.js';
 import type { T5Config } from './t5-config.js';
 import { seededT5Weights } from './demo-encoder.js';
 import { buildUnigramTokenizerJson } from './unigram-tokenizer.js';
@@ -204,6 +206,28 @@ describe('T5Encoder', () => {
     n.states.dispose();
     n.mask.dispose();
     enc.dispose();
+  });
+
+  it("'auto' keeps a small T5 resident and reads one over RESIDENT_LIMIT_BYTES layer by layer", () => {
+    const reads: string[] = [];
+    const source = (scale: number): WeightSource => {
+      const inner = new MemoryWeights(weights);
+      return {
+        description: 'counted',
+        has: (k) => inner.has(k),
+        read: (k) => (reads.push(k), inner.read(k)),
+        // Reports the embedding `scale` times larger than it is, as a big checkpoint's header would.
+        shape: (k) => (k === 'shared.weight' ? [config.vocab_size * scale, config.d_model] : inner.shape(k)),
+        close: () => {},
+      };
+    };
+    const tokenizer = T5Tokenizer.fromFolder(dir);
+    new T5Encoder(config, tokenizer, source(1), { layerByLayer: 'auto' }).dispose();
+    expect(reads.length).toBeGreaterThan(0);
+    reads.length = 0;
+    const huge = Math.ceil(RESIDENT_LIMIT_BYTES / (4 * config.vocab_size * config.d_model)) + 1;
+    new T5Encoder(config, tokenizer, source(huge), { layerByLayer: 'auto' }).dispose();
+    expect(reads).toEqual([]);
   });
 
   it('names what is missing', () => {

@@ -13,8 +13,11 @@ import { keepNullEmbedding, nullEncoding } from './null-caption.js';
 import type { TextEncoder, TextEncoding } from './text-encoder.js';
 
 export interface T5EncoderOptions {
-  /** Read each block's weights when it runs and free them after (for models that do not fit). */
-  layerByLayer?: boolean;
+  /**
+   * Read each block's weights when it runs and free them after (for models that do not fit);
+   * 'auto': when the fp32 weights exceed RESIDENT_LIMIT_BYTES (T5-XXL does). Default false.
+   */
+  layerByLayer?: boolean | 'auto';
   /** Pad/truncate length; default the tokenizer's model_max_length or 300. */
   maxLength?: number;
   /** Identity for caches; default derived from the source. */
@@ -32,6 +35,9 @@ export function relativePositionBucket(relative: number, numBuckets: number, max
   bucket += Math.min(large, half - 1);
   return bucket;
 }
+
+/** With layerByLayer 'auto', a T5 whose fp32 weights pass this is read layer by layer (T5-XXL: 19 GB; v1.1 XL's encoder: 4.9 GB). */
+export const RESIDENT_LIMIT_BYTES = 8 * 2 ** 30;
 
 const key = {
   embedding: ['shared.weight', 'encoder.embed_tokens.weight'],
@@ -87,11 +93,12 @@ export class T5Encoder implements TextEncoder {
     this.config = config;
     this.tokenizer = tokenizer;
     this.weights = weights;
-    this.layerByLayer = opts.layerByLayer ?? false;
     this.maxLength = opts.maxLength ?? tokenizer.maxLength;
     this.dim = config.d_model;
     this.id = opts.id ?? `t5:${weights.description}:${this.maxLength}`;
     this.checkKeys();
+    const fp32Bytes = () => this.allKeys().reduce((bytes, k) => bytes + 4 * this.weights.shape(k).reduce((a, b) => a * b, 1), 0);
+    this.layerByLayer = opts.layerByLayer === 'auto' ? fp32Bytes() > RESIDENT_LIMIT_BYTES : (opts.layerByLayer ?? false);
     if (!this.layerByLayer) {
       this.resident = new Map();
       for (const k of this.allKeys()) this.resident.set(k, this.toTensor(k));

@@ -7,6 +7,8 @@ export interface WeightSource {
   has(key: string): boolean;
   /** The tensor as float32 host data; throws naming the key when absent. */
   read(key: string): HostTensor;
+  /** The tensor's shape, without reading it; throws naming the key when absent. */
+  shape(key: string): number[];
   readonly description: string;
   close(): void;
 }
@@ -31,6 +33,10 @@ export class CheckpointWeights implements WeightSource {
     if (!this.checkpoint.has(key)) throw new Error(`${this.description}: missing tensor '${key}'; is this a T5 v1.1 encoder checkpoint (keys 'shared.weight', 'encoder.block.N...')?`);
     return this.checkpoint.read(key);
   }
+  shape(key: string): number[] {
+    if (!this.checkpoint.has(key)) throw new Error(`${this.description}: missing tensor '${key}'.`);
+    return [...this.checkpoint.info(key).shape];
+  }
   close(): void {
     this.checkpoint.close();
   }
@@ -52,6 +58,9 @@ export class MemoryWeights implements WeightSource {
     const t = this.tensors.get(key);
     if (!t) throw new Error(`${this.description}: missing tensor '${key}'.`);
     return t;
+  }
+  shape(key: string): number[] {
+    return [...this.read(key).shape];
   }
   close(): void {}
 }

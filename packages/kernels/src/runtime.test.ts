@@ -8,7 +8,7 @@ const require = createRequire(import.meta.url);
 
 describe('runtime', () => {
   it('rejects an unknown OPENSORA_BACKEND with the choices', async () => {
-    await expect(initRuntime({ backend: 'tpu', announce: false })).rejects.toThrow(/'tpu': unknown backend; expected one of tensorflow, native, cpu/);
+    await expect(initRuntime({ backend: 'tpu', announce: false })).rejects.toThrow(/'tpu': unknown backend; expected one of tensorflow, torch, native, cpu/);
   });
 
   it('falls back past tfjs-node without its binding and says so in one line on stderr', () => {

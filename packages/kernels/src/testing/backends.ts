@@ -1,5 +1,6 @@
 // A backend test registry in the manner of tfjs's: one suite, run once per available backend.
-// cpu is always there; 'native' joins when @opensora-ts/tfjs-backend-native loads; a backend
+// cpu is always there; 'native' and 'torch' join when @opensora-ts/tfjs-backend-native /
+// @opensora-ts/tfjs-backend-torch load (torch on OPENSORA_DEVICE, default cpu); a backend
 // named by OPENSORA_BACKEND is required (its absence fails the run). OPENSORA_TEST_BACKENDS
 // (comma list) restricts the set. A backend that is not required and cannot start shows as a
 // skipped test naming the reason, never silently.
@@ -16,7 +17,7 @@ export interface TestBackend {
   reason?: string;
 }
 
-const OPTIONAL = ['native'];
+const OPTIONAL = ['native', 'torch'];
 
 let probing: Promise<TestBackend[]> | undefined;
 

@@ -20,14 +20,6 @@ int64_t channels(const OpCall& c, const at::Tensor& x) {
   return x.size(-1);
 }
 
-/** [N, C, P] view of a channels-last [N, ..., C] tensor (a contiguous copy). */
-at::Tensor channelsFirst(const at::Tensor& x) {
-  int64_t n = x.size(0), c = x.size(-1);
-  return x.reshape({n, -1, c}).permute({0, 2, 1}).contiguous();
-}
-
-at::Tensor channelsLastLike(const at::Tensor& y, const at::Tensor& like) { return y.permute({0, 2, 1}).reshape(like.sizes()); }
-
 }  // namespace
 
 void addNormOps(OpTable& t) {
@@ -61,23 +53,36 @@ void addNormOps(OpTable& t) {
     at::Tensor dgamma = gamma ? (dy * xhat).reshape({-1, ch}).sum(0).reshape(gamma->sizes()) : at::Tensor();
     return withParamGrads(dx, dgamma, dy, gamma.has_value(), false, ch);
   };
+  // GroupNorm in two passes over a [N, P, G, C/G] view (mean, then the centred variance):
+  // a group of one element normalises to exactly 0, as in the reference composite, where
+  // ATen's native_group_norm (E[x^2] - E[x]^2) leaves rounding noise.
   t["OpensoraGroupNorm"] = [](OpCall& c) -> Outputs {
     const at::Tensor& x = c.x(0);
     if (x.dim() < 2) fail(c, "expected x of shape [N, ..., C]");
-    at::Tensor xc = channelsFirst(x);
-    auto r = at::native_group_norm(xc, c.maybe(1), c.maybe(2), xc.size(0), xc.size(1), xc.size(2), c.attrs.i("groups"), c.attrs.num("eps"));
-    return {channelsLastLike(std::get<0>(r), x)};
+    int64_t ch = x.size(-1), groups = c.attrs.i("groups");
+    if (groups < 1 || ch % groups != 0) fail(c, "groups must divide the channels");
+    at::Tensor xg = x.reshape({x.size(0), -1, groups, ch / groups});
+    at::Tensor xc = xg - xg.mean({1, 3}, true);
+    at::Tensor y = (xc * at::rsqrt((xc * xc).mean({1, 3}, true) + c.attrs.num("eps"))).reshape(x.sizes());
+    if (auto gamma = c.maybe(1)) y = y * gamma->reshape({ch});
+    if (auto beta = c.maybe(2)) y = y + beta->reshape({ch});
+    return {y};
   };
   t["OpensoraGroupNormGrad"] = [](OpCall& c) -> Outputs {
     const at::Tensor &dy = c.x(0), &x = c.x(1);
     auto gamma = c.maybe(2);
-    bool hasBeta = c.attrs.b("hasBeta");
-    at::Tensor xc = channelsFirst(x), dyc = channelsFirst(dy);
-    int64_t n = xc.size(0), ch = xc.size(1), p = xc.size(2), groups = c.attrs.i("groups");
-    auto fwd = at::native_group_norm(xc, gamma, c10::nullopt, n, ch, p, groups, c.attrs.num("eps"));
-    auto g = at::native_group_norm_backward(dyc, xc, std::get<1>(fwd), std::get<2>(fwd), gamma, n, ch, p, groups, {true, gamma.has_value(), false});
-    at::Tensor dgamma = gamma ? std::get<1>(g).reshape(gamma->sizes()) : at::Tensor();
-    return withParamGrads(channelsLastLike(std::get<0>(g), x), dgamma, dy, gamma.has_value(), hasBeta, ch);
+    int64_t ch = x.size(-1), groups = c.attrs.i("groups");
+    if (groups < 1 || ch % groups != 0) fail(c, "groups must divide the channels");
+    std::vector<int64_t> view{x.size(0), -1, groups, ch / groups};
+    at::Tensor xg = x.reshape(view);
+    at::Tensor xc = xg - xg.mean({1, 3}, true);
+    at::Tensor rstd = at::rsqrt((xc * xc).mean({1, 3}, true) + c.attrs.num("eps"));
+    at::Tensor xhat = xc * rstd;
+    at::Tensor dyg = dy.reshape(view);
+    at::Tensor g = gamma ? dyg * gamma->reshape({groups, ch / groups}) : dyg;
+    at::Tensor dx = rstd * (g - g.mean({1, 3}, true) - xhat * (g * xhat).mean({1, 3}, true));
+    at::Tensor dgamma = gamma ? (dyg * xhat).sum(at::IntArrayRef{0, 1}).reshape(gamma->sizes()) : at::Tensor();
+    return withParamGrads(dx.reshape(x.sizes()), dgamma, dy, gamma.has_value(), c.attrs.b("hasBeta"), ch);
   };
   t["OpensoraGeluTanh"] = [](OpCall& c) -> Outputs { return {at::gelu(c.x(0), "tanh")}; };
   t["OpensoraGeluTanhGrad"] = [](OpCall& c) -> Outputs { return {at::gelu_backward(c.x(0), c.x(1), "tanh")}; };

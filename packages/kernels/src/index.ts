@@ -14,6 +14,8 @@ export type { CheckpointReader, CheckpointTensorInfo, OpenCheckpointOptions } fr
 export { checkpointShards, CHECKPOINT_FOLDER_FILES } from './checkpoint/resolve.js';
 export type { CheckpointShards } from './checkpoint/resolve.js';
 export { CheckpointError } from './checkpoint/errors.js';
+export { NonFiniteError, firstNonFinite, countNonFinite, describeNonFinite } from './finite.js';
+export type { NonFiniteCount } from './finite.js';
 export { TorchCheckpointFile } from './checkpoint/torch-file.js';
 export type { TorchFileOptions } from './checkpoint/torch-file.js';
 export { STATE_DICT_WRAPPERS } from './checkpoint/state-dict.js';

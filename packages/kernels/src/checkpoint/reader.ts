@@ -4,6 +4,7 @@
 // (every shard exists, every header or pickle parses, every tensor lies inside its file, the index
 // agrees with the shards), so a bad checkpoint fails before any tensor is read or loaded.
 import { SafetensorsFile, type HostTensor, type SafetensorsDtype } from '../safetensors.js';
+import { countNonFinite, describeNonFinite } from '../finite.js';
 import { CheckpointError } from './errors.js';
 import { checkpointShards } from './resolve.js';
 import { TorchCheckpointFile, fileMagic, isLegacyTorch, isZip, type TorchFileOptions } from './torch-file.js';
@@ -30,12 +31,21 @@ export interface CheckpointReader {
   keys(): string[];
   has(key: string): boolean;
   info(key: string): CheckpointTensorInfo;
-  /** One tensor, decoded for compute: float dtypes as float32, ints as int32, bools as uint8; contiguous. */
+  /**
+   * One tensor, decoded for compute: float dtypes as float32, ints as int32, bools as uint8; contiguous.
+   * A float tensor holding NaN or +-Inf throws a CheckpointError naming the key (unless `allowNonFinite`).
+   */
   read(key: string): HostTensor;
   close(): void;
 }
 
-export type OpenCheckpointOptions = TorchFileOptions;
+export interface OpenCheckpointOptions extends TorchFileOptions {
+  /**
+   * Read float tensors holding NaN or +-Inf as they are (default false: such a tensor is refused
+   * naming its key, since a model with one gives NaN everywhere downstream).
+   */
+  allowNonFinite?: boolean;
+}
 
 /** One open file of either format. */
 interface TensorFile {
@@ -85,10 +95,13 @@ class Checkpoint implements CheckpointReader {
   private readonly opened: TensorFile[] = [];
   private readonly byKey = new Map<string, TensorFile>();
 
+  private readonly allowNonFinite: boolean;
+
   constructor(
     readonly path: string,
     options: OpenCheckpointOptions,
   ) {
+    this.allowNonFinite = options.allowNonFinite ?? false;
     const shards = checkpointShards(path);
     this.files = shards.files;
     this.source = shards.files.length === 1 ? shards.files[0]! : `${path} (${shards.files.length} shards)`;
@@ -140,7 +153,18 @@ class Checkpoint implements CheckpointReader {
   }
 
   read(key: string): HostTensor {
-    return this.fileOf(key).read(key);
+    const f = this.fileOf(key);
+    const t = f.read(key);
+    if (t.dtype === 'float32' && !this.allowNonFinite) {
+      const bad = countNonFinite(t.data);
+      if (bad.first >= 0) {
+        throw new CheckpointError(
+          `${f.path}: tensor '${key}' [${t.shape.join(', ')}] holds ${describeNonFinite(bad)}; a model with a NaN or Inf weight gives NaN everywhere (an all-black video). ` +
+            'The file is damaged or was saved from a diverged run: download it again, or use an earlier checkpoint.',
+        );
+      }
+    }
+    return t;
   }
 
   close(): void {

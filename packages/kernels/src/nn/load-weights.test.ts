@@ -233,4 +233,32 @@ describe('loadModuleWeights', () => {
     }
     rmSync(shardDir, { recursive: true });
   });
+
+  it('a weight holding NaN or Inf is refused naming the file and the key (safetensors, F16 and .bin), unless allowNonFinite', () => {
+    const sft = join(dir, 'nan.safetensors');
+    const w = tensors(9);
+    const bad = w.get('decoder.conv.weight')!;
+    (bad.data as Float32Array)[5] = Number.NaN;
+    (bad.data as Float32Array)[7] = Number.NaN;
+    writeSafetensors(sft, w);
+    const shape = bad.shape.join(', ');
+    const net = new Net();
+    expect(() => loadModuleWeights(net, sft)).toThrow(`nan.safetensors: tensor 'decoder.conv.weight' [${shape}] holds 2 NaN of ${bad.data.length} values (the first at index 5)`);
+    expect(() => loadModuleWeights(net, sft)).toThrow(/download it again, or use an earlier checkpoint/);
+    expect(loadModuleWeights(net, sft, { allowNonFinite: true }).loaded).toBe(w.size);
+
+    const half = join(dir, 'inf.safetensors');
+    const h = tensors(10);
+    const bias = h.get('encoder.proj.bias')!;
+    h.set('encoder.proj.bias', { shape: bias.shape, data: Float32Array.from([Infinity, -Infinity]), dtype: 'F16' });
+    writeSafetensors(half, h);
+    expect(() => loadModuleWeights(net, half)).toThrow(/inf\.safetensors: tensor 'encoder\.proj\.bias' \[2\] holds 1 \+Inf and 1 -Inf of 2 values \(the first at index 0\)/);
+
+    const bin = join(dir, 'nan.bin');
+    const b = tensors(11);
+    (b.get('encoder.proj.weight')!.data as Float32Array)[0] = Number.POSITIVE_INFINITY;
+    writeTorchSave(bin, Object.fromEntries(b));
+    expect(() => loadModuleWeights(net, bin)).toThrow(/nan\.bin: tensor 'encoder\.proj\.weight' \[2, 3\] holds 1 \+Inf of 6 values/);
+    net.dispose();
+  });
 });

@@ -23,6 +23,8 @@ export interface LoadModuleWeightsOptions {
   transform?: WeightTransform;
   /** For a .pt/.bin that wraps several state dicts: the top-level key to load (default: the state dict itself, else 'ema', 'state_dict', 'model', 'module'). */
   entry?: OpenCheckpointOptions['entry'];
+  /** Load float tensors holding NaN or +-Inf instead of refusing them (default false). */
+  allowNonFinite?: boolean;
 }
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
@@ -32,11 +34,12 @@ const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
  * or a folder holding model.safetensors[.index.json] or pytorch_model.bin[.index.json]) into
  * `module` under the module's own state-dict names. Float tensors of any stored precision are
  * upcast to float32. Non-strict loads keep the module's current values for keys the file lacks.
+ * A tensor holding NaN or +-Inf is refused naming its key (see `allowNonFinite`).
  */
 export function loadModuleWeights(module: Module, path: string, options: LoadModuleWeightsOptions = {}): LoadReport {
   const strict = options.strict ?? true;
   const prefix = options.prefix ?? '';
-  const ck = openCheckpoint(path, { entry: options.entry });
+  const ck = openCheckpoint(path, { entry: options.entry, allowNonFinite: options.allowNonFinite });
   try {
     const expected = new Map([...module.stateDictShapes()].filter(([k]) => k.startsWith(prefix)));
     const source = ck.source;

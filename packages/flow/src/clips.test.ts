@@ -53,4 +53,18 @@ describe('sampleClips', () => {
     expect(out.shape[2]).toBe(5); // 6 + 1 = 7 -> 5
     [out, ref, text.y, text.yNull].forEach((t) => t.dispose());
   });
+
+  it('a non-finite latent in a later clip names the clip and the step; tensors released', async () => {
+    const sampler = new RFlowSampler({ numSamplingSteps: 3, useFlawFix: false });
+    const shape = [1, 1, 8, 1, 1];
+    const text = { y: tf.ones([1, 1, 2, 2]), yNull: tf.zeros([1, 1, 2, 2]) };
+    let calls = 0;
+    const nanInClip2: AsyncModelFn = (x, t, c) => (++calls === 5 ? tf.tidy(() => tf.fill([x.shape[0]!, 2, 8, 1, 1], Number.NaN)) : model(x, t, c));
+    const before = tf.memory().numTensors;
+    const run = sampleClips(sampler, nanInClip2, { loops: 2, shape, textForClip: () => text, meta: { height: 64, width: 64, numFrames: 29 } });
+    await expect(run).rejects.toThrow(/^clip 2 of 2, sampling step 2 of 3 .*the latent holds \d+ NaN/);
+    expect(tf.memory().numTensors).toBe(before);
+    text.y.dispose();
+    text.yNull.dispose();
+  });
 });

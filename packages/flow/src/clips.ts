@@ -1,6 +1,6 @@
 // The loop of scripts/inference.py for `loop > 1`: sample clip after clip, each conditioned on the
 // last latents of the one before, then join them (mergeClips).
-import { SeededRandom, type Tensor } from '@opensora-ts/kernels';
+import { NonFiniteError, SeededRandom, type Tensor } from '@opensora-ts/kernels';
 import { appendGenerated, applyMaskStrategy } from './mask-strategy.js';
 import { mergeClips, prepRefAndMask, prepRefAndUpdateMaskInLoop, type CondType } from './extension.js';
 import type { AsyncModelFn, TextConditioning } from './model.js';
@@ -53,14 +53,20 @@ export async function sampleClips(sampler: RFlowSampler, model: AsyncModelFn, o:
       const noise = new SeededRandom(o.noiseSeed ?? 1024).normalTensor(o.shape);
       const base: SampleOptions = { ...o, text: o.textForClip(i), rng };
       let clip: Tensor;
-      if (cond) {
-        clip = await sampler.sample(model, { ...base, z: noise, zCond: cond.ref, maskIndex: cond.maskIndex }).finally(() => noise.dispose());
-      } else {
-        const applied = applyMaskStrategy(noise, refs, strategies, i, o.align);
-        noise.dispose();
-        // An all-ones mask is a no-op while every timestep is <= T; it is left out.
-        const frameMask = applied.mask?.some((r) => r.some((v) => v !== 1)) ? applied.mask : undefined;
-        clip = await sampler.sample(model, { ...base, z: applied.z, frameMask }).finally(() => applied.z.dispose());
+      try {
+        if (cond) {
+          clip = await sampler.sample(model, { ...base, z: noise, zCond: cond.ref, maskIndex: cond.maskIndex }).finally(() => noise.dispose());
+        } else {
+          const applied = applyMaskStrategy(noise, refs, strategies, i, o.align);
+          noise.dispose();
+          // An all-ones mask is a no-op while every timestep is <= T; it is left out.
+          const frameMask = applied.mask?.some((r) => r.some((v) => v !== 1)) ? applied.mask : undefined;
+          clip = await sampler.sample(model, { ...base, z: applied.z, frameMask }).finally(() => applied.z.dispose());
+        }
+      } catch (err) {
+        // Name the clip too: "sampling step 3 of 30" alone is ambiguous in a looped video.
+        if (err instanceof NonFiniteError && o.loops > 1) err.message = `clip ${i + 1} of ${o.loops}, ${err.message}`;
+        throw err;
       }
       clips.push(clip);
       o.onClip?.(i, clip);

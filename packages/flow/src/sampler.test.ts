@@ -108,7 +108,8 @@ describe('RFlowSampler, t2v', () => {
   });
 
   it('releases every tensor it made, reports progress, and can be cancelled', async () => {
-    const sampler = new RFlowSampler({ numSamplingSteps: 5 });
+    // No flaw fix: with the stand-in's constant velocity std(v) is 0 and the fix would give NaN.
+    const sampler = new RFlowSampler({ numSamplingSteps: 5, useFlawFix: false });
     const tx = text(1);
     const before = tf.memory().numTensors;
     const progress: number[] = [];
@@ -133,12 +134,40 @@ describe('RFlowSampler, t2v', () => {
   });
 
   it('draws the same initial noise from the same seed', async () => {
-    const sampler = new RFlowSampler({ numSamplingSteps: 2 });
+    const sampler = new RFlowSampler({ numSamplingSteps: 2, useFlawFix: false });
     const tx = text(1);
     const a = await sampler.sample(standIn([]), { text: tx, meta, shape: [1, 4, 1, 2, 2], rng: 3 });
     const b = await sampler.sample(standIn([]), { text: tx, meta, shape: [1, 4, 1, 2, 2], rng: new SeededRandom(3) });
     expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
     [a, b].forEach((x) => x.dispose());
+    disposeText(tx);
+  });
+});
+
+describe('RFlowSampler, non-finite latents', () => {
+  it('a guidance scale that overflows float32 stops at step 1 naming the scale', async () => {
+    const sampler = new RFlowSampler({ numSamplingSteps: 3, useFlawFix: false, cfgScale: 1e40 });
+    const tx = text(1);
+    const before = tf.memory().numTensors;
+    const run = sampler.sample(standIn([]), { text: tx, meta, shape: [1, 4, 1, 2, 2], rng: 1 });
+    await expect(run).rejects.toThrow(/^sampling step 1 of 3 \(t = [\d.]+\): the latent holds 16 \+Inf of 16 values \(the first at index 0\); sampling stopped\. The text guidance scale \(cfg_scale\) 1e\+40 is too large: float32 overflows\./);
+    await expect(sampler.sample(standIn([]), { text: tx, meta, shape: [1, 4, 1, 2, 2], rng: 1 })).rejects.toMatchObject({ name: 'NonFiniteError' });
+    expect(tf.memory().numTensors).toBe(before);
+    disposeText(tx);
+  });
+
+  it('a model that gives NaN at step 2 stops there; checkFinite: false lets it through', async () => {
+    const sampler = new RFlowSampler({ numSamplingSteps: 3, useFlawFix: false, cfgScale: 2 });
+    const tx = text(1);
+    let calls = 0;
+    const model: AsyncModelFn = (x) => tf.tidy(() => (++calls === 2 ? tf.fill([x.shape[0]!, 8, 1, 2, 2], Number.NaN) : tf.zeros([x.shape[0]!, 8, 1, 2, 2])));
+    await expect(sampler.sample(model, { text: tx, meta, shape: [1, 4, 1, 2, 2], rng: 1 })).rejects.toThrow(
+      /^sampling step 2 of 3 .*holds 16 NaN of 16 values.*The model gave non-finite velocities \(text guidance scale \(cfg_scale\) 2\): check its weights/,
+    );
+    calls = 0;
+    const z = await sampler.sample(model, { text: tx, meta, shape: [1, 4, 1, 2, 2], rng: 1, checkFinite: false });
+    expect(Number.isNaN(z.dataSync()[0])).toBe(true);
+    z.dispose();
     disposeText(tx);
   });
 });

@@ -4,7 +4,7 @@
 //  - I2V/V2V (`maskIndex` non-empty): batch [z, z, z] = [text+frames, frames only, nothing], guidance
 //    u_all + g_img·(u_txt - u_all) + g_txt·(c - u_txt), image ramp, SDEdit of conditioned frames.
 //  - mask strategy (`frameMask`): frames whose mask·T >= t are noisy, others are held at their value.
-import { SeededRandom, tf, toRandom, type Tensor } from '@opensora-ts/kernels';
+import { NonFiniteError, SeededRandom, countNonFinite, describeNonFinite, tf, toRandom, type Tensor } from '@opensora-ts/kernels';
 import { addNoise } from './add-noise.js';
 import type { HostFloat } from './bf16.js';
 import { roundBf16 } from './bf16.js';
@@ -86,6 +86,11 @@ export interface SampleOptions {
   frameMask?: number[][];
   onProgress?: (p: SampleProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Check after every step that the latent is finite and throw a NonFiniteError naming the step
+   * when it is not (default true; one reduction per step).
+   */
+  checkFinite?: boolean;
 }
 
 function rowsOf(x: Tensor, n: number): Tensor {
@@ -248,6 +253,7 @@ export class RFlowSampler {
         out.dispose();
         zPrev.dispose();
         if (x0 && x0 !== zPrev) x0.dispose();
+        if (o.checkFinite ?? true) await checkFiniteLatent(z, i + 1, timesteps.length, t, gText, conditioned ? gImage : null);
         o.onProgress?.({ step: i + 1, total: timesteps.length, t });
       }
       return z;
@@ -258,6 +264,23 @@ export class RFlowSampler {
       for (const t of owned) t.dispose();
     }
   }
+}
+
+/** Throws a NonFiniteError naming the step when `z` holds NaN or +-Inf (x * 0 sums to NaN exactly then). */
+async function checkFiniteLatent(z: Tensor, step: number, total: number, t: number, gText: number, gImage: number | null): Promise<void> {
+  const probe = tf.tidy(() => tf.sum(tf.mul(z, 0)));
+  const v = (await probe.data())[0]!;
+  probe.dispose();
+  if (v === 0) return;
+  const bad = countNonFinite((await z.data()) as Float32Array);
+  const scales = `text guidance scale (cfg_scale) ${gText}${gImage === null ? '' : `, image guidance scale ${gImage}`}`;
+  const large = Math.max(Math.abs(gText), Math.abs(gImage ?? 0)) > 1e3;
+  throw new NonFiniteError(
+    `sampling step ${step} of ${total} (t = ${Number(t.toFixed(2))}): the latent holds ${describeNonFinite(bad)}; sampling stopped. ` +
+      (large
+        ? `The ${scales} is too large: float32 overflows. Use a scale between 1 and about 20 (Open-Sora 1.3 uses 7.5).`
+        : `The model gave non-finite velocities (${scales}): check its weights, and that the backend computes this model correctly.`),
+  );
 }
 
 function roundMeta(m: VideoMeta): VideoMeta {

@@ -17,7 +17,7 @@ import { relativePositionBucket, T5Encoder } from './t5-encoder.js';
 import { keepNullEmbedding, nullEncoding } from './null-caption.js';
 import type { TextEncoder, TextEncoding } from './text-encoder.js';
 import type { T5Config } from './t5-config.js';
-import { T5Tokenizer } from './t5-tokenizer.js';
+import { T5Tokenizer, type PromptTokens } from './t5-tokenizer.js';
 import { buildUnigramTokenizerJson } from './unigram-tokenizer.js';
 import { MemoryWeights } from './t5-weights.js';
 
@@ -188,6 +188,11 @@ export class DemoTextEncoder implements TextEncoder {
 
   null(n: number): TextEncoding {
     return nullEncoding(this.nullEmbedding, n, this.maxLength);
+  }
+
+  /** Tokens before and after truncation; `unknown` lists the words the demo vocabulary lacks (spelled letter by letter). */
+  promptTokens(prompt: string): PromptTokens {
+    return { ...this.tokenizer.promptTokens(prompt, this.maxLength), unknown: this.unknownWords(prompt) };
   }
 
   /** The words this encoder has tokens for. */

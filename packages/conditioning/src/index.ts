@@ -14,7 +14,7 @@ export type { TextEncoder, TextEncoding } from './text-encoder.js';
 export { T5ConfigSchema, parseT5Config } from './t5-config.js';
 export type { T5Config } from './t5-config.js';
 export { T5Tokenizer } from './t5-tokenizer.js';
-export type { TokenizedBatch } from './t5-tokenizer.js';
+export type { TokenizedBatch, PromptTokens } from './t5-tokenizer.js';
 export { CheckpointWeights, MemoryWeights } from './t5-weights.js';
 export type { WeightSource } from './t5-weights.js';
 export { T5Encoder, relativePositionBucket, RESIDENT_LIMIT_BYTES } from './t5-encoder.js';

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf, type HostTensor } from '@opensora-ts/kernels';
 import { parseT5Config, type T5Config } from './t5-config.js';
-import { T5Tokenizer } from './t5-tokenizer.js';
+import { T5Tokenizer, type PromptTokens } from './t5-tokenizer.js';
 import { CheckpointWeights, type WeightSource } from './t5-weights.js';
 import { keepNullEmbedding, nullEncoding } from './null-caption.js';
 import type { TextEncoder, TextEncoding } from './text-encoder.js';
@@ -233,6 +233,10 @@ export class T5Encoder implements TextEncoder {
     const states = tf.tidy(() => hidden.expandDims(1));
     hidden.dispose();
     return { states, mask };
+  }
+
+  promptTokens(prompt: string): PromptTokens {
+    return this.tokenizer.promptTokens(prompt, this.maxLength);
   }
 
   setNullEmbedding(embedding: tf.Tensor): void {

@@ -115,6 +115,25 @@ describe('T5Tokenizer follows Rust tokenizers where @huggingface/tokenizers does
   });
 });
 
+describe('T5Tokenizer.promptTokens', () => {
+  it('counts the tokens before truncation and what max_length keeps', () => {
+    const tok = T5Tokenizer.fromFolder(join(FIXTURES, 't5-like'));
+    const long = expected.cases[0]!.strings[19]!;
+    const all = tok.idsOf(long, 100000).length;
+    expect(all).toBeGreaterThan(24);
+    expect(tok.promptTokens(long, 24)).toEqual({ tokens: all, kept: 24, maxLength: 24, unknown: [] });
+    expect(tok.promptTokens('', 24)).toEqual({ tokens: 1, kept: 1, maxLength: 24, unknown: [] });
+  });
+
+  it('names the words that become the unknown token, once each, in order', () => {
+    const pieces: [string, number, number][] = [...SPECIALS, ['▁', -2, NORMAL], ['a', -1, NORMAL], ['b', -1, NORMAL]];
+    const dir = makeFolder({ 'spiece.model': modelProto(pieces), 'tokenizer_config.json': { unk_token: '<unkx>', extra_ids: 0 } });
+    const tok = T5Tokenizer.fromFolder(dir);
+    expect(tok.unkId).toBe(2);
+    expect(tok.promptTokens('a b€ zz a b€', 16)).toMatchObject({ unknown: ['b€', 'zz'] });
+  });
+});
+
 describe('T5Tokenizer.fromFolder on bad input', () => {
   const load = (files: Record<string, unknown>) => {
     const dir = makeFolder(files);

@@ -19,6 +19,18 @@ export interface TokenizedBatch {
   length: number;
 }
 
+/** What the encoder will make of one prompt: its length before and after truncation, and words it has no tokens for. */
+export interface PromptTokens {
+  /** Tokens of the whole prompt, special tokens included, before truncation. */
+  tokens: number;
+  /** Tokens the encoder sees (at most its max length). */
+  kept: number;
+  /** The encoder's max length. */
+  maxLength: number;
+  /** Words (whitespace-separated, in order, once each) that tokenize to the unknown token and so carry no meaning. */
+  unknown: string[];
+}
+
 export class T5Tokenizer {
   /** The @huggingface/tokenizers tokenizer (its normalizer and pre-tokenizer made exact; idsOf does not use its encode). */
   readonly tokenizer: Tokenizer;
@@ -27,6 +39,8 @@ export class T5Tokenizer {
   private readonly prefix: number[];
   private readonly suffix: number[];
   private readonly encodeBody: (text: string) => number[];
+  /** The unknown token's id (T5: 2), or -1 when the vocabulary has none. */
+  readonly unkId: number;
 
   constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown> = {}, maxLength?: number, source = 'tokenizer.json') {
     try {
@@ -37,6 +51,9 @@ export class T5Tokenizer {
     }
     const padToken = typeof tokenizerConfig.pad_token === 'string' ? tokenizerConfig.pad_token : '<pad>';
     this.padId = this.tokenizer.token_to_id(padToken) ?? 0;
+    // The model's own unk_id (T5 folders: 2 whatever the config's unk_token says), else the '<unk>' token.
+    const modelUnk = (tokenizerJson.model as { unk_id?: unknown } | undefined)?.unk_id;
+    this.unkId = typeof modelUnk === 'number' ? modelUnk : (this.tokenizer.token_to_id('<unk>') ?? -1);
     const configured = typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined;
     this.maxLength = maxLength ?? configured ?? 300;
     // The special tokens the post-processor adds around a single sequence (T5: none before, </s> after).
@@ -87,6 +104,16 @@ export class T5Tokenizer {
     const body = this.encodeBody(text);
     const room = Math.max(0, maxLength - this.prefix.length - this.suffix.length);
     return [...this.prefix, ...body.slice(0, room), ...this.suffix].slice(0, maxLength);
+  }
+
+  /** How long `text` is in tokens before truncation, how much of it `maxLength` keeps, and which words are unknown. */
+  promptTokens(text: string, maxLength = this.maxLength): PromptTokens {
+    const tokens = this.prefix.length + this.encodeBody(text).length + this.suffix.length;
+    const unknown: string[] = [];
+    if (this.unkId >= 0) {
+      for (const word of new Set(text.split(/\s+/).filter(Boolean))) if (this.encodeBody(word).includes(this.unkId)) unknown.push(word);
+    }
+    return { tokens, kept: Math.min(tokens, maxLength), maxLength, unknown };
   }
 
   /** Pads every text to `maxLength` ("max_length" padding, right side). */

@@ -5,6 +5,7 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readSafetensors, writeSafetensors } from '@opensora-ts/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { T5Encoder } from './t5-encoder.js';
 import { CheckpointWeights } from './t5-weights.js';
@@ -68,5 +69,16 @@ describe('CheckpointWeights', () => {
     cpSync(bin, dir, { recursive: true });
     rmSync(join(dir, 'pytorch_model-00002-of-00002.bin'));
     expect(() => T5Encoder.fromFolder(dir)).toThrow(/missing\/pytorch_model\.bin\.index\.json: shard 'pytorch_model-00002-of-00002\.bin' named in weight_map is missing/);
+  });
+
+  it('a weight holding NaN is refused at load naming the shard and the key', () => {
+    const dir = join(root, 'nan');
+    cpSync(safetensors, dir, { recursive: true });
+    const shard = join(dir, 'model-00001-of-00002.safetensors');
+    const tensors = readSafetensors(shard);
+    const [key, t] = [...tensors].find(([, v]) => v.dtype === 'float32')!;
+    (t.data as Float32Array)[3] = Number.NaN;
+    writeSafetensors(shard, new Map([...tensors].map(([k, v]) => [k, { shape: v.shape, data: v.data, dtype: v.stored }])));
+    expect(() => T5Encoder.fromFolder(dir)).toThrow(`model-00001-of-00002.safetensors: tensor '${key}' [${t.shape.join(', ')}] holds 1 NaN of ${t.data.length} values (the first at index 3)`);
   });
 });

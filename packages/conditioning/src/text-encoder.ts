@@ -1,6 +1,7 @@
 // One interface for every text encoder the pipeline can use (T5 folders, the demo encoder,
 // cached embeddings).
 import type { tf } from '@opensora-ts/kernels';
+import type { PromptTokens } from './t5-tokenizer.js';
 
 export interface TextEncoding {
   /** Caption states [B, 1, L, D] (float32). */
@@ -20,6 +21,11 @@ export interface TextEncoder {
   null(n: number): TextEncoding;
   /** Sets the null caption (`y_embedder.y_embedding`, [L, D]). */
   setNullEmbedding(embedding: tf.Tensor): void;
+  /**
+   * What the encoder makes of one prepared prompt: tokens before and after truncation to maxLength,
+   * and words it has no tokens for. Absent where the encoder cannot tell (cached embeddings).
+   */
+  promptTokens?(prompt: string): PromptTokens;
   readonly maxLength: number;
   readonly dim: number;
   /** A stable identity for caches: model and tokenizer, length. */

@@ -12,6 +12,8 @@ export {
 export type { VaeConfig, VaeConfigInput, EncoderConfig, DecoderConfig, CodecOptions } from './config.js';
 export { ChunkedVideoCodec } from './chunked-codec.js';
 export type { Recorder, ChunkProgress, EncodeOptions, DecodeOptions, EncodeResult, DecodedFrames } from './chunked-codec.js';
+export { checkVideoSize, nearestFrameCounts } from './video-size.js';
+export type { VideoSize, VideoSizeNames, CheckedVideoSize } from './video-size.js';
 export { DiagonalGaussian } from './posterior.js';
 export { normalizeLatent, unnormalizeLatent, VIDEO_LATENT_MEAN, VIDEO_LATENT_STD } from './latent-stats.js';
 export { latentChannelStats, scaleLatentChannels } from './latent-scale.js';

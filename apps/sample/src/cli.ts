@@ -3,12 +3,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initRuntime } from '@opensora-ts/kernels';
 import { runSample } from './run.js';
-import { COND_TYPES, mergeSettings, parseSettings, readSettingsFile, type SampleSettingsInput } from './settings.js';
+import { COND_TYPES, MAX_SEED, mergeSettings, parseSettings, readSettingsFile, type SampleSettingsInput } from './settings.js';
 import { WEIGHTS_LAYOUT_HELP } from './weights-folder.js';
 
 const int = (name: string) => (v: string) => {
   if (!/^[+-]?\d+$/.test(v.trim())) throw new InvalidArgumentError(`${name} must be an integer, got '${v}'.`);
   return Number(v);
+};
+const seedArg = (v: string) => {
+  const n = int('--seed')(v);
+  if (n < 0 || n > MAX_SEED) throw new InvalidArgumentError(`--seed must be from 0 to ${MAX_SEED} (32 bits; each seed in that range gives its own video), got '${v}'.`);
+  return n;
 };
 const num = (name: string) => (v: string) => {
   const n = Number(v);
@@ -29,7 +34,7 @@ export function buildCommand(): Command {
     .option('--num-frames <n>', 'frames (1 = an image, written as PNG)', int('--num-frames'))
     .option('--fps <n>', 'frames per second (conditioning and the mp4)', int('--fps'))
     .option('--frame-interval <n>', 'save fps = fps / frame_interval', int('--frame-interval'))
-    .option('--seed <n>', 'seed of the initial noise and every later draw (default 1024)', int('--seed'))
+    .option('--seed <n>', `seed of the initial noise and every later draw, 0 to ${MAX_SEED} (default 1024)`, seedArg)
     .option('--steps <n>', 'sampling steps (num_sampling_steps)', int('--steps'))
     .option('--cfg-scale <x>', 'text guidance scale', num('--cfg-scale'))
     .option('--image-cfg-scale <x>', 'image guidance scale for --image/--video (default 5.0)', num('--image-cfg-scale'))

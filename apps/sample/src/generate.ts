@@ -3,8 +3,9 @@
 // uint8 frames. All model maths lives in the packages; this file only wires them.
 import { toUint8 } from '@opensora-ts/data';
 import { RFlowSampler, SeededRandom, extendedLatentLength, sampleClips, type AsyncModelFn, type CondType, type TextConditioning } from '@opensora-ts/flow';
-import { tf, type Tensor } from '@opensora-ts/kernels';
+import { NonFiniteError, countNonFinite, describeNonFinite, tf, type Tensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn } from '@opensora-ts/stdit';
+import { checkVideoSize } from '@opensora-ts/vae';
 import type { ModelDefaults, Models } from './models.js';
 import type { PromptItem } from './prompts.js';
 import type { SampleSettings } from './settings.js';
@@ -80,15 +81,10 @@ export interface GeneratedVideo {
   mergedLatentFrames: number;
 }
 
-/** The STDiT3 as the flow package's model function (argument names translated). */
-/** Latent shape [1, C, T', h, w] of one clip. */
+/** Latent shape [1, C, T', h, w] of one clip (the VAE package's size check: grid and frame count). */
 export function latentShape(models: Models, numFrames: number, height: number, width: number): number[] {
-  const [t, h, w] = models.codec.getLatentSize([numFrames, height, width]) as [number, number, number];
-  if (!(t > 0)) {
-    const mfs = models.codec.options.micro_frame_size;
-    throw new Error(`--num-frames ${numFrames}: gives no latent frames with this VAE${mfs ? ` (chunks of ${mfs} frames; use 1, or ${mfs}, ${2 * mfs - 1}, ... frames)` : ''}.`);
-  }
-  return [1, models.vae.zChannels, t, h, w];
+  const { latent } = checkVideoSize(models.codec, { numFrames, height, width }, { size: '--resolution', frames: '--num-frames' });
+  return [1, models.vae.zChannels, ...latent];
 }
 
 export async function generate(models: Models, job: SampleJob, hooks: GenerateHooks = {}): Promise<GeneratedVideo> {
@@ -178,7 +174,17 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
     for (const piece of models.codec.decodeFrames(latent as tf.Tensor5D)) {
       const thwc = tf.tidy(() => tf.transpose(tf.squeeze(piece.frames, [0]), [1, 2, 3, 0]));
       piece.frames.dispose();
-      pieces.push(toUint8(await thwc.data()));
+      const values = (await thwc.data()) as Float32Array;
+      const bad = countNonFinite(values);
+      if (bad.first >= 0) {
+        thwc.dispose();
+        const frame = frames + Math.floor(bad.first / (job.height * job.width * 3));
+        throw new NonFiniteError(
+          `decoding chunk ${piece.chunk + 1} of ${piece.chunks}: frame ${frame} holds ${describeNonFinite(bad)} though the latent was finite; stopped, nothing is written. ` +
+            'The VAE decoder gave non-finite values: check the VAE weights, and that the backend computes this model correctly.',
+        );
+      }
+      pieces.push(toUint8(values));
       frames += thwc.shape[0]!;
       thwc.dispose();
       hooks.onDecodeChunk?.(piece.chunk + 1, piece.chunks);

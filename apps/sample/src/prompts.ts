@@ -2,7 +2,7 @@
 // followed by a JSON object {"reference_path": "a.png;b.mp4", "mask_strategy": "..."}; then, per
 // prompt, the reference's text order: split loop segments -> refine -> scores -> clean -> merge.
 import { readFileSync } from 'node:fs';
-import { mergePrompt, preparePrompt, promptForLoop, refinePromptDetailed, splitPrompt } from '@opensora-ts/conditioning';
+import { mergePrompt, preparePrompt, promptForLoop, refinePromptDetailed, splitPrompt, textPreprocessing } from '@opensora-ts/conditioning';
 
 export interface PromptItem {
   /** The prompt as given, without its JSON suffix. */
@@ -61,6 +61,8 @@ export interface PreparedPromptText {
   final: string;
   /** The encoder's text for each clip (loop). */
   perLoop: string[];
+  /** True when the prompt's own words (scores aside) clean to nothing: the encoder then sees no description. */
+  emptyAfterCleaning: boolean;
 }
 
 /** Refines (optionally), adds score phrases and cleans one prompt; resolves each loop's text. */
@@ -73,5 +75,6 @@ export async function preparePromptText(text: string, loops: number, o: PromptTe
   }
   const refined = mergePrompt(refinedTexts, loopIndices);
   const { final } = preparePrompt(refined, { aes: o.aes, flow: o.flow, cameraMotion: o.cameraMotion });
-  return { refined, final, perLoop: Array.from({ length: loops }, (_, i) => promptForLoop(final, i)) };
+  const emptyAfterCleaning = refinedTexts.some((t) => textPreprocessing(t) === '');
+  return { refined, final, perLoop: Array.from({ length: loops }, (_, i) => promptForLoop(final, i)), emptyAfterCleaning };
 }

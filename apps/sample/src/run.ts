@@ -10,7 +10,9 @@ import { checkExtension, outputPath, sidecarPath, writeJsonAtomic, writeSample }
 import { parsePromptLine, preparePromptText, readPromptFile, type PromptItem } from './prompts.js';
 import { createProgress, peakRssMiB, type Progress } from './progress.js';
 import type { SampleSettings } from './settings.js';
-import { checkGrid, resolveImageSize } from './size.js';
+import { resolveImageSize } from './size.js';
+import { checkVideoSize } from '@opensora-ts/vae';
+import type { PromptTokens } from '@opensora-ts/conditioning';
 
 export interface RunIO {
   log: (line: string) => void;
@@ -52,6 +54,33 @@ function demoVocabularyWarning(models: Models, index: number, text: string): str
   return `prompt ${index}: the demo model does not know ${unknown.map((w) => `"${w}"`).join(', ')}; those words are spelled letter by letter and carry no meaning. It was trained on shapes world and knows: ${models.knownWords!().join(' ')}. Example: "a red circle moves to the left", "the camera pans right over blue squares".`;
 }
 
+/** What the text encoder makes of a prompt's texts: the longest (for truncation) and every unknown word. */
+function promptTokens(models: Models, texts: string[]): { longest: PromptTokens; unknown: string[] } | null {
+  if (!models.text.promptTokens) return null;
+  const reports = [...new Set(texts)].map((t) => models.text.promptTokens!(t));
+  const longest = reports.reduce((a, b) => (b.tokens > a.tokens ? b : a));
+  return { longest, unknown: [...new Set(reports.flatMap((r) => r.unknown))] };
+}
+
+/** The warnings of one prompt: nothing the encoder receives may differ from what was asked without a word. */
+function promptWarnings(models: Models, index: number, given: string, text: { emptyAfterCleaning: boolean; perLoop: string[] }, tokens: ReturnType<typeof promptTokens>): string[] {
+  const out: string[] = [];
+  if (text.emptyAfterCleaning) {
+    out.push(
+      `prompt ${index}: ${JSON.stringify(given)} is empty after the reference's text cleaning (it removes CJK characters, URLs, @handles, file names and most symbols), so the sample follows no description. Write the prompt in English.`,
+    );
+  }
+  if (tokens && tokens.longest.tokens > tokens.longest.kept) {
+    const t = tokens.longest;
+    out.push(`prompt ${index}: ${t.tokens} tokens, but the text encoder keeps ${t.kept} (its max length ${t.maxLength}); the last ${t.tokens - t.kept} tokens are dropped. Shorten the prompt.`);
+  }
+  // The demo model has its own, longer message (with the words it knows).
+  if (tokens && tokens.unknown.length && !models.unknownWords) {
+    out.push(`prompt ${index}: the text encoder has no tokens for ${tokens.unknown.map((w) => `"${w}"`).join(', ')}; they become its unknown token and carry no meaning.`);
+  }
+  return out;
+}
+
 export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult> {
   const started = performance.now();
   const progress = io.progress ?? createProgress();
@@ -65,9 +94,16 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
     if (drift) io.warn(drift);
     const d = models.defaults;
     const [height, width] = resolveImageSize(s.resolution, s.aspect_ratio, [d.height, d.width]);
-    // The DiT pads latents to its patch size (360p works); the VAE needs whole latent cells.
-    checkGrid(height, width, models.vae.compression[1]);
     const numFrames = s.num_frames ?? d.numFrames;
+    // The VAE package's check (train uses the same): whole latent cells, at least one latent frame.
+    // The DiT pads latents to its patch size (360p works).
+    const size = checkVideoSize(models.codec, { numFrames, height, width }, { size: '--resolution', frames: '--num-frames' });
+    const runWarnings: string[] = [];
+    if (size.framesOut !== numFrames) {
+      const near = size.nearest?.length ? `; pass --num-frames ${size.nearest.join(' or ')} to get exactly what you ask` : '';
+      runWarnings.push(`--num-frames ${numFrames}: this VAE decodes whole chunks and gives back ${size.framesOut} frames, so the video has ${size.framesOut}${near}.`);
+    }
+    for (const w of runWarnings) io.warn(w);
     const fps = s.fps ?? d.fps;
     const saveFps = Math.max(1, Math.floor(fps / s.frame_interval));
     const image = numFrames === 1;
@@ -82,6 +118,9 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
       const text = await preparePromptText(item.text, s.loop, { aes: s.aes, flow: s.flow, cameraMotion: s.camera_motion, refine });
       const warning = demoVocabularyWarning(models, index, [...new Set(text.perLoop)].join(' '));
       if (warning) io.warn(warning);
+      const tokens = promptTokens(models, text.perLoop);
+      const warnings = promptWarnings(models, index, item.text, text, tokens);
+      for (const w of warnings) io.warn(w);
       const firstRef = item.referencePaths[0];
       const condType = s.cond_type ?? (firstRef && !item.maskStrategy ? (mediaType(firstRef) === 'video' ? 'v2v_head' : 'i2v_head') : null);
       for (let k = 0; k < s.num_sample; k++) {
@@ -131,8 +170,19 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
           command: io.argv ?? null,
           reproduce: `opensora-sample --config ${sidecar} --out ${path.replace(/(\.[^./]+)$/, '.repro$1')}`,
           settings,
-          prompt: { given: item.text, refined: text.refined, final: text.final, per_loop: text.perLoop, negative: s.negative_prompt },
-          video: { height, width, num_frames: video.numFrames, save_fps: image ? null : saveFps, latent_shape: video.latentShape, merged_latent_frames: video.mergedLatentFrames },
+          prompt: {
+            given: item.text,
+            refined: text.refined,
+            final: text.final,
+            per_loop: text.perLoop,
+            negative: s.negative_prompt,
+            empty_after_cleaning: text.emptyAfterCleaning,
+            // null where the encoder cannot tell (cached embeddings).
+            tokens: tokens ? { count: tokens.longest.tokens, kept: tokens.longest.kept, max_length: tokens.longest.maxLength } : null,
+            unknown_words: tokens ? tokens.unknown : null,
+          },
+          warnings: [...runWarnings, ...(warning ? [warning] : []), ...warnings],
+          video: { height, width, num_frames: video.numFrames, num_frames_asked: numFrames, save_fps: image ? null : saveFps, latent_shape: video.latentShape, merged_latent_frames: video.mergedLatentFrames },
           models: { source: models.source, demo_status: models.demoManifest?.status ?? null, configs: models.configs, files: hashes },
           runtime: { ...runtime, node: process.version, note: 'bit-for-bit reproduction needs the same backend and thread count' },
           output: { path: resolve(path), bytes: output.bytes, sha256: output.sha256 },

@@ -9,6 +9,10 @@ const score = z.union([z.number(), z.string()]).nullable().default(null);
 
 export const COND_TYPES = ['i2v_head', 'i2v_tail', 'i2v_loop', 'v2v_head'] as const;
 
+/** Seeds are 32-bit unsigned integers: each one gives its own noise (outside the range, seeds would share it). */
+export const MAX_SEED = 2 ** 32 - 1;
+const SEED_RANGE = `seed must be an integer from 0 to ${MAX_SEED} (32 bits; each seed in that range gives its own video)`;
+
 export const sampleSettingsSchema = z
   .object({
     /** Prompts (loop segments "|0|a|2|b" and a JSON suffix {"reference_path", "mask_strategy"} allowed). */
@@ -24,7 +28,7 @@ export const sampleSettingsSchema = z
     fps: posInt.nullable().default(null),
     frame_interval: posInt.default(1),
     /** Seed of the initial noise (the reference re-seeds 1024 right before it) and of every later draw. */
-    seed: z.number().int().default(1024),
+    seed: z.number({ error: SEED_RANGE }).int({ error: SEED_RANGE }).min(0, { error: SEED_RANGE }).max(MAX_SEED, { error: SEED_RANGE }).default(1024),
     num_sampling_steps: posInt.nullable().default(null),
     cfg_scale: z.number().nullable().default(null),
     image_cfg_scale: z.number().default(5.0),
@@ -59,7 +63,12 @@ export const sampleSettingsSchema = z
     /** x264 constant rate factor of the mp4 (0 = lossless). */
     crf: z.number().int().min(0).max(51).default(18),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.seed <= MAX_SEED && s.seed + s.num_sample - 1 > MAX_SEED) {
+      ctx.addIssue({ code: 'custom', path: ['seed'], message: `seed ${s.seed} with num_sample ${s.num_sample} would use seeds up to ${s.seed + s.num_sample - 1}, past ${MAX_SEED}; use a seed of at most ${MAX_SEED - s.num_sample + 1}` });
+    }
+  });
 
 export type SampleSettings = z.output<typeof sampleSettingsSchema>;
 export type SampleSettingsInput = z.input<typeof sampleSettingsSchema>;
@@ -68,7 +77,13 @@ export type SampleSettingsInput = z.input<typeof sampleSettingsSchema>;
 export function parseSettings(input: unknown, source = 'settings'): SampleSettings {
   const r = sampleSettingsSchema.safeParse(input ?? {});
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
+    const got = (path: PropertyKey[]) => path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[String(k)] : undefined), input);
+    const issues = r.error.issues
+      .map((i) => {
+        const v = got(i.path);
+        return `  ${i.path.join('.') || '(root)'}: ${i.message}${v === undefined || typeof v === 'object' ? '' : ` (found ${JSON.stringify(v)})`}`;
+      })
+      .join('\n');
     throw new Error(`${source}: invalid sampling settings\n${issues}\nKeys use the reference's inference names (num_frames, cfg_scale, aspect_ratio, ...).`);
   }
   return r.data;

@@ -1,5 +1,5 @@
 // The video size of a run: a resolution name with an aspect ratio (the reference's tables, via the
-// data package), or an explicit "HxW"; sizes must fit the latent grid (the VAE's spatial stride).
+// data package), or an explicit "HxW". Whether the VAE takes the size is the vae package's checkVideoSize.
 import { getImageSize } from '@opensora-ts/data';
 
 const HXW = /^(\d+)\s*[x×]\s*(\d+)$/i;
@@ -19,12 +19,4 @@ export function resolveImageSize(resolution: string | null, aspectRatio: string 
     return [Number(m[1]), Number(m[2])];
   }
   return getImageSize(resolution, aspectRatio ?? '9:16');
-}
-
-/** Checks that H and W are multiples of `multiple` (the VAE's spatial stride), naming the nearest valid sizes. */
-export function checkGrid(height: number, width: number, multiple: number): void {
-  const bad = [height, width].some((v) => v <= 0 || v % multiple !== 0);
-  if (!bad) return;
-  const near = (v: number) => Math.max(multiple, Math.round(v / multiple) * multiple);
-  throw new Error(`size ${height}x${width}: height and width must be positive multiples of ${multiple} (the VAE's spatial stride); try --resolution ${near(height)}x${near(width)}.`);
 }

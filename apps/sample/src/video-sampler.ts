@@ -5,7 +5,7 @@ import { generate, sampleJob } from './generate.js';
 import { loadModels } from './models.js';
 import { parsePromptLine, preparePromptText } from './prompts.js';
 import { parseSettings, type SampleSettingsInput } from './settings.js';
-import { checkGrid } from './size.js';
+import { checkVideoSize } from '@opensora-ts/vae';
 
 export interface VideoSamplerOptions {
   /** Video size; the model's defaults (the demo model: its training size) where not given. */
@@ -38,7 +38,7 @@ export async function createSampler(o: VideoSamplerOptions = {}): Promise<Prompt
   const width = o.width ?? d.width;
   const numFrames = o.numFrames ?? d.numFrames;
   const fps = o.fps ?? d.fps;
-  checkGrid(height, width, models.vae.compression[1]);
+  checkVideoSize(models.codec, { numFrames, height, width }, { size: 'height x width', frames: 'numFrames' });
   const sampler = async (prompt: string, seed: number): Promise<SampledVideo> => {
     const item = parsePromptLine(prompt);
     const text = await preparePromptText(item.text, s.loop, { aes: s.aes, flow: s.flow, cameraMotion: s.camera_motion });

@@ -65,7 +65,8 @@ const std::pair<const char*, Binary> kBinary[] = {
        bool ints = !at::isFloatingType(a.scalar_type()) && !at::isFloatingType(b.scalar_type());
        return ints ? at::div(a, b, "trunc") : at::div(a, b);
      }},
-    {"FloorDiv", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b, "floor"); }},
+    // tfjs's FloorDiv is int32 whatever its inputs.
+    {"FloorDiv", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b, "floor").to(at::kInt); }},
     {"Mod", [](const at::Tensor& a, const at::Tensor& b) { return at::remainder(a, b); }},
     {"Maximum", [](const at::Tensor& a, const at::Tensor& b) { return at::maximum(a, b); }},
     {"Minimum", [](const at::Tensor& a, const at::Tensor& b) { return at::minimum(a, b); }},

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, it } from 'vitest';
+import { expectSameOnBothBackends, rand, sumAtol, torchAvailable } from '../testing.js';
+
+/** Forward and both gradients (input and filter) of a conv with a random upstream gradient. */
+function convAndGrads(conv: (x: tf.Tensor, f: tf.Tensor) => tf.Tensor, xShape: number[], fShape: number[]): tf.Tensor[] {
+  const x = rand(xShape, 1);
+  const f = rand(fShape, 2, 0.5);
+  const y = conv(x, f);
+  const dy = rand(y.shape, 3);
+  const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), dy)))([x, f]);
+  return [y, gx!, gf!];
+}
+
+describe.skipIf(!torchAvailable())('Conv3D on torch (NDHWC, forward and both backprops)', () => {
+  const cases: { strides: number | [number, number, number]; pad: 'same' | 'valid'; k: [number, number, number] }[] = [
+    { strides: 1, pad: 'same', k: [3, 3, 3] },
+    { strides: 1, pad: 'valid', k: [3, 3, 3] },
+    { strides: 2, pad: 'same', k: [3, 3, 3] },
+    { strides: [1, 2, 2], pad: 'valid', k: [2, 3, 3] },
+    { strides: 1, pad: 'same', k: [2, 2, 2] }, // unequal same-padding
+    { strides: 1, pad: 'same', k: [1, 1, 1] },
+  ];
+  for (const { strides, pad, k } of cases) {
+    it(`kernel ${k.join('x')} strides ${strides} pad ${pad}`, () => {
+      expectSameOnBothBackends(
+        () => convAndGrads((x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, strides, pad), [2, 5, 7, 6, 3], [...k, 3, 4]),
+        1e-4,
+        sumAtol(300, 3),
+      );
+    });
+  }
+  it('dilations 2 (forward)', () => {
+    expectSameOnBothBackends(() => tf.conv3d(rand([1, 7, 8, 9, 2], 1) as tf.Tensor5D, rand([3, 3, 3, 2, 5], 2) as tf.Tensor5D, 1, 'same', 'NDHWC', 2), 1e-4, sumAtol(54));
+  });
+});
+
+describe.skipIf(!torchAvailable())('Conv2D on torch (NHWC and NCHW, forward and both backprops)', () => {
+  const cases: { strides: number; pad: 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]] }[] = [
+    { strides: 1, pad: 'same' },
+    { strides: 2, pad: 'same' },
+    { strides: 1, pad: 'valid' },
+    { strides: 2, pad: 1 },
+    { strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  ];
+  for (const { strides, pad } of cases) {
+    it(`strides ${strides} pad ${JSON.stringify(pad)}`, () => {
+      expectSameOnBothBackends(
+        () => convAndGrads((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, strides, pad), [2, 9, 8, 3], [3, 3, 3, 5]),
+        1e-4,
+        sumAtol(300, 3),
+      );
+    });
+  }
+  it('dilations 2, and NCHW', () => {
+    expectSameOnBothBackends(() => tf.conv2d(rand([1, 9, 9, 2], 1) as tf.Tensor4D, rand([3, 3, 2, 4], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2), 1e-4, sumAtol(18));
+    expectSameOnBothBackends(() => tf.conv2d(rand([1, 2, 7, 6], 1) as tf.Tensor4D, rand([3, 3, 2, 4], 2) as tf.Tensor4D, 1, 'valid', 'NCHW'), 1e-4, sumAtol(18));
+  });
+  it('depthwise, with multiplier 2, and its gradients', () => {
+    expectSameOnBothBackends(
+      () => convAndGrads((x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [2, 6, 5, 3], [3, 3, 3, 2]),
+      1e-4,
+      sumAtol(100, 3),
+    );
+  });
+  it('conv2dTranspose (the backprop-input kernel as an op)', () => {
+    expectSameOnBothBackends(() => tf.conv2dTranspose(rand([1, 4, 4, 5], 1) as tf.Tensor4D, rand([3, 3, 2, 5], 2) as tf.Tensor4D, [1, 8, 8, 2], 2, 'same'), 1e-4, sumAtol(45));
+  });
+});

@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { torchBackendInfo } from '../register.js';
+import { expectSameOnBothBackends, rand, torchAvailable } from '../testing.js';
+
+describe.skipIf(!torchAvailable())('data movement on torch', () => {
+  it('transpose up to rank 8, float32 and int32', () => {
+    expectSameOnBothBackends(() => [
+      tf.transpose(rand([2, 3, 4], 1), [2, 0, 1]),
+      tf.transpose(rand([2, 1, 3, 2, 1, 2, 2, 3], 2), [7, 3, 0, 5, 1, 6, 2, 4]),
+      tf.transpose(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32')),
+    ], 0, 0);
+  });
+  it('reshape, expandDims, squeeze share storage and read back right', () => {
+    expectSameOnBothBackends(() => {
+      const x = rand([2, 1, 6], 3);
+      return [x.reshape([3, 4]), tf.expandDims(x, -1), tf.squeeze(x), tf.squeeze(tf.expandDims(x, 0), [0, 2])];
+    }, 0, 0);
+  });
+  it('slice and stridedSlice (masks, new and shrunk axes; negative strides go to the cpu kernel)', () => {
+    expectSameOnBothBackends(() => {
+      const x = rand([4, 5, 6], 4);
+      return [
+        tf.slice(x, [1, 0, 2], [2, -1, 3]),
+        tf.slice(x, 2),
+        tf.stridedSlice(x, [0, 1, 0], [4, 5, 6], [2, 2, 3]),
+        tf.stridedSlice(x, [1, 0, 0], [2, 5, 6], [1, 1, 1], 0, 0, 0, 0, 1),
+        tf.stridedSlice(x, [0, 0], [0, 3], [1, 1], 1, 0, 0, 2),
+        tf.stridedSlice(x, [0, 0, 0], [4, 5, 6], [1, 1, 1]),
+      ];
+    }, 0, 0);
+    const before = torchBackendInfo()!.fallbacks.StridedSlice ?? 0;
+    expectSameOnBothBackends(() => tf.stridedSlice(rand([5, 3], 5), [4, 0], [0, 3], [-2, 1]), 0, 0);
+    expect(torchBackendInfo()!.fallbacks.StridedSlice).toBe(before + 1);
+  });
+  it('concat (with empty parts), stack, unstack, split', () => {
+    expectSameOnBothBackends(() => [
+      tf.concat([rand([2, 3], 1), rand([2, 0], 2), rand([2, 4], 3)], 1),
+      tf.concat([rand([1, 3], 1), rand([2, 3], 2)], -2),
+      tf.concat([tf.tensor1d([1], 'int32'), tf.tensor1d([2, 3], 'int32')]),
+      tf.stack([rand([2, 3], 4), rand([2, 3], 5)], -1),
+      ...tf.unstack(rand([3, 2], 6), 1),
+      ...tf.split(rand([6, 4], 7), [1, 2, 3]),
+      ...tf.split(rand([2, 8], 8), 4, -1),
+    ], 0, 0);
+  });
+  it('pad (constant, reflect, symmetric), tile, reverse, broadcastTo', () => {
+    expectSameOnBothBackends(() => [
+      tf.pad(rand([2, 3, 1, 2, 2], 1), [[0, 0], [1, 2], [0, 0], [2, 1], [0, 0]], 0.5),
+      tf.mirrorPad(rand([3, 4], 2), [[1, 2], [2, 3]], 'reflect'),
+      tf.mirrorPad(rand([3, 4], 2), [[2, 1], [3, 0]], 'symmetric'),
+      tf.tile(rand([2, 3], 3), [2, 1]),
+      tf.tile(tf.tensor1d([1, 2], 'int32'), [3]),
+      tf.reverse(rand([2, 3, 4], 4), [0, 2]),
+      tf.broadcastTo(rand([3, 1], 5), [2, 3, 4]),
+    ], 0, 0);
+  });
+  it('gather on any axis with multi-dimensional indices, and its gradient', () => {
+    expectSameOnBothBackends(() => {
+      const x = rand([5, 4, 3], 6);
+      const idx = tf.tensor2d([4, 0, 2, 2], [2, 2], 'int32');
+      const [g] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, idx, 1), 2)))([rand([3, 5, 2], 7)]);
+      return [tf.gather(x, idx), tf.gather(x, tf.tensor1d([3, 1], 'int32'), 1), tf.gather(x, tf.tensor1d([2], 'int32'), -1), g!];
+    }, 0, 0);
+  });
+  it('gather names an index out of range', () => {
+    const prev = tf.getBackend();
+    tf.setBackend('torch');
+    try {
+      expect(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([3], 'int32'))).toThrow(/GatherV2: index 3 is out of range \[0, 3\)/);
+    } finally {
+      tf.setBackend(prev);
+    }
+  });
+});

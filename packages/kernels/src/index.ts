@@ -8,6 +8,24 @@ export { SeededRandom, mixSeed, toRandom } from './random.js';
 export type { RandomState } from './random.js';
 
 export { SafetensorsFile, SafetensorsError, readSafetensors, writeSafetensors, checkpointFiles } from './safetensors.js';
+export {
+  FileWriteError,
+  OutputExistsError,
+  writeFileAtomic,
+  withAtomicFile,
+  withAtomicFileSync,
+  commitTempFile,
+  tempPathFor,
+  tempFileOwner,
+  removeStaleTemps,
+  describeStaleTemps,
+  describeWriteError,
+  checkOutputPath,
+  isProcessAlive,
+} from './files.js';
+export type { AtomicWriteOptions, OutputCheckOptions, StaleTemp } from './files.js';
+export { lockFolder, FolderLockedError } from './folder-lock.js';
+export type { FolderLock, LockFolderOptions, LockHolder } from './folder-lock.js';
 export type { SafetensorsDtype, TensorEntry, HostTensor, WritableTensor } from './safetensors.js';
 export { openCheckpoint, readCheckpoint } from './checkpoint/reader.js';
 export type { CheckpointReader, CheckpointTensorInfo, OpenCheckpointOptions } from './checkpoint/reader.js';

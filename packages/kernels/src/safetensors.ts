@@ -1,8 +1,9 @@
 // safetensors: u64-LE header length N, N bytes of JSON, then raw little-endian data.
 // Tensors are read one at a time with positioned reads, so files over 2 GiB work and
 // memory holds one tensor at a time. Writes go to a temporary name and are renamed.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { withAtomicFileSync, type AtomicWriteOptions } from './files.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'BOOL' | 'F64' | 'U8' | 'I8' | 'I16';
 
@@ -311,8 +312,16 @@ export function encodeTensor(t: WritableTensor, key: string): { dtype: Safetenso
   }
 }
 
-/** Writes tensors (in insertion order) to `path` atomically: a temporary file, then rename. */
-export function writeSafetensors(path: string, tensors: Map<string, WritableTensor> | Record<string, WritableTensor>, metadata?: Record<string, string>): void {
+/**
+ * Writes tensors (in insertion order) to `path` atomically: a temporary file, then rename; a failure
+ * (a full disk) removes the temporary file and names `path`. `overwrite: false` keeps an existing file.
+ */
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, WritableTensor> | Record<string, WritableTensor>,
+  metadata?: Record<string, string>,
+  options: AtomicWriteOptions = {},
+): void {
   const items = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
@@ -328,14 +337,18 @@ export function writeSafetensors(path: string, tensors: Map<string, WritableTens
   const headerBytes = Buffer.concat([raw, Buffer.alloc((8 - (raw.length % 8)) % 8, 0x20)]);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, len);
-    writeSync(fd, headerBytes);
-    for (const b of blobs) writeSync(fd, b);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  withAtomicFileSync(
+    path,
+    (tmp) => {
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, len);
+        writeSync(fd, headerBytes);
+        for (const b of blobs) writeSync(fd, b);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    options,
+  );
 }

@@ -1,6 +1,6 @@
 // RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. Enough for the metadata
 // files pandas writes and reads (header row, one record per sample).
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic, type AtomicWriteOptions } from '@opensora-ts/kernels';
 
 export interface CsvTable {
   columns: string[];
@@ -72,8 +72,6 @@ export function formatCsv(columns: string[], rows: Record<string, unknown>[]): s
 }
 
 /** Writes a CSV to a temporary name and renames it, so a crash never leaves half a file. */
-export function writeCsv(path: string, columns: string[], rows: Record<string, unknown>[]): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, formatCsv(columns, rows));
-  renameSync(tmp, path);
+export function writeCsv(path: string, columns: string[], rows: Record<string, unknown>[], options: AtomicWriteOptions = {}): void {
+  writeFileAtomic(path, formatCsv(columns, rows), options);
 }

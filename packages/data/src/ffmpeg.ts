@@ -25,7 +25,10 @@ export class MediaError extends Error {
 export interface ProcessResult {
   code: number;
   stdout: Buffer;
+  /** The head of stderr (64 KiB). */
   stderr: string;
+  /** The last 4 KiB of stderr (where a tool says why it stopped). */
+  stderrTail: string;
 }
 
 export interface RunOptions {
@@ -47,16 +50,21 @@ export function runTool(cmd: string, args: string[], opts: RunOptions = {}): Pro
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let errBytes = 0;
+    let tail = Buffer.alloc(0);
     child.stdout.on('data', (c: Buffer) => (opts.onStdout ? opts.onStdout(c) : out.push(c)));
     child.stderr.on('data', (c: Buffer) => {
       // Keep the head of stderr only: a broken file can make ffmpeg print megabytes.
       if (errBytes < 64 * 1024) err.push(c);
       errBytes += c.length;
+      tail = Buffer.concat([tail, c]);
+      if (tail.length > 4096) tail = tail.subarray(tail.length - 4096);
     });
     child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? toolMissing(cmd) : e));
     // A tool that exits early closes its stdin; writing more is not an error of ours.
     child.stdin.on('error', () => {});
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').trim() }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').trim(), stderrTail: tail.toString('utf8').trim() }),
+    );
     if (opts.input) child.stdin.end(opts.input);
     else child.stdin.end();
   });
@@ -97,4 +105,16 @@ export async function probeMedia(path: string, countFrames = true): Promise<Prob
 export function firstLine(s: string): string {
   const line = s.split('\n').find((l) => l.trim()) ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}...` : line || '(no message)';
+}
+
+/** The last non-empty line of a tool's stderr (where ffmpeg says why it stopped). */
+export function lastLine(s: string): string {
+  const line = s.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line || '(no message)';
+}
+
+/** A command line as a shell would take it (arguments quoted where needed), for error messages. */
+export function formatCommand(cmd: string, args: readonly string[]): string {
+  const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return [cmd, ...args].map(q).join(' ');
 }

@@ -11,7 +11,7 @@ export type { ColumnFilter, Metadata, MetadataRow, ReadMetadataOptions, SkippedR
 export { scanFolder, scanToCsv } from './scan.js';
 export type { ScanOptions, ScanResult } from './scan.js';
 
-export { MediaError, ffmpegPath, ffprobePath, probeMedia, runTool } from './ffmpeg.js';
+export { MediaError, ffmpegPath, ffprobePath, formatCommand, lastLine, probeMedia, runTool } from './ffmpeg.js';
 export type { ProbeInfo, ProcessResult } from './ffmpeg.js';
 export { IMAGE_EXTENSIONS, IMG_FPS, VIDEO_EXTENSIONS, decodeFrames, loadSample, mediaType, readImage, writePng, writeVideo } from './video-io.js';
 export type { DecodeOptions, EncodeOptions, Frames, LoadOptions, Sample } from './video-io.js';

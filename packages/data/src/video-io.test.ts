@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -101,6 +101,52 @@ describe('video I/O', () => {
     expect(await reason(loadSample(join(dir, 'a.txt'), { numFrames: 4, height: 32, width: 32 }))).toBe('unsupported');
   });
 });
+
+describe('writing videos and images', () => {
+  const T = 2;
+  const H = 16;
+  const W = 16;
+  const frames = pattern(T, H, W);
+
+  it('an encoder that fails leaves the existing file as it was, no temporary file, and one error with its last line and command', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'opensora-data-write-'));
+    const out = join(d, 'precious.mp4');
+    writeFileSync(out, 'the good video');
+    // An ffmpeg that writes half a file to its output and dies (a full disk, a crash).
+    const fake = join(d, 'fake-ffmpeg.sh');
+    writeFileSync(fake, '#!/bin/sh\nfor a; do last="$a"; done\nprintf partial > "$last"\necho "frame=1 size=1kB" >&2\necho "Conversion failed: disk exploded" >&2\nexit 1\n');
+    chmodSync(fake, 0o755);
+    process.env.FFMPEG = fake;
+    try {
+      const err = await writeVideo(out, frames, T, H, W).then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(
+        new RegExp(`^${esc(out)}: ffmpeg failed to encode it \\(exit 1\\): Conversion failed: disk exploded; command: ${esc(fake)} -v error -y .* -f mp4 ${esc(d)}/\\.precious\\.mp4\\.\\d+\\.\\d+\\.tmp\\.mp4$`),
+      );
+      await expect(writePng(join(d, 'new.png'), frames.subarray(0, H * W * 3), H, W)).rejects.toThrow(/new\.png: ffmpeg failed to encode it/);
+    } finally {
+      delete process.env.FFMPEG;
+    }
+    expect(readFileSync(out, 'utf8')).toBe('the good video');
+    expect(readdirSync(d).sort()).toEqual(['fake-ffmpeg.sh', 'precious.mp4']);
+  });
+
+  it('keeps an existing output when asked to, and refuses odd sizes before running ffmpeg', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'opensora-data-write-'));
+    const out = join(d, 'exists.mp4');
+    writeFileSync(out, 'keep me');
+    await expect(writeVideo(out, frames, T, H, W, { overwrite: false, existsHint: 'pass --overwrite to replace it.' })).rejects.toThrow(`${out} exists; pass --overwrite to replace it.`);
+    expect(readFileSync(out, 'utf8')).toBe('keep me');
+    await writeVideo(out, frames, T, H, W);
+    expect(statSync(out).size).toBeGreaterThan(100);
+    const odd = pattern(1, 23, 37);
+    await expect(writeVideo(join(d, 'odd.mp4'), odd, 1, 23, 37)).rejects.toThrow(`${join(d, 'odd.mp4')}: H.264 (yuv420p) needs an even width and height, got 37x23 (WxH); crop or pad the frames to 38x24.`);
+    expect(readdirSync(d)).toEqual(['exists.mp4']);
+  });
+});
+
+function esc(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 describe('transforms', () => {
   it('takes the reference temporal crop (linspace over [begin, begin + n*interval))', () => {

@@ -1,9 +1,10 @@
 // Decoding and encoding through ffmpeg: raw rgb24 frames over pipes. Decoding keeps only the frames
 // asked for, so a long clip never sits in memory whole. Every failure a user's file can cause is a
 // MediaError with a reason (missing, unreadable, no-frames, too-short), never a crash.
-import { existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, extname, basename, join } from 'node:path';
-import { MediaError, ffmpegPath, firstLine, probeMedia, runTool } from './ffmpeg.js';
+import { existsSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { withAtomicFile } from '@opensora-ts/kernels';
+import { MediaError, ffmpegPath, firstLine, formatCommand, lastLine, probeMedia, runTool } from './ffmpeg.js';
 import type { DecodedVideoCache } from './decoded-video-cache.js';
 import { resizeCropImage, resizeCropVideo, temporalCropIndices, type Clip, type ClipLayout, type RandomInt } from './transforms.js';
 
@@ -188,24 +189,27 @@ async function cropFromCache(path: string, opts: LoadOptions, cache: DecodedVide
   return { data, numFrames: indices.length, height: all.height, width: all.width, fps: all.fps, indices };
 }
 
-function tmpName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp${extname(path)}`);
-}
-
-async function writeAtomically(path: string, args: (tmp: string) => string[], input: Uint8Array): Promise<void> {
-  const tmp = tmpName(path);
-  const r = await runTool(ffmpegPath(), args(tmp), { input });
-  if (r.code !== 0) {
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw new Error(`${path}: ffmpeg failed to encode: ${firstLine(r.stderr)}`);
-  }
-  renameSync(tmp, path);
+/** Runs ffmpeg writing to a temporary name beside `path`, renamed on success (see kernels' withAtomicFile). */
+async function writeAtomically(path: string, args: (tmp: string) => string[], input: Uint8Array, o: EncodeOptions): Promise<void> {
+  await withAtomicFile(
+    path,
+    async (tmp) => {
+      const a = args(tmp);
+      const r = await runTool(ffmpegPath(), a, { input });
+      if (r.code !== 0) throw new Error(`${path}: ffmpeg failed to encode it (exit ${r.code}): ${lastLine(r.stderrTail)}; command: ${formatCommand(ffmpegPath(), a)}`);
+    },
+    { overwrite: o.overwrite, existsHint: o.existsHint },
+  );
 }
 
 export interface EncodeOptions {
   fps?: number;
   /** x264 constant rate factor (0 lossless ... 51); 18 is visually lossless. */
   crf?: number;
+  /** Replace an existing file (default true); when false an existing `path` is an OutputExistsError. */
+  overwrite?: boolean;
+  /** What the OutputExistsError tells the user to do. */
+  existsHint?: string;
 }
 
 /** Encodes uint8 RGB frames (T x H x W x 3) to an H.264 mp4 (yuv420p, faststart), atomically. */
@@ -213,22 +217,24 @@ export async function writeVideo(path: string, frames: Uint8Array, numFrames: nu
   if (frames.length !== numFrames * height * width * 3) {
     throw new Error(`${path}: ${frames.length} bytes is not ${numFrames} frames of ${height}x${width}x3.`);
   }
-  if (height % 2 || width % 2) throw new Error(`${path}: H.264 yuv420p needs even sizes, got ${height}x${width}; crop or pad to even.`);
+  if (height % 2 || width % 2) throw new Error(`${path}: H.264 (yuv420p) needs an even width and height, got ${width}x${height} (WxH); crop or pad the frames to ${width + (width % 2)}x${height + (height % 2)}.`);
   await writeAtomically(
     path,
     (tmp) => ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(opts.fps ?? 24), '-i', 'pipe:0',
       '-c:v', 'libx264', '-crf', String(opts.crf ?? 18), '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', tmp],
     frames,
+    opts,
   );
 }
 
 /** Writes one uint8 RGB frame (H x W x 3) as PNG, atomically. */
-export async function writePng(path: string, rgb: Uint8Array, height: number, width: number): Promise<void> {
+export async function writePng(path: string, rgb: Uint8Array, height: number, width: number, opts: Pick<EncodeOptions, 'overwrite' | 'existsHint'> = {}): Promise<void> {
   if (rgb.length !== height * width * 3) throw new Error(`${path}: ${rgb.length} bytes is not ${height}x${width}x3.`);
   await writeAtomically(
     path,
     (tmp) => ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0', '-frames:v', '1', '-f', 'image2', '-c:v', 'png', tmp],
     rgb,
+    opts,
   );
 }
 

@@ -117,6 +117,8 @@ export function describeStaleTemps(removed: readonly StaleTemp[]): string | null
 export function describeWriteError(err: unknown, path: string): Error {
   if (err instanceof FileWriteError) return err;
   const e = err as NodeJS.ErrnoException;
+  // Only system errors are translated; a writer's own error (it names the file already) passes as is.
+  if (typeof e?.code !== 'string' || !/^E[A-Z0-9]+$/.test(e.code)) return err instanceof Error ? err : new Error(String(err));
   const dir = dirname(resolve(path));
   const fixes: Record<string, string> = {
     ENOSPC: `no space left on the device while writing it; nothing was written there. Free space on that disk (df -h ${dir}) or write elsewhere.`,
@@ -130,7 +132,7 @@ export function describeWriteError(err: unknown, path: string): Error {
     EISDIR: 'it is a folder; give a file name.',
   };
   const fix = e?.code ? fixes[e.code] : undefined;
-  return new FileWriteError(path, e?.code, `${path}: ${fix ?? `could not write it (${e?.message ?? String(err)})`}`, { cause: err });
+  return new FileWriteError(path, e.code, `${path}: ${fix ?? `could not write it (${e.message})`}`, { cause: err });
 }
 
 function removeQuietly(p: string): void {

@@ -18,6 +18,7 @@ const program = new Command()
   .option('-o, --out <dir>', 'run folder: config, log.jsonl, loss.png, checkpoints/ (default: outputs/<config name>)')
   .option('-s, --set <key=value>', 'override a config key (repeatable), e.g. --set lr=1e-4 --set model.from_pretrained=ckpt', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('-d, --data-path <csv>', 'metadata CSV (the same as --set dataset.data_path=CSV)')
+  .option('--allow-empty-captions', "train on a CSV without a 'text' column (every caption empty) instead of refusing it (the same as --set allow_empty_captions=true)")
   .option('--text-encoder <dir>', "a T5 folder as published (the same as --set text_encoder.type=t5 --set text_encoder.from_pretrained=DIR)")
   .option('-r, --resume [checkpoint]', 'continue from a checkpoint folder or a run folder (default: the newest checkpoint in --out)')
   .option('--backend <name>', 'tensor backend: tensorflow, native, cpu (default: OPENSORA_BACKEND, then the fastest available)')
@@ -27,9 +28,10 @@ const program = new Command()
 
 async function main(): Promise<void> {
   program.parse();
-  const opts = program.opts<{ config: string; dataPath?: string; textEncoder?: string; out?: string; set: string[]; resume?: string | true; backend?: string; plain?: boolean; stopAfter?: number }>();
+  const opts = program.opts<{ config: string; dataPath?: string; textEncoder?: string; out?: string; set: string[]; resume?: string | true; backend?: string; plain?: boolean; stopAfter?: number; allowEmptyCaptions?: boolean }>();
   const overrides: Override[] = opts.set.map(parseOverride);
   if (opts.dataPath) overrides.push({ path: ['dataset', 'data_path'], value: opts.dataPath, text: `dataset.data_path=${opts.dataPath}` });
+  if (opts.allowEmptyCaptions) overrides.push({ path: ['allow_empty_captions'], value: true, text: 'allow_empty_captions=true' });
   if (opts.textEncoder) {
     overrides.push({ path: ['text_encoder', 'type'], value: 't5', text: 'text_encoder.type=t5' });
     overrides.push({ path: ['text_encoder', 'from_pretrained'], value: opts.textEncoder, text: `text_encoder.from_pretrained=${opts.textEncoder}` });

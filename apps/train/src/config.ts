@@ -81,7 +81,8 @@ const commonKeys = {
   seed: z.number().int().default(42),
   epochs: posInt.default(1000),
   log_every: posInt.default(10),
-  ckpt_every: nonNegInt.default(500),
+  /** Steps between checkpoints (>= 1; a natural end always saves the last step, so a value above max_steps saves only that). */
+  ckpt_every: z.number().int().min(1, 'ckpt_every must be >= 1 (steps between checkpoints); to save only at the end, set it above max_steps').default(500),
   /** A checkpoint folder to resume from (the same as --resume). */
   load: z.string().nullable().default(null),
   lr: z.number().positive(),
@@ -210,6 +211,8 @@ export const ditTrainConfigSchema = z
      * (e.g. ["^y_embedder\\.", "\\.cross_attn\\."]); the rest stay frozen. null = all (the reference).
      */
     trainable_params: z.array(z.string().min(1)).min(1).nullable().default(null),
+    /** opensora-ts: train on a metadata CSV without a `text` column (every caption empty: unconditional) instead of refusing it. */
+    allow_empty_captions: z.boolean().default(false),
   })
   .strict();
 

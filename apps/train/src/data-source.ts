@@ -9,10 +9,12 @@ import {
   FixedSizeSampler,
   readMetadata,
   VideoLoader,
+  writeCsv,
   writeShapesWorld,
   type BatchSampler,
   type LatentCache,
   type MetadataRow,
+  type SkippedRow,
   type ShapesWorldOptions,
 } from '@opensora-ts/data';
 import type { TrainConfig } from './config.js';
@@ -58,9 +60,30 @@ export async function ensureDataset(cfg: TrainConfig, outDir: string, log: (line
   return r.csvPath;
 }
 
-export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: { cache?: LatentCache; log: (line: string) => void }): Promise<DataSource> {
+const SKIPPED_COLUMNS = ['row', 'path', 'reason', 'detail', 'when'];
+
+export interface OpenDataSourceOptions {
+  cache?: LatentCache;
+  log: (line: string) => void;
+  /** Where the skipped rows are listed (the run folder's skipped.csv): path, reason and detail of each. */
+  skippedCsv?: string;
+}
+
+export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: OpenDataSourceOptions): Promise<DataSource> {
   const meta = await readMetadata(csvPath);
-  if (meta.report.skipped.length) opts.log(`${csvPath}: ${meta.report.summary()}`);
+  if (cfg.task === 'dit' && !meta.columns.includes('text') && !cfg.allow_empty_captions) {
+    throw new Error(
+      `${csvPath}: no 'text' column (found ${meta.columns.join(', ')}), so every sample would train on an empty caption. Add the captions as a 'text' column, or pass --allow-empty-captions (allow_empty_captions: true) to train unconditionally on purpose.`,
+    );
+  }
+  if (cfg.task === 'dit' && !meta.columns.includes('text')) opts.log(`warning: ${csvPath} has no 'text' column; training on empty captions (allow_empty_captions).`);
+  // Skipped rows, at reading and later at loading, are listed with their reason in skippedCsv.
+  const skipped: (SkippedRow & { when: string })[] = meta.report.skipped.map((r) => ({ ...r, when: 'reading the CSV' }));
+  const writeSkipped = () => opts.skippedCsv && writeCsv(opts.skippedCsv, SKIPPED_COLUMNS, skipped as unknown as Record<string, unknown>[]);
+  if (meta.report.skipped.length) {
+    writeSkipped();
+    opts.log(`${csvPath}: ${meta.report.summary()}${opts.skippedCsv ? ` Each skipped row, with its reason, is in ${opts.skippedCsv}.` : ''}`);
+  }
   const rows = meta.rows;
   if (rows.length === 0) throw new Error(`${csvPath}: no usable rows; check the paths and the num_frames/height/width columns.`);
   const shapes = rows.map((r) => ({ numFrames: r.numFrames, height: r.height, width: r.width }));
@@ -84,7 +107,12 @@ export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: { 
     frameInterval,
     cache: opts.cache,
     ...(cfg.decoded_cache_mb > 0 ? { decodedCache: new DecodedVideoCache(cfg.decoded_cache_mb * 2 ** 20) } : {}),
-    onSkip: (line) => opts.log(`skipped sample: ${line}`),
+    onSkip: (line) => {
+      const last = loader.report.skipped.at(-1);
+      if (last) skipped.push({ ...last, when: 'loading' });
+      writeSkipped();
+      opts.log(`skipped sample: ${line}${opts.skippedCsv ? ` (listed in ${opts.skippedCsv})` : ''}`);
+    },
   });
   return { rows, sampler, loader, csvPath };
 }

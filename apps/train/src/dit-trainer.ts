@@ -2,7 +2,7 @@
 // package, latents and captions from the frozen VAE and text encoder (cached), the rectified-flow
 // loss and I2V/V2V conditioning from flow, STDiT3 from stdit; AdamW with gradient accumulation and
 // clipping, EMA every micro-step, the lr schedule, checkpoints that resume exactly.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   corruptReference,
   drawTrainingCondition,
@@ -17,6 +17,7 @@ import { AdamW } from './adamw.js';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DitTrainConfig } from './config.js';
 import { openDataSource, ensureDataset } from './data-source.js';
+import { checkTrainSizes } from './sizes.js';
 import { Ema } from './ema.js';
 import { clipGradNorm } from './grad-clip.js';
 import { JsonlLog } from './jsonl-log.js';
@@ -69,7 +70,7 @@ interface DitState {
 }
 
 /** Keys whose change between a checkpoint and the resumed run cannot alter the losses. */
-const RESUME_FREE_KEYS = new Set(['max_steps', 'epochs', 'ckpt_every', 'log_every', 'keep_last', 'load', 'prefetch', 'cache_dir', 'eval_every']);
+const RESUME_FREE_KEYS = new Set(['max_steps', 'epochs', 'ckpt_every', 'log_every', 'keep_last', 'load', 'prefetch', 'cache_dir', 'eval_every', 'allow_empty_captions']);
 
 export async function trainDit(o: TrainOptions): Promise<TrainResult> {
   const cfg = o.config;
@@ -91,7 +92,8 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
     { vae: cfg.vae, csv: resolve(csv), sample: cfg.latent_sample, seed: cfg.seed, dataset: cfg.dataset },
     { seed: cfg.seed, samplePosterior: cfg.latent_sample === 'sample', frameInterval: cfg.dataset.frame_interval },
   );
-  const ds = await openDataSource(cfg, csv, { cache: enc.cache, log: say });
+  checkTrainSizes(cfg, enc.codec, say);
+  const ds = await openDataSource(cfg, csv, { cache: enc.cache, log: say, skippedCsv: join(paths.out, 'skipped.csv') });
 
   model.train();
   const named = [...model.namedParameters()].filter(([, p]) => p.trainable && p.variable);

@@ -33,6 +33,9 @@ function config(model: Record<string, unknown>, extra: Record<string, unknown> =
     model: { ...MODEL, ...model },
     vae: {
       type: 'tiny',
+      // Whole clips, no 17-frame chunks: 9 frames then make 3 latent frames that decode back to 9 (with the
+      // preset's chunks of 17, 9 frames give no latent frame and the run is refused, as sampling them is).
+      micro_frame_size: null,
       encoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1, 2] },
       decoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [2, 3] },
     },

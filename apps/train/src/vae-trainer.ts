@@ -4,6 +4,7 @@
 // The adaptive weight needs the gradients of the NLL and of the generator term separately at
 // decoder.conv_out.weight; both are taken over every VAE weight (two passes with the same draws)
 // and combined linearly, so the update equals the reference's single backward of the sum.
+import { join } from 'node:path';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
 import { mixSeed, readCheckpoint, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
@@ -22,6 +23,7 @@ import { AdamW } from './adamw.js';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { VaeTrainConfig } from './config.js';
 import { ensureDataset, openDataSource } from './data-source.js';
+import { checkTrainSizes } from './sizes.js';
 import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type TrainOptions, type TrainResult } from './dit-trainer.js';
 import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
 import { clipGradNorm } from './grad-clip.js';
@@ -58,11 +60,11 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
   prepareRunFolder(paths, cfg);
   const log = new JsonlLog(paths.log);
   const csv = await ensureDataset(cfg, paths.out, say);
-  const ds = await openDataSource(cfg, csv, { log: say });
-
   // Training runs the whole clip at once: no micro-batching, tiling or latent normalization.
   const vae: OpenSoraVAE = buildVae(cfg.model, say, 'model', cfg.seed);
   const codec = new ChunkedVideoCodec(vae, { micro_batch_size: null, use_tiled_conv3d: false, normalization: null });
+  checkTrainSizes(cfg, codec, say);
+  const ds = await openDataSource(cfg, csv, { log: say, skippedCsv: join(paths.out, 'skipped.csv') });
   vae.train();
   const lossFn = createVaeLoss({ ...cfg.vae_loss_config, log: say });
   const gan: GanLossOptions | null = cfg.gan_loss_confg && cfg.discriminator ? cfg.gan_loss_confg : null;

@@ -1,16 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeSafetensors } from '@opensora-ts/kernels';
 
-const bin = fileURLToPath(new URL('../bin/opensora-vae.mjs', import.meta.url));
+const bin_ = fileURLToPath(new URL('../bin/opensora-vae.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'opensora-vae-cli-'));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OPENSORA_QUIET: '1' } });
+  const r = spawnSync(process.execPath, [bin_, ...args], { encoding: 'utf8', env: { ...process.env, OPENSORA_QUIET: '1' } });
   const errLines = r.stderr.trim().split('\n').filter((l) => !l.includes('no --weights'));
   return { code: r.status, err: errLines };
 }
@@ -53,5 +53,70 @@ describe('opensora-vae CLI: bad input gives one line and exit code 1', () => {
     expect(r.code).toBe(1);
     expect(r.err.length).toBe(1);
     expect(r.err[0]).toMatch(/partial\.safetensors: 187 missing, 0 unexpected, 0 misshaped keys; first: missing key 'encoder.conv_in.conv.bias'/);
+  });
+});
+
+describe('opensora-vae CLI: outputs are never destroyed or half-written', () => {
+  // Latents of a 37x23 video (odd width and height: libx264 needs even sizes).
+  const odd = join(dir, 'odd.safetensors');
+  writeSafetensors(odd, { z: { shape: [1, 16, 1, 3, 5], data: new Float32Array(240).fill(0.1) } }, { height: '23', width: '37', fps: '8', frames: '1' });
+
+  function size(path: string): string {
+    const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+    return r.stdout.trim();
+  }
+
+  it('an odd size is written one row/column larger, and an existing output needs --overwrite', () => {
+    const d = mkdtempSync(join(tmpdir(), 'opensora-vae-out-'));
+    const out = join(d, 'precious.mp4');
+    writeFileSync(out, 'the good video');
+    let r = cli('decode', odd, '-o', out, '--config', 'tiny');
+    expect(r).toEqual({ code: 1, err: [`opensora-vae: ${out} exists; pass --overwrite to replace it, or choose another -o.`] });
+    expect(readFileSync(out, 'utf8')).toBe('the good video');
+    r = cli('decode', odd, '-o', out, '--config', 'tiny', '--overwrite');
+    expect(r.err.filter((l) => !l.includes('chunk'))).toEqual([
+      'opensora-vae: 37x23 (WxH) is odd and H.264 needs even sizes: writing 38x24, with the decoder\'s next row/column of pixels.',
+      `opensora-vae: wrote ${out} (1 frames, 38x24)`,
+    ]);
+    expect(r.code).toBe(0);
+    expect(size(out)).toBe('38,24');
+    expect(readdirSync(d)).toEqual(['precious.mp4']);
+  });
+
+  it('a missing or unwritable output folder is one line naming the file, found before any work', () => {
+    const out = join(dir, 'no-such-folder', 'x.mp4');
+    const r = cli('decode', odd, '-o', out, '--config', 'tiny');
+    expect(r).toEqual({ code: 1, err: [`opensora-vae: ${out}: the folder ${join(dir, 'no-such-folder')} does not exist; create it (mkdir -p ${join(dir, 'no-such-folder')}) or write elsewhere.`] });
+  });
+
+  it('ffmpeg failing mid-write: one error with its last line and the command; the old file stays, no temporary file, no EPIPE', () => {
+    const d = mkdtempSync(join(tmpdir(), 'opensora-vae-out-'));
+    const bin = mkdtempSync(join(tmpdir(), 'fake-ffmpeg-'));
+    // Writes half a file to its output, then dies without reading its input (the encoder's pipe breaks).
+    writeFileSync(join(bin, 'ffmpeg'), '#!/bin/sh\nfor a; do last="$a"; done\nprintf partial > "$last"\necho "[libx264] something" >&2\necho "Conversion failed!" >&2\nexit 1\n');
+    chmodSync(join(bin, 'ffmpeg'), 0o755);
+    const out = join(d, 'precious.mp4');
+    writeFileSync(out, 'the good video');
+    const r = spawnSync(process.execPath, [bin_, 'decode', odd, '-o', out, '--config', 'tiny', '--overwrite'], {
+      encoding: 'utf8',
+      env: { ...process.env, OPENSORA_QUIET: '1', PATH: `${bin}:${process.env.PATH}` },
+    });
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('no --weights') && !l.includes('chunk') && !l.includes('is odd'));
+    expect(r.status).toBe(1);
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatch(new RegExp(`^opensora-vae: ${out.replace(/\./g, '\\.')}: ffmpeg failed to encode it \\(exit 1\\): Conversion failed!; command: ffmpeg -v error -y .* ${d}/\\.precious\\.mp4\\.\\d+\\.\\d+\\.tmp\\.mp4$`));
+    expect(r.stderr).not.toMatch(/EPIPE/);
+    expect(readFileSync(out, 'utf8')).toBe('the good video');
+    expect(readdirSync(d)).toEqual(['precious.mp4']);
+  });
+
+  it('removes temporary files left by a killed run at start, saying so', () => {
+    const d = mkdtempSync(join(tmpdir(), 'opensora-vae-out-'));
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(join(d, `.x.mp4.${dead}.1.tmp.mp4`), 'partial');
+    const r = cli('decode', odd, '-o', join(d, 'x.mp4'), '--config', 'tiny');
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`opensora-vae: removed 1 temporary file(s) left by stopped process ${dead}: ${join(d, `.x.mp4.${dead}.1.tmp.mp4`)}`);
+    expect(readdirSync(d)).toEqual(['x.mp4']);
   });
 });

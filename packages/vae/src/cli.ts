@@ -1,8 +1,9 @@
 // opensora-vae: encode a video to latents, decode latents to a video, or reconstruct a video
 // and print PSNR/SSIM. Video I/O goes through this package's own ffmpeg wrapper.
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Command } from 'commander';
-import { initRuntime, SafetensorsFile, tf, writeSafetensors } from '@opensora-ts/kernels';
+import { checkOutputPath, describeStaleTemps, initRuntime, removeStaleTemps, SafetensorsFile, tf, writeSafetensors } from '@opensora-ts/kernels';
 import { ChunkedVideoCodec, type ChunkProgress } from './chunked-codec.js';
 import { parseVaeConfig, VAE_PRESETS, type VaeConfigInput } from './config.js';
 import { readVideo, VideoWriter, type RawVideo } from './ffmpeg.js';
@@ -11,6 +12,7 @@ import { psnr, ssim, SSIM_WINDOW } from './metrics.js';
 import { createVae, type OpenSoraVAE } from './vae.js';
 
 interface CommonOptions {
+  overwrite?: boolean;
   weights?: string;
   config: string;
   frames?: string;
@@ -21,6 +23,35 @@ interface CommonOptions {
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const EXISTS_HINT = 'pass --overwrite to replace it, or choose another -o.';
+
+/** Before any work: the output's folder exists and is writable, and an existing file is replaced only with --overwrite; temporary files of stopped runs there are removed. */
+function prepareOutput(path: string, overwrite?: boolean): void {
+  checkOutputPath(path, { overwrite: !!overwrite, existsHint: EXISTS_HINT });
+  const stale = describeStaleTemps(removeStaleTemps(dirname(path)));
+  if (stale) log(`opensora-vae: ${stale}`);
+}
+
+/**
+ * The size written for frames of `height` x `width`: H.264 needs even sizes, so an odd side takes
+ * one more row/column of the decoded frame (the decoder's output covers whole 8-pixel cells).
+ */
+function evenOutputSize(height: number, width: number, decodedHeight: number, decodedWidth: number): { height: number; width: number } {
+  const h = height + (height % 2);
+  const w = width + (width % 2);
+  if (h > decodedHeight || w > decodedWidth) throw new Error(`frames of ${width}x${height} (WxH) cannot be written as H.264, which needs even sizes; pass --size with even numbers.`);
+  if (h !== height || w !== width) log(`opensora-vae: ${width}x${height} (WxH) is odd and H.264 needs even sizes: writing ${w}x${h}, with the decoder's next row/column of pixels.`);
+  return { height: h, width: w };
+}
+
+/** The top-left h x w of rgb24 frames [n, H, W, 3]. */
+function cropRgb(data: Uint8Array, n: number, H: number, W: number, h: number, w: number): Uint8Array {
+  if (h === H && w === W) return data;
+  const out = new Uint8Array(n * h * w * 3);
+  for (let t = 0; t < n; t++) for (let y = 0; y < h; y++) out.set(data.subarray(((t * H + y) * W) * 3, ((t * H + y) * W + w) * 3), ((t * h + y) * w) * 3);
+  return out;
+}
 
 function loadConfig(spec: string): VaeConfigInput {
   if (VAE_PRESETS[spec]) return VAE_PRESETS[spec]!;
@@ -103,12 +134,19 @@ async function encodeVideo(input: string, o: CommonOptions) {
   return { z, clip, vae };
 }
 
-async function decodeToFile(codec: ChunkedVideoCodec, z: tf.Tensor5D, out: string, fps: number, crop?: { height: number; width: number }, collect?: Uint8Array[]) {
-  const [, , t, h, w] = z.shape;
-  const [, ph, pw] = codec.vae.compression;
-  const height = crop?.height ?? h * ph;
-  const width = crop?.width ?? w * pw;
-  const writer = new VideoWriter(out, width, height, fps);
+/** Decodes to `out` (an even size, see evenOutputSize); returns the size written. */
+async function decodeToFile(
+  codec: ChunkedVideoCodec,
+  z: tf.Tensor5D,
+  out: string,
+  fps: number,
+  size: { height: number; width: number },
+  overwrite: boolean,
+  collect?: Uint8Array[],
+): Promise<void> {
+  const [, , t] = z.shape;
+  const { height, width } = size;
+  const writer = new VideoWriter(out, width, height, fps, { overwrite, existsHint: EXISTS_HINT });
   try {
     for (const piece of codec.decodeFrames(z, { onProgress: progress })) {
       const rgb = tensorToRgb(piece.frames, height, width);
@@ -116,10 +154,19 @@ async function decodeToFile(codec: ChunkedVideoCodec, z: tf.Tensor5D, out: strin
       collect?.push(rgb);
       await writer.write(rgb);
     }
-  } finally {
-    await writer.close();
+  } catch (err) {
+    await writer.abort();
+    throw err;
   }
+  await writer.close();
   log(`opensora-vae: wrote ${out} (${codec.decodedFrames(t)} frames, ${width}x${height})`);
+}
+
+/** The size decode writes for latents `z`: the stored crop (or the whole decoded frame), made even. */
+function outputSize(vae: { compression: readonly number[] }, z: tf.Tensor5D, crop?: { height: number; width: number }): { height: number; width: number } {
+  const [, , , h, w] = z.shape;
+  const [, ph, pw] = vae.compression as [number, number, number];
+  return evenOutputSize(crop?.height ?? h * ph, crop?.width ?? w * pw, h * ph, w * pw);
 }
 
 function readLatent(path: string): { z: tf.Tensor5D; fps: number; crop?: { height: number; width: number } } {
@@ -154,24 +201,29 @@ export function buildProgram(): Command {
     .requiredOption('-o, --output <file>', 'latents .safetensors to write')
     .option('--sample', 'sample the posterior (the reference default) instead of taking its mean')
     .option('--seed <n>', 'seed of the posterior noise')
+    .option('--overwrite', 'replace an existing output file')
     .action(async (video: string, o: CommonOptions & { output: string }) => {
+      prepareOutput(o.output, o.overwrite);
       await initRuntime();
       const { z, clip } = await encodeVideo(video, o);
       const data = z.dataSync() as Float32Array;
-      writeSafetensors(o.output, { z: { shape: [...z.shape], data } }, { frames: String(clip.frames), height: String(clip.height), width: String(clip.width), fps: String(clip.fps), config: o.config });
+      const meta = { frames: String(clip.frames), height: String(clip.height), width: String(clip.width), fps: String(clip.fps), config: o.config };
+      writeSafetensors(o.output, { z: { shape: [...z.shape], data } }, meta, { overwrite: !!o.overwrite, existsHint: EXISTS_HINT });
       log(`opensora-vae: wrote ${o.output} (z [${z.shape}] from ${clip.frames} frames ${clip.width}x${clip.height})`);
       z.dispose();
     });
 
   common(program.command('decode <latents>').description('decode latents.safetensors to an mp4 video'))
     .requiredOption('-o, --output <file>', 'mp4 to write')
+    .option('--overwrite', 'replace an existing output file')
     .action(async (latents: string, o: CommonOptions & { output: string }) => {
+      prepareOutput(o.output, o.overwrite);
       await initRuntime();
       const { z, fps, crop } = readLatent(latents);
       const zChannels = parseVaeConfig(loadConfig(o.config), `--config ${o.config}`).encoder.z_channels;
       if (z.shape[1] !== zChannels) throw new Error(`${latents}: latent has ${z.shape[1]} channels (shape [${z.shape}]), the VAE expects ${zChannels} (layout [B, C, T, h, w]).`);
       const codec = new ChunkedVideoCodec(buildVae(o));
-      await decodeToFile(codec, z, o.output, o.fps ? Number(o.fps) : fps, crop);
+      await decodeToFile(codec, z, o.output, o.fps ? Number(o.fps) : fps, outputSize(codec.vae, z, crop), !!o.overwrite);
       z.dispose();
     });
 
@@ -179,19 +231,24 @@ export function buildProgram(): Command {
     .requiredOption('-o, --output <file>', 'mp4 to write')
     .option('--sample', 'sample the posterior instead of taking its mean')
     .option('--seed <n>', 'seed of the posterior noise')
+    .option('--overwrite', 'replace an existing output file')
     .action(async (video: string, o: CommonOptions & { output: string }) => {
+      prepareOutput(o.output, o.overwrite);
       await initRuntime();
       const { z, clip, vae } = await encodeVideo(video, o);
       const codec = new ChunkedVideoCodec(vae);
+      const size = outputSize(vae, z, { height: clip.height, width: clip.width });
       const pieces: Uint8Array[] = [];
-      await decodeToFile(codec, z, o.output, o.fps ? Number(o.fps) : clip.fps, { height: clip.height, width: clip.width }, pieces);
+      await decodeToFile(codec, z, o.output, o.fps ? Number(o.fps) : clip.fps, size, !!o.overwrite, pieces);
       z.dispose();
-      const recon = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+      const written = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
       let at = 0;
       for (const p of pieces) {
-        recon.set(p, at);
+        written.set(p, at);
         at += p.length;
       }
+      // Metrics on the input's own pixels (an odd size was written one row/column larger).
+      const recon = cropRgb(written, clip.frames, size.height, size.width, clip.height, clip.width);
       const p = psnr(clip.data, recon, 255);
       const s = clip.width >= SSIM_WINDOW && clip.height >= SSIM_WINDOW ? meanFrameSsim(clip.data, recon, clip.frames, clip.height, clip.width).toFixed(4) : `n/a (frames under ${SSIM_WINDOW} px)`;
       console.log(`PSNR ${p.toFixed(2)} dB  SSIM ${s}  (${clip.frames} frames ${clip.width}x${clip.height})`);

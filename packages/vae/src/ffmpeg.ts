@@ -1,7 +1,8 @@
 // A small ffmpeg/ffprobe wrapper (child processes with streams) so the VAE package reads and
 // writes videos on its own. Frames are rgb24 bytes [T, H, W, 3].
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { commitTempFile, describeWriteError, OutputExistsError, tempPathFor, type AtomicWriteOptions } from '@opensora-ts/kernels';
 
 export interface VideoInfo {
   width: number;
@@ -75,33 +76,103 @@ export async function readVideo(path: string, options: { frames?: number; width?
   return { width, height, fps: info.fps, frames: r.stdout.length / frameBytes, data: new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length) };
 }
 
-/** An H.264 mp4 writer fed frame by frame (rgb24), so long videos never sit in memory whole. */
+/** A command line as a shell would take it (arguments quoted where needed), for error messages. */
+export function formatCommand(cmd: string, args: readonly string[]): string {
+  const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return [cmd, ...args].map(q).join(' ');
+}
+
+function lastLine(s: string): string {
+  const line = s.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line || '(no message)';
+}
+
+/** H.264 (yuv420p) halves the chroma planes: width and height must be even. */
+export function checkEvenSize(path: string, width: number, height: number): void {
+  if (width % 2 || height % 2) {
+    throw new Error(`${path}: H.264 (yuv420p) needs an even width and height, got ${width}x${height} (WxH); crop or pad the frames to ${width + (width % 2)}x${height + (height % 2)}.`);
+  }
+}
+
+export interface VideoWriterOptions extends AtomicWriteOptions {
+  /** x264 constant rate factor (default 18). */
+  crf?: number;
+}
+
+/**
+ * An H.264 mp4 writer fed frame by frame (rgb24), so long videos never sit in memory whole. ffmpeg
+ * writes a temporary file beside `path`; `close()` renames it over `path`, `abort()` (or any
+ * failure) removes it, so `path` is never half-written and an existing file survives a failure.
+ * An ffmpeg that stops early is one error with its last stderr line and the command, never EPIPE.
+ */
 export class VideoWriter {
   private readonly proc;
   private readonly done: Promise<void>;
+  private readonly tmp: string;
+  private readonly command: string;
   private stderr = '';
+  private failure: Error | null = null;
+  private ended = false;
 
-  constructor(readonly path: string, readonly width: number, readonly height: number, fps: number) {
-    this.proc = spawn('ffmpeg', [
+  constructor(readonly path: string, readonly width: number, readonly height: number, fps: number, private readonly options: VideoWriterOptions = {}) {
+    checkEvenSize(path, width, height);
+    if (options.overwrite === false && existsSync(path)) throw new OutputExistsError(path, options.existsHint ?? 'delete it, or write to another path.');
+    this.tmp = tempPathFor(path);
+    const args = [
       '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
-      '-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', path,
-    ], { stdio: ['pipe', 'ignore', 'pipe'] });
-    this.proc.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.done = new Promise((resolve, reject) => {
-      this.proc.on('error', (e) => reject(new Error(`ffmpeg could not start (${e.message}); install ffmpeg and make sure it is on PATH.`)));
-      this.proc.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${path}: ffmpeg failed to encode (${this.stderr.trim().split('\n')[0]}).`))));
+      '-c:v', 'libx264', '-crf', String(options.crf ?? 18), '-pix_fmt', 'yuv420p', '-movflags', '+faststart', this.tmp,
+    ];
+    this.command = formatCommand('ffmpeg', args);
+    this.proc = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.proc.stderr.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      if (this.stderr.length > 16384) this.stderr = this.stderr.slice(-8192);
     });
-    this.done.catch(() => {});
+    // ffmpeg gone early: writes fail with EPIPE; the exit status below says why.
+    this.proc.stdin.on('error', () => {});
+    this.done = new Promise((resolve, reject) => {
+      this.proc.on('error', (e) => reject(new Error(`ffmpeg could not start (${e.message}); install ffmpeg (apt-get install ffmpeg) and make sure it is on PATH.`)));
+      this.proc.on('close', (code, signal) => {
+        this.ended = true;
+        if (code === 0) resolve();
+        else reject(new Error(`${path}: ffmpeg failed to encode it (${signal ? `killed by ${signal}` : `exit ${code}`}): ${lastLine(this.stderr)}; command: ${this.command}`));
+      });
+    });
+    this.done.catch((e: Error) => (this.failure = e));
   }
 
   /** Appends frames [n, H, W, 3] rgb24. */
   async write(frames: Uint8Array): Promise<void> {
     if (frames.length % (this.width * this.height * 3) !== 0) throw new Error(`VideoWriter: ${frames.length} bytes is not a whole number of ${this.width}x${this.height} frames.`);
-    if (!this.proc.stdin.write(frames)) await new Promise<void>((r) => this.proc.stdin.once('drain', () => r()));
+    if (this.failure || this.ended) return this.fail();
+    if (!this.proc.stdin.write(frames)) {
+      await Promise.race([new Promise<void>((r) => this.proc.stdin.once('drain', () => r())), this.done]).catch(() => {});
+    }
+    if (this.failure) return this.fail();
   }
 
+  private async fail(): Promise<never> {
+    await this.done.catch(() => {});
+    rmSync(this.tmp, { force: true });
+    throw this.failure ?? new Error(`${this.path}: ffmpeg stopped early; command: ${this.command}`);
+  }
+
+  /** Finishes the file and renames it over `path`. */
   async close(): Promise<void> {
     this.proc.stdin.end();
-    await this.done;
+    try {
+      await this.done;
+      commitTempFile(this.tmp, this.path, this.options);
+    } catch (err) {
+      rmSync(this.tmp, { force: true });
+      throw describeWriteError(err, this.path);
+    }
+  }
+
+  /** Stops ffmpeg and removes the temporary file; `path` is left as it was. */
+  async abort(): Promise<void> {
+    if (!this.ended) this.proc.kill('SIGKILL');
+    await this.done.catch(() => {});
+    rmSync(this.tmp, { force: true });
   }
 }

@@ -1,7 +1,7 @@
 // The command as a user runs it: the bundled demo model by default (vocabulary warning, mp4 that
 // ffprobe reads), a wrong --weights folder, and cached text embeddings instead of a T5 folder.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -74,5 +74,31 @@ describe('opensora-sample', () => {
     const miss = await run(['--prompt', 'a green circle', '--weights', w, '--resolution', '16x16', '--steps', '2', '--out', join(dir, 'miss.mp4')]);
     expect(miss.code).toBe(1);
     expect(miss.stderr).toMatch(/no cached embedding for prompt "a green circle"/);
+  });
+
+  it('refuses to replace an existing output (and its sidecar) before any work unless --overwrite; removes temporary files of killed runs', async () => {
+    const d = mkdtempSync(join(dir, 'exists-'));
+    const out = join(d, 'exists.mp4');
+    writeFileSync(out, 'my video');
+    writeFileSync(join(d, 'exists.json'), '{"mine": true}');
+    const args = ['--prompt', 'a red circle moves to the left', '--steps', '1', '--resolution', '32x32', '--out', out, '--plain-progress'];
+    const refused = await run(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`opensora-sample: ${out.replace(/[.]/g, '\\.')} exists; pass --overwrite to replace it \\(and its \\.json sidecar\\), or choose another --out\\.$`));
+    expect(refused.stderr).not.toMatch(/denoise/); // nothing was generated
+    expect(readFileSync(out, 'utf8')).toBe('my video');
+    // Only the sidecar exists: refused too (the pair is one output).
+    rmSync(out);
+    expect((await run(args)).stderr).toMatch(/exists\.json exists; pass --overwrite/);
+    writeFileSync(out, 'my video');
+    // A temporary file of a killed run beside the output.
+    const dead = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(d, `.exists.mp4.${dead}.1.tmp.mp4`), 'half');
+    const replaced = await run([...args, '--overwrite']);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(replaced.stderr).toContain(`removed 1 temporary file(s) left by stopped process ${dead}: ${join(d, `.exists.mp4.${dead}.1.tmp.mp4`)}`);
+    expect(readFileSync(out).subarray(4, 8).toString()).toBe('ftyp');
+    expect(JSON.parse(readFileSync(join(d, 'exists.json'), 'utf8')).kind).toBe('opensora-sample');
+    expect(readdirSync(d).sort()).toEqual(['exists.json', 'exists.mp4']);
   });
 });

@@ -1,9 +1,10 @@
 // Output files: the video (H.264 mp4) or image (PNG) through the data package's ffmpeg writer, and
 // the JSON sidecar holding every setting, the prompts as encoded, the model files' SHA-256 and the
 // runtime, so that `opensora-sample --config SIDE.json` reproduces the sample.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { writePng, writeVideo } from '@opensora-ts/data';
+import { checkOutputPath, describeStaleTemps, removeStaleTemps, writeFileAtomic } from '@opensora-ts/kernels';
 import type { GeneratedVideo } from './generate.js';
 
 /** The output path of prompt `index` / sample `k`: --out (suffixed when there are several) or save_dir/sample_{index:04d}. */
@@ -26,10 +27,33 @@ export function checkExtension(path: string, image: boolean): void {
   if (!image && e !== '.mp4') throw new Error(`--out ${path}: a video is written as H.264 mp4; use a .mp4 name (or --num-frames 1 for a PNG).`);
 }
 
-export async function writeSample(path: string, video: GeneratedVideo, fps: number, crf: number): Promise<void> {
+/** What an existing output tells the user (the sample app never replaces one silently). */
+export function existsHint(out: string | null): string {
+  return `pass --overwrite to replace it (and its .json sidecar), or choose another ${out ? '--out' : '--save-dir'}.`;
+}
+
+/**
+ * Before any generation: every output and sidecar can be written (folders made, existing files
+ * refused unless `overwrite`), and temporary files of killed runs in those folders are removed.
+ */
+export function prepareOutputs(paths: readonly string[], o: { image: boolean; overwrite: boolean; out: string | null; log: (line: string) => void }): void {
+  const dirs = new Set<string>();
+  for (const path of paths) {
+    checkExtension(path, o.image);
+    for (const p of [path, sidecarPath(path)]) checkOutputPath(p, { overwrite: o.overwrite, createFolder: true, existsHint: existsHint(o.out) });
+    dirs.add(dirname(path) || '.');
+  }
+  for (const dir of dirs) {
+    const line = describeStaleTemps(removeStaleTemps(dir));
+    if (line) o.log(line);
+  }
+}
+
+export async function writeSample(path: string, video: GeneratedVideo, fps: number, crf: number, o: { overwrite?: boolean; out?: string | null } = {}): Promise<void> {
   mkdirSync(dirname(path) || '.', { recursive: true });
-  if (video.numFrames === 1) await writePng(path, video.frames, video.height, video.width);
-  else await writeVideo(path, video.frames, video.numFrames, video.height, video.width, { fps, crf });
+  const safe = { overwrite: o.overwrite ?? true, existsHint: existsHint(o.out ?? null) };
+  if (video.numFrames === 1) await writePng(path, video.frames, video.height, video.width, safe);
+  else await writeVideo(path, video.frames, video.numFrames, video.height, video.width, { fps, crf, ...safe });
 }
 
 /** The sidecar path of an output: FILE.mp4 -> FILE.json. */
@@ -38,8 +62,6 @@ export function sidecarPath(path: string): string {
   return join(dirname(path), `${basename(path, e)}.json`);
 }
 
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, path);
+export function writeJsonAtomic(path: string, value: unknown, o: { overwrite?: boolean; out?: string | null } = {}): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, { overwrite: o.overwrite ?? true, existsHint: existsHint(o.out ?? null) });
 }

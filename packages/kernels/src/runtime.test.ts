@@ -32,4 +32,41 @@ describe('runtime', () => {
       'opensora-ts: backend cpu (1 thread, builtin); skipped native (x): not built',
     );
   });
+
+  it('names device and libtorch version in the torch notice', () => {
+    expect(runtimeNotice({ backend: 'torch', threads: 16, source: '@opensora-ts/tfjs-backend-torch', skipped: [], device: 'cuda:0', version: '2.11.0' })).toBe(
+      'opensora-ts: backend torch (cuda:0, libtorch 2.11.0, 16 threads, @opensora-ts/tfjs-backend-torch)',
+    );
+  });
+
+  it('OPENSORA_BACKEND=torch starts torch on the cpu (or says why it cannot), and prefers it automatically only on CUDA', () => {
+    const script = `import { initRuntime, describeRuntime, tf } from ${JSON.stringify(fileURLToPath(new URL('./index.ts', import.meta.url)))};
+      let forced; try { forced = await initRuntime({ backend: 'torch', announce: false }); } catch (e) { forced = { error: e.message }; }
+      if (!forced.error) tf.topk(tf.tensor1d([1, 2, 3]), 1).values.dataSync();
+      console.log(JSON.stringify({ forced: forced.error ? forced : await describeRuntime() }));`;
+    const env = { ...process.env };
+    delete env.OPENSORA_BACKEND;
+    delete env.OPENSORA_DEVICE;
+    const r = spawnSync(process.execPath, ['--import', require.resolve('tsx'), '--input-type=module', '-e', script], { encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    const { forced } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { forced: RuntimeDescription & { error?: string } };
+    if (forced.error) {
+      // No addon here: the error says which backend and why, and how to get the automatic choice.
+      expect(forced.error).toMatch(/backend 'torch' could not start \(torch \(@opensora-ts\/tfjs-backend-torch\): .+\)\. Unset OPENSORA_BACKEND/);
+      return;
+    }
+    expect(forced.backend).toBe('torch');
+    expect(forced.device).toBe('cpu');
+    expect(forced.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(forced.fallbacks).toEqual({ TopK: 1 });
+
+    const auto = spawnSync(process.execPath, ['--import', require.resolve('tsx'), '--input-type=module', '-e', script.replace("{ backend: 'torch', announce: false }", '{ announce: false }')], { encoding: 'utf8', env });
+    const chosen = (JSON.parse(auto.stdout.trim().split('\n').pop()!) as { forced: RuntimeDescription }).forced;
+    // On a machine without CUDA the first torch try is skipped for it, and torch on the cpu
+    // comes only after native.
+    const torchSkip = chosen.skipped.find((s) => s.backend.startsWith('torch'));
+    if (chosen.backend !== 'torch') expect(torchSkip?.reason).toMatch(/cuda/i);
+    else if (chosen.device === 'cpu') expect(chosen.skipped.map((s) => s.backend.split(' ')[0])).toEqual(expect.arrayContaining(['torch', 'native']));
+    else expect(chosen.device).toMatch(/^cuda/);
+  });
 });

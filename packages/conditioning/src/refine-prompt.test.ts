@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { refinePrompt, refinePromptDetailed } from './refine-prompt.js';
 
 // A loopback OpenAI-compatible server whose behaviour depends on the model name.
@@ -85,5 +85,44 @@ describe('refinePrompt', () => {
     const r = await refinePromptDetailed('x', { url: 'http://127.0.0.1:1/v1', model: 'ok', apiKey: '', timeoutMs: 2000 });
     expect(r.refined).toBe(false);
     expect(r.prompt).toBe('x');
+  });
+
+  it('waits 30 s by default, reports progress while waiting, and says when it gave up on time', async () => {
+    const waited: number[] = [];
+    const infos: { timedOut: boolean }[] = [];
+    const r = await refinePromptDetailed('a red circle', {
+      url: base,
+      model: 'slow',
+      apiKey: '',
+      timeoutMs: 400,
+      onWaiting: (ms, of) => (expect(of).toBe(400), waited.push(ms)),
+      onWarning: (_m, info) => infos.push(info),
+    });
+    expect(r).toMatchObject({ refined: false, timedOut: true, error: 'no reply within 400 ms' });
+    expect(infos).toEqual([{ timedOut: true }]);
+    // Every quarter of a short timeout: about 100, 200, 300 ms.
+    expect(waited.length).toBeGreaterThanOrEqual(2);
+    expect(waited.every((ms, i) => ms >= 90 && (i === 0 || ms > waited[i - 1]!))).toBe(true);
+    // A fast failure is not a timeout and reports no progress.
+    const fast: number[] = [];
+    const f = await refinePromptDetailed('x', { url: base, model: 'fail', apiKey: '', onWaiting: (ms) => fast.push(ms) });
+    expect(f.timedOut).toBeUndefined();
+    expect(fast).toEqual([]);
+  });
+
+  it('gives up after 30 s when no timeout is given', async () => {
+    vi.useFakeTimers();
+    try {
+      let aborted = false;
+      const hang = ((_url: string, init: RequestInit) =>
+        new Promise((_resolve, reject) => init.signal!.addEventListener('abort', () => ((aborted = true), reject(Object.assign(new Error('aborted'), { name: 'AbortError' })))))) as unknown as typeof fetch;
+      const run = refinePromptDetailed('x', { url: base, apiKey: '', fetchImpl: hang });
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await run).toMatchObject({ timedOut: true, error: 'no reply within 30000 ms' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -18,10 +18,14 @@ export interface RefineOptions {
   model?: string;
   /** Default: the OPENAI_API_KEY environment variable; none is sent when empty (local servers). */
   apiKey?: string;
-  /** Default 60 s. */
+  /** How long to wait for the reply; default 30 s. */
   timeoutMs?: number;
-  /** Called with a description of any failure (the original prompt is kept). */
-  onWarning?: (message: string) => void;
+  /** Called with a description of any failure (the original prompt is kept); `timedOut` when no reply came in time. */
+  onWarning?: (message: string, info: { timedOut: boolean }) => void;
+  /** Called while waiting for the reply, every `progressEveryMs`, with the time waited so far. */
+  onWaiting?: (elapsedMs: number, timeoutMs: number) => void;
+  /** Interval of onWaiting; default 5 s, or a quarter of the timeout when that is shorter. */
+  progressEveryMs?: number;
   fetchImpl?: typeof fetch;
 }
 
@@ -29,6 +33,8 @@ export interface RefineResult {
   prompt: string;
   refined: boolean;
   error?: string;
+  /** True when the endpoint gave no reply within the timeout. */
+  timedOut?: boolean;
 }
 
 function endpoint(url: string): string {
@@ -40,14 +46,17 @@ function endpoint(url: string): string {
 export async function refinePromptDetailed(prompt: string, opts: RefineOptions = {}): Promise<RefineResult> {
   const url = endpoint(opts.url ?? 'https://api.openai.com/v1');
   const apiKey = opts.apiKey ?? process.env.OPENAI_API_KEY ?? '';
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const fail = (error: string): RefineResult => {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const fail = (error: string, timedOut = false): RefineResult => {
     const msg = `prompt refinement via ${url} failed (${error}); keeping the original prompt.`;
-    opts.onWarning?.(msg);
-    return { prompt, refined: false, error };
+    opts.onWarning?.(msg, { timedOut });
+    return { prompt, refined: false, error, ...(timedOut ? { timedOut } : {}) };
   };
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const started = Date.now();
+  const every = opts.progressEveryMs ?? Math.min(5000, timeoutMs / 4);
+  const ticker = opts.onWaiting ? setInterval(() => opts.onWaiting!(Date.now() - started, timeoutMs), every) : undefined;
   try {
     const res = await (opts.fetchImpl ?? fetch)(url, {
       method: 'POST',
@@ -74,10 +83,11 @@ export async function refinePromptDetailed(prompt: string, opts: RefineOptions =
     return { prompt: content.trim(), refined: true };
   } catch (err) {
     const e = err as Error & { cause?: { message?: string } };
-    if (e.name === 'AbortError') return fail(`no reply within ${timeoutMs} ms`);
+    if (e.name === 'AbortError') return fail(`no reply within ${timeoutMs} ms`, true);
     return fail(e.cause?.message ? `${e.message}: ${e.cause.message}` : e.message);
   } finally {
     clearTimeout(timer);
+    if (ticker) clearInterval(ticker);
   }
 }
 

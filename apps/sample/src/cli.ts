@@ -42,6 +42,8 @@ export function buildCommand(): Command {
     .option('--flow <score>', 'motion strength (number or label) appended to the prompt', scoreArg)
     .option('--camera-motion <label>', 'camera motion appended to the prompt (static, pan left, pan right, tilt up, tilt down, zoom in, zoom out)')
     .option('--refine', 'rewrite prompts with an LLM (OpenAI-compatible endpoint; the original is kept on any error)')
+    .option('--llm-refine', 'the same as --refine (the reference\'s flag name)')
+    .option('--refine-timeout <seconds>', 'seconds to wait for each refinement before keeping the prompt as given (default 30)', num('--refine-timeout'))
     .option('--refine-url <url>', 'chat-completions endpoint base (default https://api.openai.com/v1; key from OPENAI_API_KEY)')
     .option('--refine-model <name>', 'model for --refine (default gpt-4o)')
     .option('--image <file>', 'reference image (default --cond-type i2v_head)')
@@ -55,7 +57,6 @@ export function buildCommand(): Command {
     .option('--text-cache <folder>', 'read and fill a text-embedding cache (EmbeddingCache) there')
     .option('-o, --out <file>', 'output file: .mp4 for video, .png for one frame; a .json sidecar is written beside it')
     .option('--save-dir <folder>', 'output folder when --out is not given (files sample_0000.mp4, ...)')
-    .option('--overwrite', 'replace existing output files (default: an existing --out or sample_NNNN file is refused before any work)')
     .option('--crf <n>', 'x264 quality of the mp4 (0 = lossless, default 18)', int('--crf'))
     .option('--no-oscillation-guidance', 'guide at every step (the 1.3 default skips odd steps after the 10th)')
     .option('--no-flaw-fix', 'turn off the 1.3 guidance flaw fix')
@@ -89,7 +90,8 @@ export function flagsToSettings(o: Record<string, unknown>, explicit: (k: string
   set('aes', 'aes');
   set('flow', 'flow');
   set('camera_motion', 'cameraMotion');
-  if (o.refine) s.llm_refine = true;
+  if (o.refine || o.llmRefine) s.llm_refine = true;
+  set('refine_timeout', 'refineTimeout');
   set('refine_url', 'refineUrl');
   set('refine_model', 'refineModel');
   if (o.image !== undefined && o.video !== undefined) throw new InvalidArgumentError('pass either --image or --video, not both (use "reference_path": "a.png;b.png" in a prompt for two references).');
@@ -136,7 +138,6 @@ export async function main(argv: string[]): Promise<number> {
       warn: (l) => console.error(`warning: ${l}`),
       progress: createProgress(process.stderr, Boolean(o.plainProgress)),
       argv: ['opensora-sample', ...argv],
-      overwrite: Boolean(o.overwrite),
     });
     return 0;
   } catch (err) {

@@ -2,7 +2,7 @@
 // followed by a JSON object {"reference_path": "a.png;b.mp4", "mask_strategy": "..."}; then, per
 // prompt, the reference's text order: split loop segments -> refine -> scores -> clean -> merge.
 import { readFileSync } from 'node:fs';
-import { mergePrompt, preparePrompt, promptForLoop, refinePromptDetailed, splitPrompt, textPreprocessing } from '@opensora-ts/conditioning';
+import { mergePrompt, preparePrompt, promptForLoop, refinePromptDetailed, splitPrompt, textPreprocessing, type RefineOptions } from '@opensora-ts/conditioning';
 
 export interface PromptItem {
   /** The prompt as given, without its JSON suffix. */
@@ -51,7 +51,7 @@ export interface PromptTextOptions {
   aes: number | string | null;
   flow: number | string | null;
   cameraMotion: string | null;
-  refine?: { url?: string; model?: string; onWarning: (m: string) => void };
+  refine?: RefineOptions;
 }
 
 export interface PreparedPromptText {
@@ -71,7 +71,7 @@ export async function preparePromptText(text: string, loops: number, o: PromptTe
   let refinedTexts = texts;
   if (o.refine) {
     refinedTexts = [];
-    for (const t of texts) refinedTexts.push((await refinePromptDetailed(t, { url: o.refine.url, model: o.refine.model, onWarning: o.refine.onWarning })).prompt);
+    for (const t of texts) refinedTexts.push((await refinePromptDetailed(t, o.refine)).prompt);
   }
   const refined = mergePrompt(refinedTexts, loopIndices);
   const { final } = preparePrompt(refined, { aes: o.aes, flow: o.flow, cameraMotion: o.cameraMotion });

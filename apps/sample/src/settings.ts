@@ -44,6 +44,8 @@ export const sampleSettingsSchema = z
     llm_refine: z.boolean().default(false),
     refine_url: z.string().nullable().default(null),
     refine_model: z.string().nullable().default(null),
+    /** Seconds to wait for the refinement endpoint's reply before keeping the prompt as given. */
+    refine_timeout: z.number().positive().default(30),
     /** A reference image or video for every prompt (a prompt's JSON suffix can name its own). */
     reference_path: z.string().nullable().default(null),
     cond_type: z.enum(COND_TYPES).nullable().default(null),

@@ -81,6 +81,10 @@ function torchCandidate(device: string, needCuda: boolean): Candidate {
     source: '@opensora-ts/tfjs-backend-torch',
     load: async () => {
       if (needCuda && !device.startsWith('cuda')) throw new Error(`OPENSORA_DEVICE=${device}: torch is chosen automatically on CUDA only`);
+      // Without an NVIDIA driver there is no CUDA device: say so without loading libtorch.
+      if (needCuda && !process.env.OPENSORA_DEVICE && !existsSync('/dev/nvidiactl') && !existsSync('/proc/driver/nvidia/version')) {
+        throw new Error('no NVIDIA driver here (no /dev/nvidiactl): torch is chosen automatically on CUDA only');
+      }
       // import(), not require(): under the `source` condition (tests, tsx) it resolves to TypeScript.
       const spec = '@opensora-ts/tfjs-backend-torch';
       const mod = (await import(spec)) as TorchModule;

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SafetensorsFile, readSafetensors, writeSafetensors } from './safetensors.js';
+import { SafetensorsFile, decodeTensor, readSafetensors, writeSafetensors, type SafetensorsDtype } from './safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'st-'));
 
@@ -54,5 +54,26 @@ describe('safetensors', () => {
     writeFileSync(q, 'this is not a safetensors file at all');
     expect(() => new SafetensorsFile(q)).toThrow(/junk\.safetensors: header length/);
     expect(() => new SafetensorsFile(join(dir, 'nope.safetensors'))).toThrow(/nope\.safetensors: file not found/);
+  });
+
+  it('notes in the decoding pass whether every float is finite, for F32, F64, BF16 and F16 alike', () => {
+    const bits: Record<string, (v: number) => number[]> = {
+      F32: (v) => [...new Uint8Array(Float32Array.of(v).buffer)],
+      F64: (v) => [...new Uint8Array(Float64Array.of(v).buffer)],
+      BF16: (v) => [...new Uint8Array(Float32Array.of(v).buffer)].slice(2),
+      F16: (v) => (Number.isNaN(v) ? [0x00, 0x7e] : v === Infinity ? [0x00, 0x7c] : v === -Infinity ? [0x00, 0xfc] : v === 65504 ? [0xff, 0x7b] : [0x00, 0x3c]),
+    };
+    for (const [dtype, enc] of Object.entries(bits)) {
+      const decode = (values: number[]) => decodeTensor(dtype as SafetensorsDtype, [values.length], Buffer.from(values.flatMap(enc)), 'f', 'k');
+      // Large finite values (the F16 maximum, a float32 near its top) are finite; each non-finite kind is caught anywhere.
+      expect(decode([1, 65504, -1, 1]).finite).toBe(true);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        for (const at of [0, 3]) {
+          const values = [1, 1, 1, 1];
+          values[at] = bad;
+          expect({ dtype, bad, at, finite: decode(values).finite }).toEqual({ dtype, bad, at, finite: false });
+        }
+      }
+    }
   });
 });

@@ -20,6 +20,15 @@ export interface HostTensor {
   data: Float32Array | Int32Array | Uint8Array;
   /** The dtype on disk. */
   stored: SafetensorsDtype;
+  /** Set by the decoder when it saw every value: whether none is NaN or +-Inf (saves a second pass over the data). */
+  finite?: boolean;
+}
+
+/** Whether no float32 in `bits` has an all-ones exponent (NaN, +-Inf); one pass, monomorphic. */
+function finite32(bits: Int32Array): boolean {
+  let bad = 0;
+  for (let i = 0; i < bits.length; i++) bad |= ((bits[i]! & 0x7f800000) + 0x00800000) & 0x80000000;
+  return bad === 0;
 }
 
 /** Bytes per element of each stored dtype. */
@@ -76,21 +85,34 @@ export function decodeTensor(stored: SafetensorsDtype, shape: number[], bytes: B
   const ab = (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
   switch (stored) {
     case 'F32':
-      return { dtype: 'float32', shape, data: new Float32Array(ab), stored };
-    case 'F64':
-      return { dtype: 'float32', shape, data: Float32Array.from(new Float64Array(ab)), stored };
+      return { dtype: 'float32', shape, data: new Float32Array(ab), stored, finite: finite32(new Int32Array(ab)) };
+    case 'F64': {
+      const data = Float32Array.from(new Float64Array(ab));
+      return { dtype: 'float32', shape, data, stored, finite: finite32(new Int32Array(data.buffer)) };
+    }
     case 'BF16': {
+      // The upcast is a shift; an all-ones exponent (NaN, +-Inf) is noted in the same pass.
       const u16 = new Uint16Array(ab);
       const u32 = new Uint32Array(n);
-      for (let i = 0; i < n; i++) u32[i] = u16[i]! << 16;
-      return { dtype: 'float32', shape, data: new Float32Array(u32.buffer), stored };
+      let bad = 0;
+      for (let i = 0; i < n; i++) {
+        const h = u16[i]!;
+        u32[i] = h << 16;
+        bad |= ((h & 0x7f80) + 0x80) & 0x8000;
+      }
+      return { dtype: 'float32', shape, data: new Float32Array(u32.buffer), stored, finite: bad === 0 };
     }
     case 'F16': {
       const u16 = new Uint16Array(ab);
       const t = halfTable();
       const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = t[u16[i]!]!;
-      return { dtype: 'float32', shape, data: out, stored };
+      let bad = 0;
+      for (let i = 0; i < n; i++) {
+        const h = u16[i]!;
+        out[i] = t[h]!;
+        bad |= ((h & 0x7c00) + 0x400) & 0x8000;
+      }
+      return { dtype: 'float32', shape, data: out, stored, finite: bad === 0 };
     }
     case 'I32':
       return { dtype: 'int32', shape, data: new Int32Array(ab), stored };

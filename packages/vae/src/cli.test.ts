@@ -31,6 +31,21 @@ describe('opensora-vae CLI: bad input gives one line and exit code 1', () => {
     expect(r.err[0]).toMatch(/notes\.mp4: not a video/);
   });
 
+  it('a truncated video: the file is named and called truncated, not just "the video has 16 frames"', () => {
+    const whole = join(dir, 'whole.mp4');
+    // moov first (faststart), so a cut file still has the header that lists 33 frames.
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=16x16:rate=8', '-frames:v', '33', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', whole]);
+    expect(made.status).toBe(0);
+    const bytes = readFileSync(whole);
+    const cut = join(dir, 'cut.mp4');
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.45)));
+    const r = cli('encode', cut, '-o', join(dir, 'cut.safetensors'), '--config', 'tiny');
+    expect(r.code).toBe(1);
+    // ffmpeg either stops with an error or ends early; either way the file is named and called truncated.
+    expect(r.err.at(-1)).toContain(`opensora-vae: ${cut}: `);
+    expect(r.err.at(-1)).toMatch(/(decoded \d+ of the 33 frames its header lists: the file looks truncated or damaged, copy it again\.|\(ffmpeg decoded \d+ of the 33 its header lists: the file looks truncated or damaged; copy it again\))/);
+  });
+
   it('latents with the wrong channel count or rank', () => {
     const wrongC = join(dir, 'z8.safetensors');
     writeSafetensors(wrongC, { z: { shape: [1, 8, 1, 2, 2], data: new Float32Array(32) } });

@@ -108,15 +108,22 @@ function tensorToRgb(x: tf.Tensor5D, height: number, width: number): Uint8Array 
 }
 
 /** The reference trims clips to 16k+1 frames with overlapping chunks (17k without). */
-function usableFrames(codec: ChunkedVideoCodec, available: number, wanted?: number): number {
+function usableFrames(codec: ChunkedVideoCodec, input: string, available: number, wanted?: number, truncated = ''): number {
   const n = Math.min(wanted ?? available, available);
   const { micro_frame_size: m, temporal_overlap: overlap } = codec.options;
   if (!m || n === 1) return n;
   const k = overlap ? Math.floor((n - 1) / (m - 1)) * (m - 1) + 1 : Math.floor(n / m) * m;
   if (k < 1 || (overlap && k === 1 && n > 1)) {
-    throw new Error(`the video has ${n} frames; with micro_frame_size ${m} at least ${overlap ? m : m} frames are needed (or 1 for an image).`);
+    throw new Error(`${input}: ${n} frames${truncated}; with micro_frame_size ${m} at least ${m} frames are needed (or 1 for an image).`);
   }
   return k;
+}
+
+/** ", but its header lists 33: the file looks truncated or damaged" when ffmpeg decoded fewer frames than the file lists. */
+function truncationNote(video: RawVideo, limit?: number): string {
+  const declared = video.declaredFrames ?? 0;
+  const expected = limit ? Math.min(limit, declared) : declared;
+  return declared > 0 && video.frames < expected ? ` (ffmpeg decoded ${video.frames} of the ${declared} its header lists: the file looks truncated or damaged; copy it again)` : '';
 }
 
 async function encodeVideo(input: string, o: CommonOptions) {
@@ -125,7 +132,9 @@ async function encodeVideo(input: string, o: CommonOptions) {
   const video = await readVideo(input, { ...parseSize(o.size), frames: probeFrames });
   const vae = buildVae(o);
   const codec = new ChunkedVideoCodec(vae);
-  const frames = usableFrames(codec, video.frames, probeFrames);
+  const truncated = truncationNote(video, probeFrames);
+  const frames = usableFrames(codec, input, video.frames, probeFrames, truncated);
+  if (truncated) log(`opensora-vae: warning: ${input}: ${video.frames} frames${truncated}.`);
   const clip: RawVideo = { ...video, frames, data: video.data.subarray(0, frames * video.width * video.height * 3) };
   if (frames !== video.frames) log(`opensora-vae: using ${frames} of ${video.frames} frames (whole ${codec.options.micro_frame_size}-frame chunks).`);
   const x = videoToTensor(clip);

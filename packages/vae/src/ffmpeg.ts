@@ -8,7 +8,10 @@ export interface VideoInfo {
   width: number;
   height: number;
   fps: number;
+  /** Frames ffprobe could decode. */
   frames: number;
+  /** Frames the container's header lists (0 when it does not say); more than `frames` means a damaged or truncated file. */
+  declaredFrames: number;
 }
 
 export interface RawVideo {
@@ -18,6 +21,8 @@ export interface RawVideo {
   fps: number;
   /** rgb24, frame-major: [T, H, W, 3]. */
   data: Uint8Array;
+  /** Frames the file's header lists, when readVideo read it (0 when it does not say). */
+  declaredFrames?: number;
 }
 
 function run(cmd: string, args: string[], input?: Uint8Array): Promise<{ code: number; stdout: Buffer; stderr: string }> {
@@ -42,9 +47,9 @@ function checkFile(path: string): void {
 
 export async function probeVideo(path: string): Promise<VideoInfo> {
   checkFile(path);
-  const r = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,height,avg_frame_rate,nb_read_frames', '-of', 'json', path]);
+  const r = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,height,avg_frame_rate,nb_read_frames,nb_frames', '-of', 'json', path]);
   const firstLine = r.stderr.split('\n')[0] ?? '';
-  let stream: { width?: number; height?: number; avg_frame_rate?: string; nb_read_frames?: string } | undefined;
+  let stream: { width?: number; height?: number; avg_frame_rate?: string; nb_read_frames?: string; nb_frames?: string } | undefined;
   try {
     stream = (JSON.parse(r.stdout.toString() || '{}') as { streams?: (typeof stream)[] }).streams?.[0];
   } catch {
@@ -55,7 +60,8 @@ export async function probeVideo(path: string): Promise<VideoInfo> {
   }
   const [num, den] = (stream.avg_frame_rate ?? '0/1').split('/').map(Number);
   const fps = den ? num! / den : 0;
-  return { width: stream.width, height: stream.height, fps: fps > 0 ? fps : 24, frames: Number(stream.nb_read_frames ?? 0) };
+  const declared = Number(stream.nb_frames ?? 0);
+  return { width: stream.width, height: stream.height, fps: fps > 0 ? fps : 24, frames: Number(stream.nb_read_frames ?? 0), declaredFrames: Number.isFinite(declared) ? declared : 0 };
 }
 
 /** Decodes up to `frames` frames, scaled to width x height when given. */
@@ -68,12 +74,16 @@ export async function readVideo(path: string, options: { frames?: number; width?
   if (options.frames) args.push('-frames:v', String(options.frames));
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   const r = await run('ffmpeg', args);
-  if (r.code !== 0) throw new Error(`${path}: ffmpeg could not decode it (${r.stderr.split('\n')[0]}).`);
   const frameBytes = width * height * 3;
+  if (r.code !== 0) {
+    const got = Math.floor(r.stdout.length / frameBytes);
+    const cut = info.declaredFrames > got ? `; it decoded ${got} of the ${info.declaredFrames} frames its header lists: the file looks truncated or damaged, copy it again` : '';
+    throw new Error(`${path}: ffmpeg could not decode it (${r.stderr.split('\n')[0]})${cut}.`);
+  }
   if (r.stdout.length === 0 || r.stdout.length % frameBytes !== 0) {
     throw new Error(`${path}: ffmpeg returned ${r.stdout.length} bytes, not a whole number of ${width}x${height} rgb frames.`);
   }
-  return { width, height, fps: info.fps, frames: r.stdout.length / frameBytes, data: new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length) };
+  return { width, height, fps: info.fps, frames: r.stdout.length / frameBytes, declaredFrames: info.declaredFrames, data: new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length) };
 }
 
 /** A command line as a shell would take it (arguments quoted where needed), for error messages. */

@@ -11,11 +11,22 @@ const path = require('node:path');
 const hasATen = (inc) => fs.existsSync(path.join(inc, 'ATen', 'ATen.h'));
 
 function versionFromHeader(inc) {
-  const file = path.join(inc, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-  if (!fs.existsSync(file)) return undefined;
-  const text = fs.readFileSync(file, 'utf8');
-  const part = (n) => (text.match(new RegExp(`#define TORCH_VERSION_${n} (\\d+)`)) || [])[1];
-  return part('MAJOR') ? `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}` : undefined;
+  // 2.9+ moved the numbers to torch/headeronly/version.h (the api header includes it).
+  for (const rel of [['torch', 'csrc', 'api', 'include', 'torch', 'version.h'], ['torch', 'headeronly', 'version.h']]) {
+    const file = path.join(inc, ...rel);
+    if (!fs.existsSync(file)) continue;
+    const text = fs.readFileSync(file, 'utf8');
+    const part = (n) => (text.match(new RegExp(`#define TORCH_VERSION_${n} (\\d+)`)) || [])[1];
+    if (part('MAJOR')) return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
+  }
+  return undefined;
+}
+
+/** The C++ ABI libc10 was built with: its symbols name std::__cxx11 types only under ABI 1. */
+function abiOfLibrary(libDir) {
+  const lib = path.join(libDir, 'libc10.so');
+  if (!fs.existsSync(lib)) return undefined;
+  return fs.readFileSync(lib).includes('__cxx11') ? '1' : '0';
 }
 
 /** Link flags for a folder of libtorch .so files (CUDA libs linked when the build has them). */
@@ -39,6 +50,7 @@ function fromFolder(root, source) {
   let abi;
   const cfg = path.join(root, 'share', 'cmake', 'Torch', 'TorchConfig.cmake');
   if (fs.existsSync(cfg)) abi = (fs.readFileSync(cfg, 'utf8').match(/_GLIBCXX_USE_CXX11_ABI=(\d)/) || [])[1];
+  abi ??= abiOfLibrary(lib);
   const { flags, cuda } = linkFlags(lib, true);
   return { found: true, source, root, version: versionFromHeader(inc), include: [inc, path.join(inc, 'torch', 'csrc', 'api', 'include')], libs: flags, abi, cuda };
 }

@@ -57,6 +57,7 @@ export function buildCommand(): Command {
     .option('--text-cache <folder>', 'read and fill a text-embedding cache (EmbeddingCache) there')
     .option('-o, --out <file>', 'output file: .mp4 for video, .png for one frame; a .json sidecar is written beside it')
     .option('--save-dir <folder>', 'output folder when --out is not given (files sample_0000.mp4, ...)')
+    .option('--overwrite', 'replace existing output files (default: an existing --out or sample_NNNN file is refused before any work)')
     .option('--crf <n>', 'x264 quality of the mp4 (0 = lossless, default 18)', int('--crf'))
     .option('--no-oscillation-guidance', 'guide at every step (the 1.3 default skips odd steps after the 10th)')
     .option('--no-flaw-fix', 'turn off the 1.3 guidance flaw fix')
@@ -138,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
       warn: (l) => console.error(`warning: ${l}`),
       progress: createProgress(process.stderr, Boolean(o.plainProgress)),
       argv: ['opensora-sample', ...argv],
+      overwrite: Boolean(o.overwrite),
     });
     return 0;
   } catch (err) {

@@ -6,7 +6,7 @@ import { describeRuntime } from '@opensora-ts/kernels';
 import { generate, sampleJob } from './generate.js';
 import { hashFile, type FileHash } from './hash.js';
 import { loadModels, type Models } from './models.js';
-import { checkExtension, outputPath, sidecarPath, writeJsonAtomic, writeSample } from './output.js';
+import { outputPath, prepareOutputs, sidecarPath, writeJsonAtomic, writeSample } from './output.js';
 import { parsePromptLine, preparePromptText, readPromptFile, type PromptItem } from './prompts.js';
 import { createProgress, peakRssMiB, type Progress } from './progress.js';
 import type { SampleSettings } from './settings.js';
@@ -20,6 +20,8 @@ export interface RunIO {
   progress?: Progress;
   /** The command line, recorded in the sidecar. */
   argv?: string[];
+  /** Replace existing outputs (default false: an existing file is refused before any generation). */
+  overwrite?: boolean;
 }
 
 export interface SampleOutput {
@@ -107,6 +109,12 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
     const fps = s.fps ?? d.fps;
     const saveFps = Math.max(1, Math.floor(fps / s.frame_interval));
     const image = numFrames === 1;
+    const overwrite = io.overwrite ?? false;
+    const pathOf = (index: number, k: number) => outputPath({ out: s.out, saveDir: s.save_dir, index, count: items.length, k, samples: s.num_sample, image });
+    prepareOutputs(
+      items.flatMap((_, index) => Array.from({ length: s.num_sample }, (_, k) => pathOf(index, k))),
+      { image, overwrite, out: s.out, log: io.log },
+    );
 
     const hashes: FileHash[] = [];
     for (const f of models.files) hashes.push({ role: f.role, ...(await hashFile(f.path)), path: resolve(f.path) } as FileHash);
@@ -133,8 +141,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
       const condType = s.cond_type ?? (firstRef && !item.maskStrategy ? (mediaType(firstRef) === 'video' ? 'v2v_head' : 'i2v_head') : null);
       for (let k = 0; k < s.num_sample; k++) {
         const t0 = performance.now();
-        const path = outputPath({ out: s.out, saveDir: s.save_dir, index, count: items.length, k, samples: s.num_sample, image });
-        checkExtension(path, image);
+        const path = pathOf(index, k);
         const job = sampleJob(s, models.defaults, { item, perLoop: text.perLoop, height, width, numFrames, fps, seed: s.seed + k, condType });
         io.log(`sample ${index}${s.num_sample > 1 ? `-${k}` : ''}: "${text.final}" ${height}x${width}, ${numFrames} frame(s)${s.loop > 1 ? ` x ${s.loop} loops` : ''}, ${job.steps} steps, cfg ${job.cfgScale}, seed ${job.seed}${condType ? `, ${condType} from ${item.referencePaths.join(', ')}` : ''}`);
         const video = await generate(models, job, {
@@ -147,7 +154,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
           },
         });
         progress.stop();
-        await writeSample(path, video, saveFps, s.crf);
+        await writeSample(path, video, saveFps, s.crf, { overwrite, out: s.out });
         const output = await hashFile(path);
         const seconds = (performance.now() - t0) / 1000;
         const settings: SampleSettings = {
@@ -195,7 +202,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
           runtime: { ...runtime, node: process.version, note: 'bit-for-bit reproduction needs the same backend and thread count' },
           output: { path: resolve(path), bytes: output.bytes, sha256: output.sha256 },
           timing: { seconds: Number(seconds.toFixed(2)), peak_rss_mib: Number(peakRssMiB().toFixed(0)) },
-        });
+        }, { overwrite, out: s.out });
         outputs.push({ path, sidecar, numFrames: video.numFrames, height, width, seconds });
         io.log(`wrote ${path} (${video.numFrames} frame(s), ${height}x${width}) and ${sidecar} in ${seconds.toFixed(1)} s`);
       }

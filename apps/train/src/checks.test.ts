@@ -9,6 +9,7 @@ import { parseCsv, writeShapesWorld } from '@opensora-ts/data';
 import { ChunkedVideoCodec, createVae } from '@opensora-ts/vae';
 import { parseTrainConfig } from './config.js';
 import { openDataSource } from './data-source.js';
+import { NonFiniteLossError } from './run-context.js';
 import { checkTrainSizes } from './sizes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'train-checks-'));
@@ -92,5 +93,18 @@ describe('the metadata CSV', () => {
       ['5', 'clips/missing.mp4', 'missing file'],
       ['6', 'clips/x.mp4', 'bad number'],
     ]);
+  });
+});
+
+describe('the non-finite loss stop', () => {
+  it('gives advice a command line can follow: the flags and values to resume with', () => {
+    const e = new NonFiniteLossError(7, Number.NaN, ['3-17-64-64 (clips/a.mp4)'], 'out/checkpoints/step-0000005', { lr: 1e-3, gradClip: null });
+    expect(e.message).toBe(
+      'loss is NaN at step 7; batch samples: 3-17-64-64 (clips/a.mp4). Last good checkpoint: out/checkpoints/step-0000005. ' +
+        'To go on, resume from it with a smaller step: --resume out/checkpoints/step-0000005 --set lr=0.0005 (half of 0.001) --set grad_clip=1.0 (clipping is off). ' +
+        'If it stops on the same samples again, check those files and remove their rows from the metadata CSV.',
+    );
+    const first = new NonFiniteLossError(1, Infinity, ['0-17-64-64 (clips/b.mp4)'], null, { lr: 2e-4, gradClip: 1 });
+    expect(first.message).toContain('No checkpoint was written yet: start again with --set lr=0.0001 (half of 0.0002).');
   });
 });

@@ -186,7 +186,7 @@ export async function trainDit(o: TrainOptions): Promise<TrainResult> {
           if (!Number.isFinite(micro.loss)) {
             tf.dispose([...micro.grads.values()]);
             log.write({ type: 'nonfinite', step: step + 1, loss: String(micro.loss), samples: b.keys });
-            throw new NonFiniteLossError(step + 1, micro.loss, b.keys, lastCheckpoint);
+            throw new NonFiniteLossError(step + 1, micro.loss, b.keys, lastCheckpoint, { lr: cfg.lr, gradClip: cfg.grad_clip });
           }
           acc = addGrads(acc, micro.grads);
           meter.addMicro(micro.loss, b.x0.shape[0]!);

@@ -40,12 +40,17 @@ export class NonFiniteLossError extends Error {
     readonly value: number,
     readonly sampleIds: string[],
     readonly lastCheckpoint: string | null,
+    /** The run's learning rate and grad_clip, for the advice (flags the user can pass). */
+    readonly settings?: { lr: number; gradClip: number | null },
   ) {
+    const lr = settings ? ` --set lr=${Number((settings.lr / 2).toPrecision(3))} (half of ${settings.lr})` : ' a lower lr (--set lr=...)';
+    const clip = settings && settings.gradClip === null ? ' --set grad_clip=1.0 (clipping is off)' : settings ? '' : ' or gradient clipping (--set grad_clip=1.0)';
     super(
       `loss is ${value} at step ${step}; batch samples: ${sampleIds.join(', ')}. ` +
         (lastCheckpoint
-          ? `Last good checkpoint: ${lastCheckpoint}; resume from it (--resume ${lastCheckpoint}) with a lower lr or grad_clip, or drop those samples.`
-          : 'No checkpoint was written yet; restart with a lower lr or grad_clip, or drop those samples.'),
+          ? `Last good checkpoint: ${lastCheckpoint}. To go on, resume from it with a smaller step: --resume ${lastCheckpoint}${lr}${clip}.`
+          : `No checkpoint was written yet: start again with${lr}${clip}.`) +
+        ' If it stops on the same samples again, check those files and remove their rows from the metadata CSV.',
     );
   }
 }

@@ -172,7 +172,7 @@ export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
             tf.dispose([...r.grads.values(), ...(r.dGrads?.values() ?? [])]);
             const ids = lb.items.map((it) => `${it.row.id} (${it.row.fields.path ?? it.row.path})`);
             log.write({ type: 'nonfinite', step: step + 1, loss: String(r.loss), samples: ids });
-            throw new NonFiniteLossError(step + 1, r.loss, ids, lastCheckpoint);
+            throw new NonFiniteLossError(step + 1, r.loss, ids, lastCheckpoint, { lr: cfg.lr, gradClip: cfg.grad_clip });
           }
           acc = addGrads(acc, r.grads);
           if (r.dGrads) dAcc = addGrads(dAcc, r.dGrads);

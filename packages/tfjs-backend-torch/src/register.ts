@@ -42,6 +42,10 @@ const NOT_AN_OP: Record<string, string | null> = {
   Conv2DBackpropFilter: 'ConvBackpropFilter',
   Conv3DBackpropFilterV2: 'ConvBackpropFilter',
   DepthwiseConv2dNativeBackpropFilter: 'ConvBackpropFilter',
+  MaxPool: 'Pool',
+  AvgPool: 'Pool',
+  MaxPool3D: 'Pool',
+  AvgPool3D: 'Pool',
 };
 
 let state: { addon: TorchAddon; kernels: string[] } | undefined;

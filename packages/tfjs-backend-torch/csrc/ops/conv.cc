@@ -1,8 +1,10 @@
-// Convolutions (2-D and 3-D, regular and depthwise) and both backprops through
+// Convolutions (2-D and 3-D, regular and depthwise) and both backprops, and pooling, through
 // at::convolution / at::convolution_backward. tfjs is channels-last (NHWC / NDHWC, filters
 // [k..., in, out], depthwise [kh, kw, in, multiplier]); ATen is channels-first: permute at the
 // boundary. Geometry comes from tfjs's computeConv*Info: per-axis stride, dilation and the
 // padding before/after each spatial axis; unequal padding is applied to the input explicitly.
+#include <limits>
+
 #include "../ops.h"
 
 namespace ost {
@@ -116,6 +118,33 @@ std::vector<int64_t> zeros(int64_t n) { return std::vector<int64_t>(static_cast<
 }  // namespace
 
 void addConvOps(OpTable& t) {
+  t["Pool"] = [](OpCall& c) -> Outputs {
+    // Max or average pooling; tfjs's average leaves padded cells out of the count, so it is
+    // sum(x) / sum(valid) over each window of the explicitly zero-padded input.
+    Geometry g = geometry(c);
+    std::vector<int64_t> k = c.attrs.ints("filter");
+    bool isMax = c.attrs.s("kind") == "max";
+    at::Tensor x = toChannelsFirst(c.x(0), g);
+    std::vector<int64_t> pads;
+    for (int64_t d = g.nd - 1; d >= 0; d--) {
+      pads.push_back(g.before[d]);
+      pads.push_back(g.after[d]);
+    }
+    std::vector<int64_t> none(static_cast<size_t>(g.nd), 0);
+    at::Tensor y;
+    if (isMax) {
+      at::Tensor xp = at::constant_pad_nd(x, pads, -std::numeric_limits<double>::infinity());
+      y = g.nd == 2 ? at::max_pool2d(xp, k, g.stride, none) : at::max_pool3d(xp, k, g.stride, none);
+    } else {
+      at::Tensor xp = at::constant_pad_nd(x, pads, 0);
+      std::vector<int64_t> oneShape{1, 1};
+      for (int64_t d = 0; d < g.nd; d++) oneShape.push_back(x.size(d + 2));
+      at::Tensor valid = at::constant_pad_nd(at::ones(oneShape, x.options()), pads, 0);
+      auto avg = [&](const at::Tensor& v) { return g.nd == 2 ? at::avg_pool2d(v, k, g.stride, none) : at::avg_pool3d(v, k, g.stride, none); };
+      y = avg(xp) / avg(valid);
+    }
+    return {toChannelsLast(y, g)};
+  };
   t["Conv"] = [](OpCall& c) -> Outputs {
     Geometry g = geometry(c);
     at::Tensor x = padExtra(toChannelsFirst(c.x(0), g), g);

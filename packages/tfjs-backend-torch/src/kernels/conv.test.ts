@@ -67,3 +67,21 @@ describe.skipIf(!torchAvailable())('Conv2D on torch (NHWC and NCHW, forward and 
     expectSameOnBothBackends(() => tf.conv2dTranspose(rand([1, 4, 4, 5], 1) as tf.Tensor4D, rand([3, 3, 2, 5], 2) as tf.Tensor4D, [1, 8, 8, 2], 2, 'same'), 1e-4, sumAtol(45));
   });
 });
+
+describe.skipIf(!torchAvailable())('pooling on torch (forward; padded cells left out of averages)', () => {
+  it('maxPool / avgPool 2-D: same (unequal padding), valid, strides', () => {
+    for (const pad of ['same', 'valid'] as const) {
+      for (const [k, s] of [[2, 2], [3, 1], [3, 2]] as const) {
+        expectSameOnBothBackends(() => [tf.maxPool(rand([2, 7, 6, 3], 1) as tf.Tensor4D, k, s, pad), tf.avgPool(rand([2, 7, 6, 3], 1) as tf.Tensor4D, k, s, pad)], 1e-6, 1e-6, `${pad} k${k} s${s}`);
+      }
+    }
+  });
+  it('maxPool3d / avgPool3d: same and valid', () => {
+    for (const pad of ['same', 'valid'] as const) {
+      expectSameOnBothBackends(() => [
+        tf.maxPool3d(rand([1, 5, 6, 7, 2], 2) as tf.Tensor5D, [2, 3, 3], [1, 2, 2], pad),
+        tf.avgPool3d(rand([1, 5, 6, 7, 2], 2) as tf.Tensor5D, [2, 3, 3], [1, 2, 2], pad),
+      ], 1e-6, 1e-6, pad);
+    }
+  });
+});

@@ -1,6 +1,7 @@
-// Convolutions and their backprops: tfjs's computeConv2DInfo / computeConv3DInfo resolve
-// strides, dilations and 'same' / 'valid' / explicit padding; the addon runs
-// at::convolution / at::convolution_backward channels-first (csrc/ops/conv.cc).
+// Convolutions and their backprops, and pooling (forward; the pooling gradients fall back):
+// tfjs's computeConv*Info / computePool*Info resolve strides, dilations and 'same' / 'valid' /
+// explicit padding; the addon runs at::convolution / at::convolution_backward / *_pool*d
+// channels-first (csrc/ops/conv.cc).
 import * as tf from '@tensorflow/tfjs-core';
 import type { OpAttrs } from '../addon.js';
 import { attrs, kernel, type TorchKernel } from './util.js';
@@ -107,4 +108,21 @@ export const convKernels: TorchKernel[] = [
     const info = tf.backend_util.computeConv3DInfo(x!.shape as never, at.filterShape!, at.strides, 1, at.pad);
     return b.run1('ConvBackpropFilter', [x, dy], { ...geometry3d(info), filterShape: at.filterShape! });
   }),
+  ...(['MaxPool', 'AvgPool'] as const).map((name) =>
+    kernel(name, (b, a) => {
+      const x = a.inputs.x!;
+      const at = attrs<{ filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: Rounding }>(a);
+      const info = tf.backend_util.computePool2DInfo(x.shape as never, at.filterSize, at.strides, 1, at.pad, at.dimRoundingMode);
+      if (info.filterHeight === 1 && info.filterWidth === 1 && tf.util.arraysEqual(info.inShape, info.outShape)) return b.share(x, x.shape);
+      return b.run1('Pool', [x], { ...geometry2d(info, false), filter: [info.filterHeight, info.filterWidth], kind: name === 'MaxPool' ? 'max' : 'avg' });
+    }),
+  ),
+  ...(['MaxPool3D', 'AvgPool3D'] as const).map((name) =>
+    kernel(name, (b, a) => {
+      const x = a.inputs.x!;
+      const at = attrs<{ filterSize: number | [number, number, number]; strides: number | [number, number, number]; pad: Pad; dimRoundingMode?: Rounding; dataFormat?: 'NDHWC' }>(a);
+      const info = tf.backend_util.computePool3DInfo(x.shape as never, at.filterSize, at.strides, 1, at.pad as never, at.dimRoundingMode, at.dataFormat);
+      return b.run1('Pool', [x], { ...geometry3d(info), filter: [info.filterDepth, info.filterHeight, info.filterWidth], kind: name === 'MaxPool3D' ? 'max' : 'avg' });
+    }),
+  ),
 ];

@@ -2,9 +2,9 @@
 // moments, ...) and `state.json` (step, schedule, sampler position, RNG seeds, ...). The folder is
 // written under a temporary name and renamed, so a crash leaves either the whole checkpoint or
 // none; only the newest `keepLast` are kept.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { readSafetensors, writeSafetensors, type HostTensor, type WritableTensor } from '@opensora-ts/kernels';
+import { describeWriteError, readSafetensors, tempPathFor, writeFileAtomic, writeSafetensors, type HostTensor, type WritableTensor } from '@opensora-ts/kernels';
 
 export const STATE_FILE = 'state.json';
 const PREFIX = 'step-';
@@ -19,22 +19,30 @@ export function checkpointName(step: number): string {
   return `${PREFIX}${String(step).padStart(7, '0')}`;
 }
 
-/** Writes `root/step-NNNNNNN/` atomically and prunes old ones; returns its path. */
+/**
+ * Writes `root/step-NNNNNNN/` atomically and prunes old ones; returns its path. The folder is made
+ * under a temporary name (`.step-NNNNNNN.PID.N.tmp`, removed on any failure, e.g. a full disk, whose
+ * error names the checkpoint) and renamed whole.
+ */
 export function saveCheckpoint<S>(root: string, step: number, content: CheckpointContent<S>, keepLast: number): string {
   mkdirSync(root, { recursive: true });
   const final = join(root, checkpointName(step));
-  const tmp = join(root, `.tmp-${checkpointName(step)}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  for (const [name, tensors] of content.tensors) writeSafetensors(join(tmp, `${name}.safetensors`), tensors, { format: 'pt', producer: 'opensora-ts train' });
-  writeFileSync(join(tmp, STATE_FILE), JSON.stringify(content.state, null, 1));
-  if (existsSync(final)) {
-    // A re-run of the same step: move the old one aside first (rename cannot replace a folder).
-    const old = `${final}.old-${process.pid}`;
-    renameSync(final, old);
-    renameSync(tmp, final);
-    rmSync(old, { recursive: true, force: true });
-  } else renameSync(tmp, final);
+  const tmp = tempPathFor(final);
+  try {
+    mkdirSync(tmp);
+    for (const [name, tensors] of content.tensors) writeSafetensors(join(tmp, `${name}.safetensors`), tensors, { format: 'pt', producer: 'opensora-ts train' });
+    writeFileAtomic(join(tmp, STATE_FILE), JSON.stringify(content.state, null, 1));
+    if (existsSync(final)) {
+      // A re-run of the same step: move the old one aside first (rename cannot replace a folder).
+      const old = tempPathFor(final);
+      renameSync(final, old);
+      renameSync(tmp, final);
+      rmSync(old, { recursive: true, force: true });
+    } else renameSync(tmp, final);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw describeWriteError(err, final);
+  }
   pruneCheckpoints(root, keepLast);
   return final;
 }

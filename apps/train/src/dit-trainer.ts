@@ -25,7 +25,7 @@ import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { lrSchedule } from './lr-schedule.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
 import { createProgress, type Progress } from './progress.js';
-import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM, type RunPaths } from './run-context.js';
+import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM, type RunPaths, withRunFolder } from './run-context.js';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
 import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
 
@@ -73,6 +73,10 @@ interface DitState {
 const RESUME_FREE_KEYS = new Set(['max_steps', 'epochs', 'ckpt_every', 'log_every', 'keep_last', 'load', 'prefetch', 'cache_dir', 'eval_every', 'allow_empty_captions']);
 
 export async function trainDit(o: TrainOptions): Promise<TrainResult> {
+  return withRunFolder(o.outDir, o.log ?? ((l: string) => process.stderr.write(l + '\n')), () => trainDitLocked(o));
+}
+
+async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
   const cfg = o.config;
   const say = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const resumeFrom = o.resume ?? cfg.load;

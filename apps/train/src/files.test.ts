@@ -22,6 +22,17 @@ describe('checkpoints', () => {
     expect(() => resolveCheckpoint(join(root, 'nope'))).toThrow(/no such folder/);
   });
 
+  it('a checkpoint that fails to write leaves no temporary folder and the earlier checkpoints as they were', () => {
+    const root = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'checkpoints');
+    const w = (v: number) => new Map([['model', new Map([['w', { shape: [1], data: Float32Array.of(v) }]])]]);
+    saveCheckpoint(root, 1, { tensors: w(1), state: { step: 1 } }, 5);
+    // A tensor the writer refuses (as a full disk would fail it) half-way through the folder.
+    const bad = new Map([...w(2), ['optimizer', new Map([['m', { shape: [1], data: Float32Array.of(1), dtype: 'F64' as never }]])]]);
+    expect(() => saveCheckpoint(root, 2, { tensors: bad, state: { step: 2 } }, 5)).toThrow(/F64/);
+    expect(readdirSync(root)).toEqual(['step-0000001']);
+    expect(Array.from(new LoadedCheckpoint(join(root, 'step-0000001')).read('model').get('w')!.data)).toEqual([1]);
+  });
+
   it('the JSON-lines log drops records after a resumed step', () => {
     const log = new JsonlLog(join(mkdtempSync(join(tmpdir(), 'log-')), 'log.jsonl'));
     log.write({ type: 'start', step: 0 });

@@ -1,6 +1,7 @@
 // The run's JSON-lines log: one object per line (step records, events). On resume the lines
 // after the checkpoint's step are dropped, so the file reads as one uninterrupted run.
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { describeWriteError, writeFileAtomic } from '@opensora-ts/kernels';
 
 export interface LogRecord {
   type: string;
@@ -12,7 +13,11 @@ export class JsonlLog {
   constructor(readonly path: string) {}
 
   write(record: LogRecord): void {
-    appendFileSync(this.path, JSON.stringify(record) + '\n');
+    try {
+      appendFileSync(this.path, JSON.stringify(record) + '\n');
+    } catch (err) {
+      throw describeWriteError(err, this.path);
+    }
   }
 
   read(): LogRecord[] {
@@ -32,8 +37,6 @@ export class JsonlLog {
   /** Keeps records up to `step` (records without a step are kept); rewritten atomically. */
   truncateAfter(step: number): void {
     const kept = this.read().filter((r) => r.step === undefined || r.step <= step);
-    const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, kept.map((r) => JSON.stringify(r) + '\n').join(''));
-    renameSync(tmp, this.path);
+    writeFileAtomic(this.path, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   }
 }

@@ -1,9 +1,9 @@
 // What every training run shares: its output folder (config, log, plot, checkpoints), messages,
 // the per-micro-step random seeds that make a resumed run draw what the uninterrupted one drew,
 // and the stop on a non-finite loss.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { mixSeed } from '@opensora-ts/kernels';
+import { describeStaleTemps, lockFolder, mixSeed, removeStaleTemps, writeFileAtomic } from '@opensora-ts/kernels';
 import { JsonlLog } from './jsonl-log.js';
 import { movingAverage, writeLossPlot, type PlotPoint } from './loss-plot.js';
 import type { Progress } from './progress.js';
@@ -23,7 +23,26 @@ export function runPaths(outDir: string): RunPaths {
 
 export function prepareRunFolder(paths: RunPaths, config: unknown): void {
   mkdirSync(paths.checkpoints, { recursive: true });
-  writeFileSync(paths.config, JSON.stringify(config, null, 2) + '\n');
+  writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
+}
+
+/**
+ * Runs `fn` holding the run folder's lock (`OUT/.lock`: PID and host), so a second trainer on the
+ * same folder refuses to start, naming the PID; a lock left by a killed trainer is taken over with a
+ * line. Temporary files of killed runs in the folder and its checkpoints/ are removed first.
+ */
+export async function withRunFolder<T>(outDir: string, say: (line: string) => void, fn: () => Promise<T>): Promise<T> {
+  const out = resolve(outDir);
+  const lock = lockFolder(out, { hint: 'stop that trainer first, or choose another --out.', onTakeOver: say });
+  try {
+    for (const dir of [out, join(out, 'checkpoints')]) {
+      const line = describeStaleTemps(removeStaleTemps(dir));
+      if (line) say(line);
+    }
+    return await fn();
+  } finally {
+    lock.release();
+  }
 }
 
 /** Random streams of a micro-step: every draw of micro-step m depends on (seed, m, stream) only. */

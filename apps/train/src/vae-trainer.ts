@@ -32,7 +32,7 @@ import { lrSchedule } from './lr-schedule.js';
 import { buildVae, weightsPath } from './models.js';
 import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';
-import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM } from './run-context.js';
+import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM, withRunFolder } from './run-context.js';
 
 export type VaeTrainOptions = TrainOptions<VaeTrainConfig>;
 
@@ -53,6 +53,10 @@ interface VaeState {
 const LAST_LAYER = 'decoder.conv_out.weight';
 
 export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
+  return withRunFolder(o.outDir, o.log ?? ((l: string) => process.stderr.write(l + '\n')), () => trainVaeLocked(o));
+}
+
+async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
   const cfg = o.config;
   const say = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const ckptDir = (o.resume ?? cfg.load) ? resolveCheckpoint((o.resume ?? cfg.load)!) : null;

@@ -2,6 +2,8 @@
 // sidecar with --config), the demo model unless --weights names official-format checkpoints.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { initRuntime } from '@opensora-ts/kernels';
+import { mediaType } from '@opensora-ts/data';
+import { referenceKindProblem } from './references.js';
 import { runSample } from './run.js';
 import { COND_TYPES, MAX_SEED, mergeSettings, parseSettings, readSettingsFile, type SampleSettingsInput } from './settings.js';
 import { WEIGHTS_LAYOUT_HELP } from './weights-folder.js';
@@ -96,6 +98,23 @@ export function flagsToSettings(o: Record<string, unknown>, explicit: (k: string
   set('refine_url', 'refineUrl');
   set('refine_model', 'refineModel');
   if (o.image !== undefined && o.video !== undefined) throw new InvalidArgumentError('pass either --image or --video, not both (use "reference_path": "a.png;b.png" in a prompt for two references).');
+  for (const [flag, want] of [['image', 'image'], ['video', 'video']] as const) {
+    const v = o[flag] as string | undefined;
+    if (v === undefined) continue;
+    for (const p of v.split(';').map((x) => x.trim()).filter(Boolean)) {
+      // Whether the file exists is checked when the run starts (references.ts).
+      const problem = referenceKindProblem(p, `--${flag}`);
+      if (problem) throw new InvalidArgumentError(problem);
+      const kind = mediaType(p);
+      if (kind !== want) {
+        throw new InvalidArgumentError(
+          want === 'image'
+            ? `--image ${p}: is a video; pass it as --video ${p} (its first frames condition the clip, v2v_head), or give a still image (.png, .jpg) to --image.`
+            : `--video ${p}: is an image; pass it as --image ${p} (i2v_head).`,
+        );
+      }
+    }
+  }
   set('reference_path', 'image');
   set('reference_path', 'video');
   set('cond_type', 'condType');

@@ -11,6 +11,8 @@ export interface PromptItem {
   referencePaths: string[];
   /** Its JSON "mask_strategy" (t2v extension), or ''. */
   maskStrategy: string;
+  /** True when the references came from --image/--video (reference_path) rather than the prompt's JSON. */
+  referenceFromFlag?: boolean;
 }
 
 /** Reads a prompt file: one prompt per line, blank lines skipped. */

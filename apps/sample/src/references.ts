@@ -1,6 +1,8 @@
 // Reference images and videos for I2V/V2V: read through the data package (ffmpeg), resized and
 // center-cropped to the run's size as the reference does, and encoded by the VAE to latents
 // [C, T', h, w] (posterior sampled, seeded, as the reference's encode samples it).
+import { existsSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { decodeFrames, mediaType, readImage, resizeCropImage, resizeCropVideo } from '@opensora-ts/data';
 import { tf, type Tensor } from '@opensora-ts/kernels';
 import type { ChunkedVideoCodec } from '@opensora-ts/vae';
@@ -10,6 +12,38 @@ export interface ReferenceClip {
   kind: 'image' | 'video';
   /** [1, 3, T, H, W] in [-1, 1]. */
   pixels: Tensor;
+}
+
+/**
+ * What is wrong with a reference file's name, or null: a folder, or neither an image nor a video
+ * (by extension). `name` is how the user gave it ('--image', 'prompt 2\'s "reference_path"').
+ */
+export function referenceKindProblem(path: string, name: string): string | null {
+  if (existsSync(path) && statSync(path).isDirectory()) return `${name} ${path}: is a folder; give one image (.png, .jpg) or video (.mp4) file.`;
+  if (!mediaType(path)) {
+    const ext = extname(path).toLowerCase();
+    const text = ['.txt', '.csv', '.json', '.md', ''].includes(ext);
+    return `${name} ${path}: ${ext ? `a ${ext} file` : 'a file without an extension'} is neither an image nor a video; give a .png or .jpg image${name === '--image' ? '' : ' or an .mp4 video'}${text ? ' (prompts from a file go to --prompt-path)' : ''}.`;
+  }
+  return null;
+}
+
+/** referenceKindProblem, and a file that does not exist. */
+export function referenceProblem(path: string, name: string): string | null {
+  if (!existsSync(path)) return `${name} ${path}: no such file (relative paths are from the current folder, ${process.cwd()}).`;
+  return referenceKindProblem(path, name);
+}
+
+/** Checks every prompt's reference files before any model is loaded. */
+export function checkReferences(items: readonly { referencePaths: string[]; referenceFromFlag?: boolean }[]): void {
+  for (const [i, item] of items.entries()) {
+    for (const p of item.referencePaths) {
+      // From the command line: --image for images, --video for videos (cli.ts checked which is which).
+      const name = item.referenceFromFlag ? (mediaType(p) === 'video' ? '--video' : '--image') : `prompt ${i}'s "reference_path"`;
+      const problem = referenceProblem(p, name);
+      if (problem) throw new Error(problem);
+    }
+  }
 }
 
 /** Reads a reference file at (height, width); videos keep at most `maxFrames` frames from the start. */

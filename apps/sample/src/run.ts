@@ -10,6 +10,8 @@ import { outputPath, prepareOutputs, sidecarPath, writeJsonAtomic, writeSample }
 import { parsePromptLine, preparePromptText, readPromptFile, type PromptItem } from './prompts.js';
 import { createProgress, peakRssMiB, type Progress } from './progress.js';
 import type { SampleSettings } from './settings.js';
+import { checkOutFlags } from './out-flags.js';
+import { checkReferences } from './references.js';
 import { resolveImageSize } from './size.js';
 import { checkVideoSize } from '@opensora-ts/vae';
 import type { PromptTokens, RefineOptions } from '@opensora-ts/conditioning';
@@ -45,7 +47,10 @@ export function collectPrompts(s: SampleSettings): PromptItem[] {
   if (lines.length === 0) throw new Error('no prompt: pass --prompt "a red circle moves to the left" or --prompt-path FILE (one prompt per line).');
   return lines.map((l) => {
     const item = parsePromptLine(l);
-    if (item.referencePaths.length === 0 && s.reference_path) item.referencePaths = s.reference_path.split(';').map((p) => p.trim()).filter(Boolean);
+    if (item.referencePaths.length === 0 && s.reference_path) {
+      item.referencePaths = s.reference_path.split(';').map((p) => p.trim()).filter(Boolean);
+      item.referenceFromFlag = true;
+    }
     return item;
   });
 }
@@ -87,6 +92,8 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
   const started = performance.now();
   const progress = io.progress ?? createProgress();
   const items = collectPrompts(s);
+  checkOutFlags(s);
+  checkReferences(items);
   const models = loadModels({ weights: s.weights, textCache: s.text_cache, textEncoder: s.text_encoder });
   try {
     if (models.demoManifest?.status === 'untrained-placeholder') {

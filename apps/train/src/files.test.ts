@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LoadedCheckpoint, listCheckpoints, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { JsonlLog } from './jsonl-log.js';
-import { lossPlotPng, movingAverage } from './loss-plot.js';
+import { lossPlotPng, movingAverage, writeLossPlot } from './loss-plot.js';
 
 describe('checkpoints', () => {
   it('writes whole folders, keeps the newest K, and resolves run folders', () => {
@@ -52,5 +52,18 @@ describe('loss plot', () => {
     expect(png.readUInt32BE(16)).toBeGreaterThan(600); // width at 2x zoom
     expect(movingAverage([1, 2, 3, 4], 2)).toEqual([1, 1.5, 2.5, 3.5]);
     expect(existsSync('/nonexistent')).toBe(false);
+  });
+
+  it('keeps RSS flat over repeated renders (resvg buffers freed with each render)', async () => {
+    // Each render in this thread used to keep ~5 MiB of resvg's native memory (V8 never saw it, so GC
+    // did not run for it): 12 renders took ~100 MiB. The bound leaves room for allocator noise.
+    const pts = Array.from({ length: 2000 }, (_, i) => ({ step: i + 1, value: 1 / (i + 1), series: 'loss' }));
+    const dir = mkdtempSync(join(tmpdir(), 'plot-'));
+    for (let i = 0; i < 3; i++) await writeLossPlot(join(dir, 'loss.png'), pts);
+    const before = process.memoryUsage().rss;
+    for (let i = 0; i < 12; i++) await writeLossPlot(join(dir, 'loss.png'), pts);
+    const grown = (process.memoryUsage().rss - before) / 2 ** 20;
+    expect(grown).toBeLessThan(40);
+    expect(readdirSync(dir)).toEqual(['loss.png']);
   });
 });

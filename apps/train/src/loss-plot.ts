@@ -1,7 +1,8 @@
-// Loss curves as PNG: a vega-lite spec rendered to SVG by vega (no browser), rasterised by resvg.
+// Loss curves as PNG: a vega-lite spec rendered to SVG by vega (no browser), rasterised by resvg
+// (in a worker thread, see lossPlotPng).
 // Generic over series (step, value, series name) so the eval app can plot its curves the same way.
-import { writeFileSync, renameSync } from 'node:fs';
-import { Resvg } from '@resvg/resvg-js';
+import { Worker } from 'node:worker_threads';
+import { writeFileAtomic } from '@opensora-ts/kernels';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
@@ -52,19 +53,30 @@ export async function lossPlotSvg(points: readonly PlotPoint[], o: LossPlotOptio
   }
 }
 
-/** PNG bytes of the plot. */
+/**
+ * PNG bytes of the plot, rendered in a short-lived worker thread (./plot-worker.mjs): resvg's native
+ * buffers are freed when the thread exits, so a run drawing its plot at every checkpoint keeps a flat RSS
+ * (in this thread they grew ~5 MiB per render; scripts/plot-rss.ts measures it).
+ */
 export async function lossPlotPng(points: readonly PlotPoint[], o: LossPlotOptions = {}): Promise<Buffer> {
-  const svg = await lossPlotSvg(points, o);
-  const png = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: FONT }, fitTo: { mode: 'zoom', value: 2 } }).render().asPng();
-  return Buffer.from(png);
+  // Plain JavaScript importing only npm packages: no loader hooks (tsx) needed in the thread.
+  const worker = new Worker(new URL('./plot-worker.mjs', import.meta.url), { workerData: { spec: lossPlotSpec(points, o), font: FONT, zoom: 2 }, execArgv: [] });
+  try {
+    const png = await new Promise<Uint8Array>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the plot renderer stopped (exit ${code}) before it gave a PNG.`)));
+    });
+    return Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  } finally {
+    await worker.terminate();
+  }
 }
 
-/** Writes the PNG (temporary name, then rename). */
+/** Writes the PNG (temporary name, then rename; a failure leaves the previous plot). */
 export async function writeLossPlot(path: string, points: readonly PlotPoint[], o: LossPlotOptions = {}): Promise<void> {
   const png = await lossPlotPng(points, o);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, png);
-  renameSync(tmp, path);
+  writeFileAtomic(path, png);
 }
 
 /** Moving average over a window (smooths a noisy per-step loss for the plot). */

@@ -65,7 +65,7 @@ export function buildDit(cfg: DitTrainConfig, text: TextEncoder, zChannels: numb
     const path = weightsPath(from_pretrained);
     try {
       const report = loadSTDiT3Weights(model, path, { strict: false, adapt_16ch });
-      if (report.missing.length || report.unexpected.length) log(`model: partial load (kept initial values for missing keys)\n${formatLoadReport(report, path)}`);
+      if (report.missing.length || report.unexpected.length) log(`model: partial load (kept initial values for missing keys)\n${formatLoadReport(report, path, '')}`);
       log(`model: ${type} weights from ${path}${adapt_16ch ? ' (adapt_16ch)' : ''}: ${report.loaded} tensors`);
     } catch (err) {
       model.dispose();

@@ -68,7 +68,7 @@ export function findStateDict(top: PyValue, file: string, entry?: string): Found
     if (tensors.size === 0) {
       throw new CheckpointError(
         `${file}: holds no tensors: its top-level keys are ${listKeys(top) || 'none'}, and none of ${STATE_DICT_WRAPPERS.map((w) => `'${w}'`).join(', ')} ` +
-          `is a dict of tensors. Save the model's state_dict() (or pass the key that holds it).`,
+          `is a dict of tensors. Save the model's weights with torch.save(model.state_dict(), path), or convert the file to .safetensors.`,
       );
     }
   }

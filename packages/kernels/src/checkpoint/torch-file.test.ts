@@ -154,7 +154,7 @@ describe('TorchCheckpointFile', () => {
     const file = join(dir, 'optimizer.pt');
     writeTorchSave(file, { state: {}, param_groups: [{ lr: 0.001 }] });
     expect(message(() => new TorchCheckpointFile(file))).toMatch(
-      /optimizer\.pt: holds no tensors: its top-level keys are 'state', 'param_groups', and none of 'ema', 'state_dict', 'model', 'module' is a dict of tensors/,
+      /optimizer\.pt: holds no tensors: its top-level keys are 'state', 'param_groups', and none of 'ema', 'state_dict', 'model', 'module' is a dict of tensors\. Save the model's weights with torch\.save\(model\.state_dict\(\), path\)/,
     );
   });
 });

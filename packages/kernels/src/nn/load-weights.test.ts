@@ -111,6 +111,9 @@ describe('loadModuleWeights', () => {
     writeSafetensors(file, sd);
     const net = new Net();
     expect(() => loadModuleWeights(net, file)).toThrow(/missing key 'decoder\.conv\.bias' \(expected \[4\]\)[\s\S]*unexpected key 'decoder\.extra'/);
+    // The advice is for whoever sees it, a command-line user included: no API option such as { strict: false }.
+    expect(() => loadModuleWeights(net, file)).toThrow(/unexpected key 'decoder\.extra'\n {2}Check that the checkpoint is the one the model config describes \(its type and sizes/);
+    expect(() => loadModuleWeights(net, file)).not.toThrow(/strict/);
     const before = (await valuesOf(net)).get('decoder.conv.bias');
     const report = loadModuleWeights(net, file, { strict: false });
     expect(report.missing).toEqual(['decoder.conv.bias']);

@@ -282,8 +282,14 @@ export class ModuleList<M extends Module = Module> extends Module {
   }
 }
 
-/** One message listing every problem, e.g. `weights.safetensors: missing key 'final_layer.linear.weight' (expected [128,1152])`. */
-export function formatLoadReport(r: LoadReport, source = 'state dict'): string {
+/** The advice at the end of a load report: words a command-line user can act on (no API options). */
+export const LOAD_REPORT_HINT = 'Check that the checkpoint is the one the model config describes (its type and sizes, e.g. depth, hidden_size, in_channels), and that the file is the model and not another part.';
+
+/**
+ * One message listing every problem, e.g. `weights.safetensors: missing key 'final_layer.linear.weight' (expected [128,1152])`,
+ * ending with `hint` (default LOAD_REPORT_HINT; '' for none).
+ */
+export function formatLoadReport(r: LoadReport, source = 'state dict', hint = LOAD_REPORT_HINT): string {
   const lines: string[] = [];
   for (const k of r.missing) lines.push(`missing key '${k}' (expected [${r.expectedShapes[k] ?? '?'}])`);
   for (const m of r.mismatched) lines.push(`key '${m.key}' has shape [${m.found}], expected [${m.expected}]`);
@@ -291,5 +297,5 @@ export function formatLoadReport(r: LoadReport, source = 'state dict'): string {
   const head = `${source}: ${r.missing.length} missing, ${r.unexpected.length} unexpected, ${r.mismatched.length} misshaped keys`;
   const shown = lines.slice(0, 40);
   const more = lines.length > shown.length ? `\n  ... and ${lines.length - shown.length} more` : '';
-  return `${head}\n  ${shown.join('\n  ')}${more}\n  Check that the checkpoint matches the model config, or load with { strict: false }.`;
+  return `${head}\n  ${shown.join('\n  ')}${more}${hint ? `\n  ${hint}` : ''}`;
 }

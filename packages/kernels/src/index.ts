@@ -38,7 +38,7 @@ export { TorchCheckpointFile } from './checkpoint/torch-file.js';
 export type { TorchFileOptions } from './checkpoint/torch-file.js';
 export { STATE_DICT_WRAPPERS } from './checkpoint/state-dict.js';
 
-export { Module, ModuleList, Parameter, StateDictError, formatLoadReport, withShapesOnly } from './nn/module.js';
+export { Module, ModuleList, Parameter, StateDictError, formatLoadReport, LOAD_REPORT_HINT, withShapesOnly } from './nn/module.js';
 export type { ParameterOptions, BufferEntry, LoadReport, LoadOptions, StateDictInput, StateDictValue } from './nn/module.js';
 export { loadModuleWeights } from './nn/load-weights.js';
 export type { LoadModuleWeightsOptions, WeightTransform } from './nn/load-weights.js';

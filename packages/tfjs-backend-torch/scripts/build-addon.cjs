@@ -10,7 +10,9 @@ const name = '@opensora-ts/tfjs-backend-torch';
 const found = spawnSync(process.execPath, [join(__dirname, 'detect-libtorch.cjs'), 'json'], { encoding: 'utf8' });
 const lib = found.status === 0 ? JSON.parse(found.stdout) : { found: false, reason: (found.stderr || 'detect-libtorch failed').trim().split('\n').pop() };
 if (!lib.found) {
-  process.stderr.write(`${name}: no libtorch found, addon not built (${lib.reason}); the 'torch' backend is unavailable. Set LIBTORCH or OPENSORA_PYTHON, or install libtorch-dev.\n`);
+  const earlier = existsSync(join(root, 'build', 'Release', 'opensora_torch.node'));
+  const effect = earlier ? 'the addon built earlier stays in place' : "the 'torch' backend is unavailable";
+  process.stderr.write(`${name}: no libtorch found, addon not built (${lib.reason}); ${effect}. Set LIBTORCH or OPENSORA_PYTHON, or install libtorch-dev.\n`);
   process.exit(0);
 }
 const args = ['rebuild', '--jobs=1'];

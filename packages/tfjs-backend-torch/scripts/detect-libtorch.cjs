@@ -2,6 +2,7 @@
 //   1. LIBTORCH: a libtorch folder (include/, lib/, as PyTorch's zip ships it);
 //   2. the `torch` of OPENSORA_PYTHON, else of python3 (a pip wheel ships headers and libs);
 //   3. Debian's libtorch-dev (headers under /usr/include, libs in the multiarch folder).
+// LIBTORCH or OPENSORA_PYTHON, when set, is the only place looked at.
 // `node detect-libtorch.cjs json` prints everything found (or why nothing was) as JSON;
 // `... include|libs|defines|std` print what binding.gyp needs, space-separated.
 const { spawnSync } = require('node:child_process');
@@ -95,21 +96,15 @@ function fromDebian() {
 }
 
 function detect() {
+  // An explicit LIBTORCH or OPENSORA_PYTHON is the only place looked at: building against
+  // another libtorch than the one asked for would be a surprise.
+  if (process.env.LIBTORCH) return fromFolder(path.resolve(process.env.LIBTORCH), `LIBTORCH=${process.env.LIBTORCH}`);
+  if (process.env.OPENSORA_PYTHON) return fromPython(process.env.OPENSORA_PYTHON);
   const tried = [];
-  if (process.env.LIBTORCH) {
-    const r = fromFolder(path.resolve(process.env.LIBTORCH), `LIBTORCH=${process.env.LIBTORCH}`);
+  for (const r of [fromPython('python3'), fromDebian()]) {
     if (r.found) return r;
     tried.push(r.reason);
   }
-  const pythons = process.env.OPENSORA_PYTHON ? [process.env.OPENSORA_PYTHON] : ['python3'];
-  for (const py of pythons) {
-    const r = fromPython(py);
-    if (r.found) return r;
-    tried.push(r.reason);
-  }
-  const r = fromDebian();
-  if (r.found) return r;
-  tried.push(r.reason);
   return { found: false, reason: tried.join('; ') };
 }
 

@@ -1,8 +1,8 @@
 // opensora-eval: flags and config in, the eval package's protocol called, progress and files out.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { initRuntime, tf, type BackendName } from '@opensora-ts/kernels';
+import { initRuntime, tf, writeFileAtomic, type BackendName } from '@opensora-ts/kernels';
 import { decodeFrames, readMetadata, writeVideo } from '@opensora-ts/data';
 import { loadTextEncoder } from '@opensora-ts/conditioning';
 import { loadSTDiT3, stdit3FlowModelFn, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
@@ -176,7 +176,7 @@ async function samplesCommand(o: {
   console.log(JSON.stringify(summary));
   if (o.json) {
     mkdirSync(dirname(resolve(o.json)), { recursive: true });
-    writeFileSync(resolve(o.json), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileAtomic(resolve(o.json), `${JSON.stringify(summary, null, 2)}\n`);
   }
   const name = o.name ?? (o.sampler ? basename(o.sampler) : 'samples');
   if (o.out || o.report) await finish(name, o.out, o.report, { ...newResults(name), samples: r });

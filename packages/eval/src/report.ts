@@ -1,7 +1,8 @@
 // A Markdown report of one or more runs side by side, with PNG plots: loss per timestep, loss per
 // bucket, PSNR per frame. Tables carry one column per run so two checkpoints compare at a glance.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@opensora-ts/kernels';
 import { evalLossTables } from './eval-loss.js';
 import { groupedBarSpec, lineChartSpec, renderPng, type BarDatum, type LineSeries } from './plots.js';
 import type { EvalResults } from './results.js';
@@ -20,10 +21,9 @@ export interface WrittenReport {
 const f4 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(4));
 const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
 
+/** Temporary name, then rename (kernels' writeFileAtomic): a failure leaves the previous file and no partial one. */
 function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  writeFileAtomic(path, data);
 }
 
 /** Unique labels for runs (two runs with one name get #2). */

@@ -1,6 +1,7 @@
 // The results file every command writes and `report` reads: one JSON object per run, each section
 // present when that evaluation ran.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '@opensora-ts/kernels';
 import type { AdherenceSummary } from './adherence.js';
 import type { EvalLossReport } from './eval-loss.js';
 import type { ReconstructionMetrics } from './vae-metrics.js';
@@ -80,8 +81,6 @@ export function writeResults(path: string, r: EvalResults, merge = true): EvalRe
       out = r;
     }
   }
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(out, null, 2)}\n`);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(out, null, 2)}\n`);
   return out;
 }

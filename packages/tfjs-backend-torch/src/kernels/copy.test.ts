@@ -73,3 +73,21 @@ describe.skipIf(!torchAvailable())('data movement on torch', () => {
     }
   });
 });
+
+describe.skipIf(!torchAvailable())('empty and scalar tensors on torch', () => {
+  it('zero-size inputs and outputs keep their shapes', () => {
+    expectSameOnBothBackends(() => [
+      tf.add(tf.zeros([0, 3]), 1),
+      tf.sum(tf.zeros([2, 0]), 1),
+      tf.slice(rand([3, 4], 1), [1, 0], [0, 4]),
+      tf.matMul(tf.zeros([2, 0]), tf.zeros([0, 3])),
+      tf.transpose(tf.zeros([0, 2, 3]), [2, 0, 1]),
+    ], 0, 0);
+  });
+  it('scalars through elementwise ops, reductions and reshape', () => {
+    expectSameOnBothBackends(() => {
+      const s = tf.scalar(2.5);
+      return [tf.mul(s, rand([2, 2], 1)), tf.exp(s), tf.sum(rand([3], 2)), tf.reshape(s, [1, 1]), tf.cast(s, 'int32')];
+    }, 1e-6, 1e-6);
+  });
+});

@@ -7,6 +7,9 @@
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
+#ifdef OST_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <cstring>
 #include <string>
@@ -237,7 +240,28 @@ napi_value Memory(napi_env env, napi_callback_info info) {
     check(env, napi_create_object(env, &o), "memory");
     check(env, napi_set_named_property(env, o, "tensors", makeNumber(env, static_cast<double>(g->table.count()))), "memory");
     check(env, napi_set_named_property(env, o, "bytes", makeNumber(env, static_cast<double>(g->table.bytes()))), "memory");
+#ifdef OST_WITH_CUDA
+    if (g->device.is_cuda()) {
+      // The caching allocator's view: bytes handed out now and at peak, and bytes reserved from the driver.
+      auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(g->device.index());
+      napi_value c;
+      check(env, napi_create_object(env, &c), "memory");
+      check(env, napi_set_named_property(env, c, "allocated", makeNumber(env, static_cast<double>(s.allocated_bytes[0].current))), "memory");
+      check(env, napi_set_named_property(env, c, "peak", makeNumber(env, static_cast<double>(s.allocated_bytes[0].peak))), "memory");
+      check(env, napi_set_named_property(env, c, "reserved", makeNumber(env, static_cast<double>(s.reserved_bytes[0].current))), "memory");
+      check(env, napi_set_named_property(env, o, "cuda", c), "memory");
+    }
+#endif
     return o;
+  });
+}
+
+napi_value ResetPeakMemory(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+#ifdef OST_WITH_CUDA
+    if (g->device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(g->device.index());
+#endif
+    return nullptr;
   });
 }
 
@@ -270,6 +294,7 @@ NAPI_MODULE_INIT() {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"memory", nullptr, Memory, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resetPeakMemory", nullptr, ResetPeakMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value dtypes;

@@ -95,6 +95,19 @@ function fromDebian() {
   return { found: true, source: 'libtorch-dev (system)', root: '/usr', version: versionFromHeader(inc), include: [path.join(inc, 'torch', 'csrc', 'api', 'include')], libs: flags, abi: undefined, cuda: false };
 }
 
+/** A folder holding cuda_runtime.h: CUDA_HOME / CUDA_PATH, /usr/local/cuda*, or the pip nvidia wheels beside torch. */
+function cudaIncludeDir(torchRoot) {
+  const candidates = [];
+  for (const v of [process.env.CUDA_HOME, process.env.CUDA_PATH]) if (v) candidates.push(path.join(v, 'include'));
+  const nvidia = path.join(torchRoot, '..', 'nvidia');
+  for (const sub of ['cu13', 'cuda_runtime']) candidates.push(path.join(nvidia, sub, 'include'));
+  candidates.push('/usr/local/cuda/include');
+  if (fs.existsSync('/usr/local')) {
+    for (const d of fs.readdirSync('/usr/local').filter((n) => /^cuda-\d/.test(n)).sort().reverse()) candidates.push(path.join('/usr/local', d, 'include'));
+  }
+  return candidates.find((d) => fs.existsSync(path.join(d, 'cuda_runtime.h')));
+}
+
 function detect() {
   // An explicit LIBTORCH or OPENSORA_PYTHON is the only place looked at: building against
   // another libtorch than the one asked for would be a surprise.
@@ -113,7 +126,18 @@ function finish(r) {
   // libtorch 2.x headers use C++20 features; 1.x builds as C++17.
   const major = Number((r.version || '1').split('.')[0]);
   const defines = r.abi !== undefined ? [`_GLIBCXX_USE_CXX11_ABI=${r.abi}`] : [];
-  return { ...r, std: major >= 2 ? 'c++20' : 'c++17', defines };
+  let include = r.include;
+  // Linked against libtorch_cuda and CUDA's runtime headers at hand (c10/cuda includes them):
+  // the addon also reads the CUDA caching allocator's statistics. Without the headers CUDA
+  // still works; tf.memory() then lacks the allocator's numbers.
+  if (r.libs.includes('-ltorch_cuda')) {
+    const cudaInc = cudaIncludeDir(r.root);
+    if (cudaInc) {
+      defines.push('OST_WITH_CUDA');
+      include = [...include, cudaInc];
+    }
+  }
+  return { ...r, include, std: major >= 2 ? 'c++20' : 'c++17', defines };
 }
 
 const result = finish(detect());

@@ -31,8 +31,13 @@ export interface TorchAddon {
   setDevice(device: string): string;
   setThreads(n: number): number;
   info(): { version: string; cuda: boolean; cudaDevices: number; device: string; threads: number; ops: string[] };
-  /** Live tensors and the bytes of their distinct storages. */
-  memory(): { tensors: number; bytes: number };
+  /**
+   * Live tensors and the bytes of their distinct storages; on a CUDA device also the caching
+   * allocator's bytes (allocated now, at peak since the last reset, reserved from the driver).
+   */
+  memory(): { tensors: number; bytes: number; cuda?: { allocated: number; peak: number; reserved: number } };
+  /** Restarts the CUDA allocator's peak (no-op on the CPU). */
+  resetPeakMemory(): void;
 }
 
 /** Where the build puts the addon (src/ and dist/ are both one level below the package root). */

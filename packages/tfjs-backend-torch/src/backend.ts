@@ -20,6 +20,19 @@ interface TensorData {
   values?: tf.backend_util.BackendValues;
 }
 
+/** What tf.memory() gains on this backend (merged into the engine's own counts). */
+export interface TorchMemoryInfo {
+  unreliable: boolean;
+  /** Bytes of the distinct libtorch storages this backend holds. */
+  numBytesInTorch: number;
+  numTensorsInTorch: number;
+  device: string;
+  /** CUDA only: the caching allocator's bytes in use, at peak (since resetPeakMemory) and reserved. */
+  cudaAllocatedBytes?: number;
+  cudaPeakBytes?: number;
+  cudaReservedBytes?: number;
+}
+
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 const ON_DEVICE: ReadonlySet<tf.DataType> = new Set(['float32', 'int32', 'bool']);
@@ -104,9 +117,20 @@ export class TorchBackend extends tf.KernelBackend {
     return this.store.numDataIds();
   }
 
-  override memory(): { unreliable: boolean; numBytesInTorch: number; numTensorsInTorch: number; device: string } {
+  override memory(): TorchMemoryInfo {
     const m = this.addon.memory();
-    return { unreliable: false, numBytesInTorch: m.bytes, numTensorsInTorch: m.tensors, device: this.addon.info().device };
+    const info: TorchMemoryInfo = { unreliable: false, numBytesInTorch: m.bytes, numTensorsInTorch: m.tensors, device: this.addon.info().device };
+    if (m.cuda) {
+      info.cudaAllocatedBytes = m.cuda.allocated;
+      info.cudaPeakBytes = m.cuda.peak;
+      info.cudaReservedBytes = m.cuda.reserved;
+    }
+    return info;
+  }
+
+  /** Restarts the CUDA caching allocator's peak count (cudaPeakBytes in memory()); no-op on the CPU. */
+  resetPeakMemory(): void {
+    this.addon.resetPeakMemory();
   }
 
   override floatPrecision(): 32 {

@@ -89,7 +89,6 @@ napi_value Upload(napi_env env, napi_callback_info info) {
     std::vector<int64_t> shape = getInts(env, a[1], "upload: shape");
     int code = static_cast<int>(getInt(env, a[2], "upload: dtype"));
     at::ScalarType st = scalarTypeOf(code);
-    size_t elemSize = st == at::kBool ? 1 : 4;
     bool typeOk = (st == at::kFloat && type == napi_float32_array) || (st == at::kInt && type == napi_int32_array) ||
                   (st == at::kBool && (type == napi_uint8_array || type == napi_int8_array));
     if (!typeOk) throw JsError("upload: the typed array does not match dtype code " + std::to_string(code));
@@ -106,7 +105,6 @@ napi_value Upload(napi_env env, napi_callback_info info) {
       at::Tensor host = at::from_blob(data, shape, opts);
       t = g->device.is_cpu() ? host.clone() : host.to(g->device);
     }
-    (void)elemSize;
     return makeNumber(env, static_cast<double>(g->table.add(std::move(t))));
   });
 }

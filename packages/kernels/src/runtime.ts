@@ -133,15 +133,21 @@ function candidates(wanted?: string): Candidate[] {
  * then registers its kernels before failing; check for the binding first to stay quiet.
  */
 function assertTfjsNodeBinding(pkg: string): void {
-  const root = dirname(requireHere.resolve(`${pkg}/package.json`));
+  let root: string;
+  try {
+    root = dirname(requireHere.resolve(`${pkg}/package.json`));
+  } catch {
+    throw new Error('not installed (an optional peer dependency)');
+  }
   const lib = join(root, 'lib');
   const found = existsSync(lib) && readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
   if (!found) throw new Error('installed without its libtensorflow binding (its install step downloads it)');
 }
 
+/** The first line of the error, whole: a reason cut short loses its fix. */
 function shortReason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0]!.slice(0, 160);
+  return msg.split('\n')[0]!;
 }
 
 /**

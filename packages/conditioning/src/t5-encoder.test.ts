@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom, tf, writeSafetensors, type HostTensor } from '@opensora-ts/kernels';
 import { RESIDENT_LIMIT_BYTES, T5Encoder, relativePositionBucket } from './t5-encoder.js';
 import { T5Tokenizer } from './t5-tokenizer.js';
-import { MemoryWeights, type WeightSource } from './t5-weights.js';
+import { CheckpointWeights, MemoryWeights, type WeightSource } from './t5-weights.js';
 import type { T5Config } from './t5-config.js';
 import { seededT5Weights } from './demo-encoder.js';
 import { buildUnigramTokenizerJson } from './unigram-tokenizer.js';
@@ -205,6 +205,26 @@ describe('T5Encoder', () => {
     expect(n.states.shape).toEqual([3, 1, MAX_LEN, config.d_model]);
     n.states.dispose();
     n.mask.dispose();
+    enc.dispose();
+  });
+
+  it('layer by layer, reads each block in a worker while the one before runs, with forward()\'s numbers', async () => {
+    const enc = T5Encoder.fromFolder(dir, { layerByLayer: true });
+    const weights = (enc as unknown as { weights: CheckpointWeights }).weights;
+    const asked: string[][] = [];
+    const original = weights.readInBackground.bind(weights);
+    weights.readInBackground = (keys) => (asked.push([...keys]), original(keys));
+    const tok = enc.tokenizer.batch(prompts, MAX_LEN);
+    const ids = tf.tensor2d(tok.ids, [2, MAX_LEN], 'int32');
+    const mask = tf.tensor2d(tok.mask, [2, MAX_LEN], 'int32');
+    const before = tf.memory().numTensors;
+    const streamed = await enc.forwardAsync(ids, mask);
+    const plain = enc.forward(ids, mask);
+    expect(Array.from(streamed.dataSync())).toEqual(Array.from(plain.dataSync()));
+    expect(asked.map((keys) => keys[0])).toEqual(Array.from({ length: config.num_layers }, (_, i) => `encoder.block.${i}.layer.0.layer_norm.weight`));
+    tf.dispose([streamed, plain]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ids, mask]);
     enc.dispose();
   });
 

@@ -181,43 +181,91 @@ export class T5Encoder implements TextEncoder {
    * `output_hidden_states`: index 0 is the embedding output), then the final output.
    */
   forward(ids: tf.Tensor, mask: tf.Tensor, hiddenStates?: tf.Tensor[]): tf.Tensor {
+    let { x, bias } = this.begin(ids, mask);
+    for (let i = 0; i < this.config.num_layers; i++) {
+      hiddenStates?.push(x.clone());
+      const w: BlockWeights = {};
+      for (const k of this.blockKeys(i)) w[k] = this.weight(k);
+      x = this.runBlock(i, x, w, bias);
+      for (const t of Object.values(w)) this.release(t);
+    }
+    return this.finish(x, bias, hiddenStates);
+  }
+
+  /**
+   * forward() for a layer-by-layer encoder whose weights can be read in the background: block
+   * i + 1 is read and upcast in a worker thread while block i runs, so reading T5-XXL's 9-19 GB
+   * mostly hides behind its compute. The same numbers as forward().
+   */
+  async forwardAsync(ids: tf.Tensor, mask: tf.Tensor): Promise<tf.Tensor> {
+    const background = this.weights.readInBackground?.bind(this.weights);
+    if (this.resident || !background) return this.forward(ids, mask);
+    const fetch = (i: number) => {
+      const keys = this.blockKeys(i);
+      return background(keys).then((hosts) => new Map(keys.map((k, j) => [k, hosts[j]!])));
+    };
+    let next = fetch(0);
+    let { x, bias } = this.begin(ids, mask);
+    try {
+      for (let i = 0; i < this.config.num_layers; i++) {
+        const hosts = await next;
+        if (i + 1 < this.config.num_layers) next = fetch(i + 1);
+        const w: BlockWeights = {};
+        for (const [k, h] of hosts) w[k] = tf.tensor(h.data as Float32Array, h.shape, 'float32');
+        x = this.runBlock(i, x, w, bias);
+        tf.dispose(Object.values(w));
+      }
+    } catch (err) {
+      tf.dispose([x, bias]);
+      // A read still in flight must not reject unobserved.
+      await next.catch(() => {});
+      throw err;
+    }
+    return this.finish(x, bias);
+  }
+
+  /** The embedding output and the attention bias (relative positions + padding mask) of a batch. */
+  private begin(ids: tf.Tensor, mask: tf.Tensor): { x: tf.Tensor; bias: tf.Tensor } {
     const [B, L] = ids.shape as [number, number];
-    const { num_heads: H, d_kv: dk, d_model: D, layer_norm_epsilon: eps } = this.config;
-    const embKey = this.embeddingKey();
-    const emb = this.weight(embKey);
-    let x = tf.tidy(() => tf.gather(emb, ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32')));
+    const emb = this.weight(this.embeddingKey());
+    const x = tf.tidy(() => tf.gather(emb, ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32')));
     this.release(emb);
     const posBias = this.positionBias(L);
     // Padding keys get the most negative float32, as the reference's extended attention mask.
     const bias = tf.tidy(() => tf.add(posBias, tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4028234663852886e38).reshape([B, 1, 1, L])));
     posBias.dispose();
-    for (let i = 0; i < this.config.num_layers; i++) {
-      hiddenStates?.push(x.clone());
-      const names = key.block(i);
-      const w: BlockWeights = {};
-      for (const k of this.blockKeys(i)) w[k] = this.weight(k);
-      const next = tf.tidy(() => {
-        const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, L, H, dk]), [0, 2, 1, 3]);
-        const h = tf.reshape(rms(x, w[names.ln0]!, eps), [B * L, D]);
-        const q = heads(tf.matMul(h, w[names.q]!, false, true));
-        const k = heads(tf.matMul(h, w[names.k]!, false, true));
-        const v = heads(tf.matMul(h, w[names.v]!, false, true));
-        const scores = tf.add(tf.matMul(q, k, false, true), bias);
-        const ctx = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores, -1), v), [0, 2, 1, 3]), [B * L, H * dk]);
-        const x1 = tf.add(x, tf.reshape(tf.matMul(ctx, w[names.o]!, false, true), [B, L, D]));
-        const h2 = tf.reshape(rms(x1, w[names.ln1]!, eps), [B * L, D]);
-        const inner = gated(this.config)
-          ? tf.mul(act(this.config, tf.matMul(h2, w[names.wi0]!, false, true)), tf.matMul(h2, w[names.wi1]!, false, true))
-          : act(this.config, tf.matMul(h2, w[names.wi]!, false, true));
-        return tf.add(x1, tf.reshape(tf.matMul(inner, w[names.wo]!, false, true), [B, L, D]));
-      });
-      x.dispose();
-      x = next;
-      for (const t of Object.values(w)) this.release(t);
-    }
+    return { x, bias };
+  }
+
+  /** One encoder block on x [B, L, D] (disposed); returns its output. */
+  private runBlock(i: number, x: tf.Tensor, w: BlockWeights, bias: tf.Tensor): tf.Tensor {
+    const [B, L] = x.shape as [number, number, number];
+    const { num_heads: H, d_kv: dk, d_model: D, layer_norm_epsilon: eps } = this.config;
+    const names = key.block(i);
+    const next = tf.tidy(() => {
+      const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, L, H, dk]), [0, 2, 1, 3]);
+      const h = tf.reshape(rms(x, w[names.ln0]!, eps), [B * L, D]);
+      const q = heads(tf.matMul(h, w[names.q]!, false, true));
+      const k = heads(tf.matMul(h, w[names.k]!, false, true));
+      const v = heads(tf.matMul(h, w[names.v]!, false, true));
+      const scores = tf.add(tf.matMul(q, k, false, true), bias);
+      const ctx = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores, -1), v), [0, 2, 1, 3]), [B * L, H * dk]);
+      const x1 = tf.add(x, tf.reshape(tf.matMul(ctx, w[names.o]!, false, true), [B, L, D]));
+      const h2 = tf.reshape(rms(x1, w[names.ln1]!, eps), [B * L, D]);
+      const inner = gated(this.config)
+        ? tf.mul(act(this.config, tf.matMul(h2, w[names.wi0]!, false, true)), tf.matMul(h2, w[names.wi1]!, false, true))
+        : act(this.config, tf.matMul(h2, w[names.wi]!, false, true));
+      return tf.add(x1, tf.reshape(tf.matMul(inner, w[names.wo]!, false, true), [B, L, D]));
+    });
+    x.dispose();
+    return next;
+  }
+
+  /** The final RMS norm; frees x and the bias. */
+  private finish(x: tf.Tensor, bias: tf.Tensor, hiddenStates?: tf.Tensor[]): tf.Tensor {
     bias.dispose();
     const fin = this.weight(key.finalNorm);
-    const out = tf.tidy(() => rms(x, fin, eps));
+    const out = tf.tidy(() => rms(x, fin, this.config.layer_norm_epsilon));
     this.release(fin);
     x.dispose();
     hiddenStates?.push(out.clone());
@@ -228,7 +276,13 @@ export class T5Encoder implements TextEncoder {
     const tok = this.tokenizer.batch(prompts, this.maxLength);
     const ids = tf.tensor2d(tok.ids, [tok.batch, tok.length], 'int32');
     const mask = tf.tensor2d(tok.mask, [tok.batch, tok.length], 'int32');
-    const hidden = this.forward(ids, mask);
+    let hidden: tf.Tensor;
+    try {
+      hidden = await this.forwardAsync(ids, mask);
+    } catch (err) {
+      tf.dispose([ids, mask]);
+      throw err;
+    }
     ids.dispose();
     const states = tf.tidy(() => hidden.expandDims(1));
     hidden.dispose();

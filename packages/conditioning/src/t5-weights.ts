@@ -9,6 +9,8 @@ export interface WeightSource {
   read(key: string): HostTensor;
   /** The tensor's shape, without reading it; throws naming the key when absent. */
   shape(key: string): number[];
+  /** Several tensors as read() gives them, read in a worker thread where the source can (optional). */
+  readInBackground?(keys: readonly string[]): Promise<HostTensor[]>;
   readonly description: string;
   close(): void;
 }
@@ -32,6 +34,11 @@ export class CheckpointWeights implements WeightSource {
   read(key: string): HostTensor {
     if (!this.checkpoint.has(key)) throw new Error(`${this.description}: missing tensor '${key}'; is this a T5 v1.1 encoder checkpoint (keys 'shared.weight', 'encoder.block.N...')?`);
     return this.checkpoint.read(key);
+  }
+  readInBackground(keys: readonly string[]): Promise<HostTensor[]> {
+    const missing = keys.find((k) => !this.checkpoint.has(k));
+    if (missing !== undefined) return Promise.reject(new Error(`${this.description}: missing tensor '${missing}'.`));
+    return this.checkpoint.readInBackground(keys);
   }
   shape(key: string): number[] {
     if (!this.checkpoint.has(key)) throw new Error(`${this.description}: missing tensor '${key}'.`);

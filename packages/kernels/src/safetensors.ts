@@ -3,6 +3,7 @@
 // memory holds one tensor at a time. Writes go to a temporary name and are renamed.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { decodeFloats, makeHalfTable } from './float-decode.js';
 import { withAtomicFileSync, type AtomicWriteOptions } from './files.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'BOOL' | 'F64' | 'U8' | 'I8' | 'I16';
@@ -24,28 +25,12 @@ export interface HostTensor {
   finite?: boolean;
 }
 
-/** Whether no float32 in `bits` has an all-ones exponent (NaN, +-Inf); one pass, monomorphic. */
-function finite32(bits: Int32Array): boolean {
-  let bad = 0;
-  for (let i = 0; i < bits.length; i++) bad |= ((bits[i]! & 0x7f800000) + 0x00800000) & 0x80000000;
-  return bad === 0;
-}
-
 /** Bytes per element of each stored dtype. */
 export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 let f16Table: Float32Array | undefined;
-/** Node 20 has no Float16Array: a 65536-entry table decodes half floats exactly. */
 function halfTable(): Float32Array {
-  if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    t[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return (f16Table = t);
+  return (f16Table ??= makeHalfTable());
 }
 
 function floatToHalf(x: number): number {
@@ -85,34 +70,12 @@ export function decodeTensor(stored: SafetensorsDtype, shape: number[], bytes: B
   const ab = (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
   switch (stored) {
     case 'F32':
-      return { dtype: 'float32', shape, data: new Float32Array(ab), stored, finite: finite32(new Int32Array(ab)) };
+    case 'BF16':
+    case 'F16':
+      return { dtype: 'float32', shape, stored, ...decodeFloats(stored, ab, n, stored === 'F16' ? halfTable() : null) };
     case 'F64': {
       const data = Float32Array.from(new Float64Array(ab));
-      return { dtype: 'float32', shape, data, stored, finite: finite32(new Int32Array(data.buffer)) };
-    }
-    case 'BF16': {
-      // The upcast is a shift; an all-ones exponent (NaN, +-Inf) is noted in the same pass.
-      const u16 = new Uint16Array(ab);
-      const u32 = new Uint32Array(n);
-      let bad = 0;
-      for (let i = 0; i < n; i++) {
-        const h = u16[i]!;
-        u32[i] = h << 16;
-        bad |= ((h & 0x7f80) + 0x80) & 0x8000;
-      }
-      return { dtype: 'float32', shape, data: new Float32Array(u32.buffer), stored, finite: bad === 0 };
-    }
-    case 'F16': {
-      const u16 = new Uint16Array(ab);
-      const t = halfTable();
-      const out = new Float32Array(n);
-      let bad = 0;
-      for (let i = 0; i < n; i++) {
-        const h = u16[i]!;
-        out[i] = t[h]!;
-        bad |= ((h & 0x7c00) + 0x400) & 0x8000;
-      }
-      return { dtype: 'float32', shape, data: out, stored, finite: bad === 0 };
+      return { dtype: 'float32', shape, data, stored, finite: decodeFloats('F32', data.buffer, n, null).finite };
     }
     case 'I32':
       return { dtype: 'int32', shape, data: new Int32Array(ab), stored };
@@ -210,6 +173,12 @@ export class SafetensorsFile {
     const e = this.entries.get(key);
     if (!e) throw new SafetensorsError(`${this.path}: no tensor named '${key}' (the file has ${this.entries.size} tensors).`);
     return e;
+  }
+
+  /** Where one tensor's bytes lie in the file. */
+  location(key: string): { offset: number; length: number } {
+    const [s, t] = this.info(key).data_offsets;
+    return { offset: this.dataStart + s, length: t - s };
   }
 
   /** Raw bytes of one tensor as stored. */

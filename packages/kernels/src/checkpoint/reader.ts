@@ -6,6 +6,7 @@
 import { SafetensorsFile, type HostTensor, type SafetensorsDtype } from '../safetensors.js';
 import { countNonFinite, describeNonFinite } from '../finite.js';
 import { CheckpointError } from './errors.js';
+import { BackgroundReader, BACKGROUND_DTYPES } from './background-reader.js';
 import { checkpointShards } from './resolve.js';
 import { TorchCheckpointFile, fileMagic, isLegacyTorch, isZip, type TorchFileOptions } from './torch-file.js';
 
@@ -17,6 +18,15 @@ export interface CheckpointTensorInfo {
   shape: number[];
   /** The file holding the tensor. */
   file: string;
+}
+
+/** Where a tensor's stored bytes lie: one little-endian run of `length` bytes at `offset` in `file`. */
+export interface TensorLocation {
+  file: string;
+  offset: number;
+  length: number;
+  dtype: SafetensorsDtype;
+  shape: number[];
 }
 
 export interface CheckpointReader {
@@ -36,6 +46,12 @@ export interface CheckpointReader {
    * A float tensor holding NaN or +-Inf throws a CheckpointError naming the key (unless `allowNonFinite`).
    */
   read(key: string): HostTensor;
+  /**
+   * Several tensors, as read() gives them, read and decoded in a worker thread so that the caller
+   * can compute meanwhile (T5-XXL reads its next block while this one runs). Falls back to read()
+   * for tensors not stored as one plain run, and everywhere a worker cannot start.
+   */
+  readInBackground(keys: readonly string[]): Promise<HostTensor[]>;
   close(): void;
 }
 
@@ -55,6 +71,7 @@ interface TensorFile {
   has(key: string): boolean;
   info(key: string): { dtype: SafetensorsDtype; shape: number[] };
   read(key: string): HostTensor;
+  location(key: string): { offset: number; length: number } | null;
   close(): void;
 }
 
@@ -84,6 +101,7 @@ function openFile(file: string, options: OpenCheckpointOptions, notes: string[])
       return { dtype: e.dtype, shape: [...e.shape] };
     },
     read: (k) => f.read(k),
+    location: (k) => f.location(k),
     close: () => f.close(),
   };
 }
@@ -96,6 +114,7 @@ class Checkpoint implements CheckpointReader {
   private readonly byKey = new Map<string, TensorFile>();
 
   private readonly allowNonFinite: boolean;
+  private background: BackgroundReader | undefined;
 
   constructor(
     readonly path: string,
@@ -154,7 +173,29 @@ class Checkpoint implements CheckpointReader {
 
   read(key: string): HostTensor {
     const f = this.fileOf(key);
-    const t = f.read(key);
+    return this.checked(f, key, f.read(key));
+  }
+
+  async readInBackground(keys: readonly string[]): Promise<HostTensor[]> {
+    const located = keys.map((key) => {
+      const f = this.fileOf(key);
+      const at = f.location(key);
+      const { dtype, shape } = f.info(key);
+      return at && BACKGROUND_DTYPES.has(dtype) ? { file: f.path, ...at, dtype, shape } : null;
+    });
+    const work = located.filter((l): l is TensorLocation => l !== null);
+    const decoded = work.length ? await (this.background ??= new BackgroundReader()).read(work) : [];
+    let next = 0;
+    return keys.map((key, i) => {
+      const f = this.fileOf(key);
+      if (!located[i]) return this.read(key);
+      const d = decoded[next++]!;
+      return this.checked(f, key, { dtype: 'float32', shape: [...located[i]!.shape], data: d.data, stored: located[i]!.dtype, finite: d.finite });
+    });
+  }
+
+  /** A float tensor with NaN or +-Inf is refused naming the key, unless allowNonFinite. */
+  private checked(f: TensorFile, key: string, t: HostTensor): HostTensor {
     if (t.dtype === 'float32' && !this.allowNonFinite && t.finite !== true) {
       const bad = countNonFinite(t.data);
       if (bad.first >= 0) {
@@ -170,6 +211,8 @@ class Checkpoint implements CheckpointReader {
   close(): void {
     for (const f of this.opened) f.close();
     this.opened.length = 0;
+    this.background?.close();
+    this.background = undefined;
   }
 }
 

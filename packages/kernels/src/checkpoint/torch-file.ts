@@ -169,6 +169,20 @@ export class TorchCheckpointFile {
     return { dtype: t.storage.dtype, shape: [...t.shape] };
   }
 
+  /**
+   * Where one tensor's bytes lie in the file, when they are one little-endian run in a stored
+   * (uncompressed) entry, as torch.save writes parameters; null otherwise (read() handles every case).
+   */
+  location(key: string): { offset: number; length: number } | null {
+    const t = this.entries.get(key);
+    if (!t || this.bigEndian) return null;
+    const e = this.zip.entry(this.storageEntry(t));
+    const n = product(t.shape);
+    if (!e || e.method !== 0 || n === 0 || !isContiguous(t.shape, t.stride)) return null;
+    const size = DTYPE_BYTES[t.storage.dtype];
+    return { offset: e.dataOffset + t.offset * size, length: n * size };
+  }
+
   /** One tensor, decoded for compute (floats as float32), contiguous. */
   read(key: string): HostTensor {
     const t = this.entries.get(key);

@@ -165,7 +165,8 @@ export async function childJob(job: Job): Promise<unknown> {
   const encoder = T5Encoder.fromFolder(job.dir, { layerByLayer: true, maxLength: TOKENS });
   const ids = tf.tensor2d(inputs.get('input_ids')!.data as Int32Array, [1, TOKENS], 'int32');
   const mask = tf.tensor2d(inputs.get('attention_mask')!.data as Int32Array, [1, TOKENS], 'int32');
-  const out = encoder.forward(ids, mask);
+  // As encode() runs it: block i + 1 read in a worker while block i computes.
+  const out = await encoder.forwardAsync(ids, mask);
   out.dataSync();
   const ms = performance.now() - t0;
   const peak_rss_mb = peakRssMb();

@@ -1,7 +1,7 @@
 // Loads the compiled addon (build/Release/opensora_native.node) and types its functions.
 // The .node file is built by `node-gyp rebuild` at install; when that failed, loading throws
 // an Error that says so and how to fix it, and callers fall back to tfjs's cpu backend.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -47,19 +47,38 @@ export const addonPath = fileURLToPath(new URL('../build/Release/opensora_native
 
 let loaded: NativeAddon | undefined;
 
+/** Written by scripts/build-addon.cjs when the build at install failed: the reason, one line. */
+export const buildErrorPath = fileURLToPath(new URL('../build/install-error.txt', import.meta.url));
+
+/**
+ * How to get the addon, for npm and pnpm users of the published package (not a workspace
+ * command): what the build needs, how to let pnpm run it, and the rebuild command.
+ */
+export const ADDON_FIX =
+  'It is compiled at install and needs a C++17 compiler and OpenBLAS (Debian/Ubuntu: apt-get install g++ make python3 libopenblas-dev). ' +
+  'pnpm 10 runs dependency build scripts only when allowed: run `pnpm approve-builds` and select @opensora-ts/tfjs-backend-native ' +
+  '(or list it under onlyBuiltDependencies in pnpm-workspace.yaml), then `pnpm rebuild @opensora-ts/tfjs-backend-native`; ' +
+  'npm: `npm rebuild @opensora-ts/tfjs-backend-native --foreground-scripts` (npm 11 first: `npm install-scripts approve @opensora-ts/tfjs-backend-native`).';
+
+/** Why the addon file is absent: the build failed at install (with its reason), or never ran. */
+function whyNotBuilt(): string {
+  if (existsSync(buildErrorPath)) {
+    const reason = readFileSync(buildErrorPath, 'utf8').trim().split('\n')[0];
+    return `its build at install failed: ${reason}`;
+  }
+  return 'no build/Release/opensora_native.node: its install script did not run (pnpm 10 skips it until approved; --ignore-scripts skips it)';
+}
+
 export function loadAddon(): NativeAddon {
   if (loaded) return loaded;
   if (!existsSync(addonPath)) {
-    throw new Error(
-      `@opensora-ts/tfjs-backend-native: the native addon is not built (no ${addonPath}). ` +
-        'Install a C++ compiler and libopenblas-dev, then run `pnpm --filter @opensora-ts/tfjs-backend-native build:addon`.',
-    );
+    throw new Error(`@opensora-ts/tfjs-backend-native: the native addon is not built (${whyNotBuilt()}). ${ADDON_FIX}`);
   }
   try {
     loaded = createRequire(import.meta.url)(addonPath) as NativeAddon;
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new Error(`@opensora-ts/tfjs-backend-native: the native addon failed to load (${why}); rebuild it with \`node-gyp rebuild\`.`);
+    throw new Error(`@opensora-ts/tfjs-backend-native: the native addon failed to load (${why}). Rebuild it: ${ADDON_FIX}`);
   }
   return loaded;
 }

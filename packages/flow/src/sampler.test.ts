@@ -133,6 +133,28 @@ describe('RFlowSampler, t2v', () => {
     disposeText(tx);
   });
 
+  it('AbortSignal.timeout fires during a sample whose model computes synchronously', async () => {
+    const sampler = new RFlowSampler({ numSamplingSteps: 30, useFlawFix: false });
+    const tx = text(1);
+    const before = tf.memory().numTensors;
+    const inner = standIn([]);
+    let steps = 0;
+    // Each step blocks the thread for 20 ms and resolves at once, as a tfjs-cpu model does.
+    const busy: AsyncModelFn = async (x, t, c) => {
+      const until = Date.now() + 20;
+      while (Date.now() < until);
+      steps++;
+      return inner(x, t, c);
+    };
+    const started = Date.now();
+    const run = sampler.sample(busy, { text: tx, meta, shape: [1, 4, 3, 4, 4], signal: AbortSignal.timeout(100), checkFinite: false });
+    await expect(run).rejects.toThrow(expect.objectContaining({ name: 'TimeoutError' }));
+    expect(steps).toBeLessThan(30);
+    expect(Date.now() - started).toBeLessThan(400);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeText(tx);
+  });
+
   it('draws the same initial noise from the same seed', async () => {
     const sampler = new RFlowSampler({ numSamplingSteps: 2, useFlawFix: false });
     const tx = text(1);

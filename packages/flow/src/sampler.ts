@@ -85,6 +85,11 @@ export interface SampleOptions {
   /** Mask-strategy frame mask [B][T] (1 = generate, edit_ratio on reference frames). */
   frameMask?: number[][];
   onProgress?: (p: SampleProgress) => void;
+  /**
+   * Checked before every step (the sampler yields to the event loop there, so timers such as
+   * `AbortSignal.timeout(ms)` fire during a long sample); an aborted sample rejects with the
+   * signal's reason and releases its tensors. A step already running is not interrupted.
+   */
   signal?: AbortSignal;
   /**
    * Check after every step that the latent is finite and throw a NonFiniteError naming the step
@@ -125,6 +130,14 @@ function captionBatch(text: TextConditioning, B: number, copies: 2 | 3): { y: Te
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason ?? new Error('sampling was aborted');
 }
+
+/**
+ * Lets timers and I/O run between steps: a model that computes synchronously (tfjs-cpu, native)
+ * resolves its promises as microtasks, so without this an `AbortSignal.timeout()`, a SIGINT
+ * handler or a progress redraw would wait for the whole sample.
+ */
+const yieldToEventLoop: () => Promise<void> =
+  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
 
 export class RFlowSampler {
   readonly config: Required<RFlowSamplerConfig>;
@@ -193,6 +206,7 @@ export class RFlowSampler {
       let noiseAdded = o.frameMask?.map((r) => r.map((v) => v === 1));
 
       for (let i = 0; i < timesteps.length; i++) {
+        await yieldToEventLoop();
         checkAborted(o.signal);
         const t = timesteps[i]!;
         let x0: Tensor | undefined;

@@ -11,18 +11,14 @@ import {
   trainingLoss,
   type EvalBatch,
 } from '@opensora-ts/flow';
-import { SeededRandom, tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, clipGradNorm, Ema, lrSchedule, SeededRandom, tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn, type STDiT3 } from '@opensora-ts/stdit';
-import { AdamW } from './adamw.js';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DitTrainConfig } from './config.js';
 import { openDataSource, ensureDataset } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
-import { Ema } from './ema.js';
-import { clipGradNorm } from './grad-clip.js';
 import { JsonlLog } from './jsonl-log.js';
 import { LatentEncoder, type EncodedBatch } from './latents.js';
-import { lrSchedule } from './lr-schedule.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
 import { createProgress, type Progress } from './progress.js';
 import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM, type RunPaths, withRunFolder } from './run-context.js';

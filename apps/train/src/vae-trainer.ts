@@ -6,7 +6,7 @@
 // and combined linearly, so the update equals the reference's single backward of the sum.
 import { join } from 'node:path';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
-import { mixSeed, readCheckpoint, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, clipGradNorm, lrSchedule, mixSeed, readCheckpoint, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
   adaptiveGeneratorWeight,
   ChunkedVideoCodec,
@@ -19,16 +19,13 @@ import {
   type GanLossOptions,
   type OpenSoraVAE,
 } from '@opensora-ts/vae';
-import { AdamW } from './adamw.js';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { VaeTrainConfig } from './config.js';
 import { ensureDataset, openDataSource } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
 import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type TrainOptions, type TrainResult } from './dit-trainer.js';
 import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
-import { clipGradNorm } from './grad-clip.js';
 import { JsonlLog } from './jsonl-log.js';
-import { lrSchedule } from './lr-schedule.js';
 import { buildVae, weightsPath } from './models.js';
 import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';

@@ -64,6 +64,13 @@ export { causalPad3d, upsampleNearest3d, modulate, toChannelsLast, toChannelsFir
 export { setFusedKernelsEnabled, fusedKernelAvailable } from './fused/registry.js';
 export type { FusedKernelName } from './fused/registry.js';
 
+export { AdamW } from './optim/adamw.js';
+export type { AdamWOptions, AdamWState } from './optim/adamw.js';
+export { Ema } from './optim/ema.js';
+export { clipGradNorm } from './optim/clip-grad.js';
+export { lrSchedule } from './optim/lr-schedule.js';
+export type { LrSchedule, LrScheduleOptions } from './optim/lr-schedule.js';
+
 export { loadParityCase, tensorDistance, compareParityOutput } from './parity.js';
 export type {
   ParityCase,

@@ -3,19 +3,15 @@
 // same fixed synthetic batch, same threads). A step is: the rectified-flow training loss (logit-
 // normal timesteps with the resolution/length shift, noise, the velocity prediction, MSE),
 // backward, clip_grad_norm 1.0, AdamW (lr 1e-4, eps 1e-15, weight decay 0) and the EMA update
-// (decay 0.99). AdamW, the clipping and the EMA are the train app's own files, so the bench times
-// the code that trains; the loss is flow's `trainingLoss`, as in apps/train/src/dit-trainer.ts.
+// (decay 0.99). AdamW, the clipping and the EMA are kernels' optim, which the train app uses, so the
+// bench times the code that trains; the loss is flow's `trainingLoss`, as in apps/train/src/dit-trainer.ts.
 // Rows give ms per step and samples/s; before timing, both sides compute the per-sample loss at
 // fixed timesteps and noise on the initial weights, and the torch row reports how far apart they are.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TimeSampler, trainingLoss, type VideoMeta } from '@opensora-ts/flow';
-import { SeededRandom, tf } from '@opensora-ts/kernels';
+import { AdamW, clipGradNorm, Ema, SeededRandom, tf } from '@opensora-ts/kernels';
 import { STDiT3, parseSTDiT3Config, stdit3FlowModelFn, type STDiT3ConfigInput } from '@opensora-ts/stdit';
-// The train app exports nothing as a package; its optimizer pieces only import kernels.
-import { AdamW } from '../../../../apps/train/src/adamw.js';
-import { Ema } from '../../../../apps/train/src/ema.js';
-import { clipGradNorm } from '../../../../apps/train/src/grad-clip.js';
 import { useBackend } from '../backends.js';
 import type { SuiteOptions } from '../cli.js';
 import { runIsolated } from '../isolated.js';

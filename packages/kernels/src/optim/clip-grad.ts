@@ -1,6 +1,6 @@
 // clip_grad_norm_ over every gradient together (the reference's max_norm=grad_clip): the total
 // L2 norm, and when it exceeds max_norm every gradient scaled by max_norm / (norm + 1e-6).
-import { tf } from '@opensora-ts/kernels';
+import { tf } from '../tf.js';
 
 /** Returns the clipped gradients (new tensors; the inputs are left alone) and the norm before clipping. */
 export function clipGradNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number | null): { grads: Map<string, tf.Tensor>; norm: number } {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { tf } from '@opensora-ts/kernels';
+import { tf } from '../tf.js';
 import { AdamW } from './adamw.js';
-import { clipGradNorm } from './grad-clip.js';
+import { clipGradNorm } from './clip-grad.js';
 import { lrSchedule } from './lr-schedule.js';
 
 describe('AdamW', () => {

@@ -1,7 +1,8 @@
 // AdamW over named tf.Variables with PyTorch's update order (decoupled weight decay, bias
 // correction, eps added after sqrt(v)/sqrt(1-beta2^t)), as HybridAdam(adamw_mode=True) does. The
 // moments are variables of their own so a checkpoint can save and restore them exactly.
-import { tf, type HostTensor } from '@opensora-ts/kernels';
+import { tf } from '../tf.js';
+import type { HostTensor } from '../safetensors.js';
 
 export interface AdamWOptions {
   lr: number;

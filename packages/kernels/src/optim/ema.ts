@@ -1,7 +1,9 @@
 // The EMA copy of the model: float32 variables for every parameter, updated as
 // ema = decay·ema + (1 - decay)·param for the trainable ones (frozen ones keep their copy), as the
 // reference's update_ema. Saved in the model's state-dict layout so it loads like any checkpoint.
-import { tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
+import { tf } from '../tf.js';
+import type { Module } from '../nn/module.js';
+import type { HostTensor, WritableTensor } from '../safetensors.js';
 
 export class Ema {
   private readonly shadow = new Map<string, tf.Variable>();

@@ -26,6 +26,7 @@ struct Instance {
   TensorTable table;
   OpTable ops;
   at::Device device{at::kCPU};
+  Precision precision = Precision::fp32;
 };
 
 Instance* g = nullptr;  // one per process (libtorch is process-global); worker threads share it
@@ -183,6 +184,57 @@ napi_value Run(napi_env env, napi_callback_info info) {
   });
 }
 
+const char* precisionName(Precision p) { return p == Precision::tf32 ? "tf32" : p == Precision::bf16 ? "bf16" : "fp32"; }
+
+/** cuBLAS / cuDNN may use TF32 only under tf32 (libtorch lets cuDNN by default: fp32 must say no). */
+void setPrecisionOf(Precision p) {
+  at::globalContext().setAllowTF32CuBLAS(p == Precision::tf32);
+  at::globalContext().setAllowTF32CuDNN(p == Precision::tf32);
+  g->precision = p;
+}
+
+/** Runs bf16 matmul, conv (and its backward) and attention once on the device; throws what failed. */
+void probeBf16(const at::Device& d) {
+  auto o = at::TensorOptions().dtype(at::kBFloat16).device(d);
+  const char* what = "matmul";
+  try {
+    at::matmul(at::ones({2, 3}, o), at::ones({3, 2}, o));
+    what = "conv3d";
+    at::Tensor x = at::ones({1, 2, 3, 4, 4}, o), w = at::ones({2, 2, 3, 3, 3}, o);
+    at::convolution(x, w, c10::nullopt, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, false, {0, 0, 0}, 1);
+    what = "conv3d backward";
+    at::convolution_backward(at::ones({1, 2, 3, 4, 4}, o), x, w, c10::nullopt, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, false, {0, 0, 0}, 1, {true, true, false});
+    what = "conv2d";
+    at::convolution(at::ones({1, 2, 4, 4}, o), at::ones({2, 2, 3, 3}, o), c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1);
+  } catch (const c10::Error& e) {
+    throw JsError(std::string("precision 'bf16': this libtorch (") + libtorchVersion() + ") cannot run " + what + " in bfloat16 on " + d.str() + ": " + e.what_without_backtrace());
+  }
+}
+
+napi_value SetPrecision(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1, "setPrecision");
+    std::string name = getString(env, a[0], "setPrecision: precision");
+    Precision p;
+    if (name == "fp32") {
+      p = Precision::fp32;
+    } else if (name == "tf32") {
+      if (!g->device.is_cuda()) {
+        throw JsError("precision 'tf32': TF32 is a CUDA tensor-core mode and the device is " + g->device.str() +
+                      ", where float32 matmul and conv are already full fp32; use fp32 (default) or bf16 there");
+      }
+      p = Precision::tf32;
+    } else if (name == "bf16") {
+      probeBf16(g->device);
+      p = Precision::bf16;
+    } else {
+      throw JsError("precision '" + name + "': expected fp32, tf32 or bf16");
+    }
+    setPrecisionOf(p);
+    return makeString(env, precisionName(p));
+  });
+}
+
 napi_value SetDevice(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto a = args(env, info, 1, "setDevice");
@@ -197,6 +249,7 @@ napi_value SetDevice(napi_env env, napi_callback_info info) {
       throw JsError("device '" + name + "': expected cpu or cuda[:N]");
     }
     if (g->table.count() > 0 && d != g->device) throw JsError("setDevice: " + std::to_string(g->table.count()) + " tensors are still alive on " + g->device.str());
+    if (d != g->device) setPrecisionOf(Precision::fp32);  // precision is chosen per device, after it
     g->device = d;
     return makeString(env, d.str());
   });
@@ -224,6 +277,7 @@ napi_value Info(napi_env env, napi_callback_info info) {
     check(env, napi_set_named_property(env, o, "cudaDevices", makeNumber(env, cuda ? at::detail::getCUDAHooks().getNumGPUs() : 0)), "info");
     check(env, napi_set_named_property(env, o, "device", makeString(env, g->device.str())), "info");
     check(env, napi_set_named_property(env, o, "threads", makeNumber(env, at::get_num_threads())), "info");
+    check(env, napi_set_named_property(env, o, "precision", makeString(env, precisionName(g->precision))), "info");
     check(env, napi_create_array_with_length(env, g->ops.size(), &ops), "info");
     uint32_t i = 0;
     for (const auto& kv : g->ops) check(env, napi_set_element(env, ops, i++, makeString(env, kv.first)), "info");
@@ -267,6 +321,14 @@ napi_value ResetPeakMemory(napi_env env, napi_callback_info info) {
 
 at::Device currentDevice() { return g->device; }
 
+Precision currentPrecision() { return g->precision; }
+
+at::Tensor lowp(const at::Tensor& t) {
+  return g->precision == Precision::bf16 && t.scalar_type() == at::kFloat ? t.to(at::kBFloat16) : t;
+}
+
+at::Tensor fullp(const at::Tensor& t) { return t.scalar_type() == at::kBFloat16 ? t.to(at::kFloat) : t; }
+
 }  // namespace ost
 
 using namespace ost;
@@ -282,6 +344,7 @@ NAPI_MODULE_INIT() {
     addNormOps(g->ops);
     addAttentionOps(g->ops);
     // Never freed: tensors may outlive any one environment, and libtorch is torn down at exit.
+    setPrecisionOf(Precision::fp32);
   }
   napi_property_descriptor props[] = {
       {"upload", nullptr, Upload, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -290,6 +353,7 @@ NAPI_MODULE_INIT() {
       {"run", nullptr, Run, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setDevice", nullptr, SetDevice, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"memory", nullptr, Memory, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"resetPeakMemory", nullptr, ResetPeakMemory, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -29,6 +29,18 @@ using OpTable = std::map<std::string, OpFn>;
 /** Where new tensors are made (set by the glue from OPENSORA_DEVICE / setDevice). */
 at::Device currentDevice();
 
+/**
+ * OPENSORA_PRECISION (set by the glue, setPrecision): fp32 (default, parity), tf32 (CUDA only:
+ * cuBLAS and cuDNN may use TF32 tensor cores) or bf16 (matmul, conv and attention compute in
+ * bfloat16; their float32 inputs are cast down and their outputs back up, so tfjs sees float32).
+ */
+enum class Precision { fp32, tf32, bf16 };
+Precision currentPrecision();
+/** A float32 operand in the compute dtype of matmul / conv / attention (bf16 under bf16). */
+at::Tensor lowp(const at::Tensor& t);
+/** A result back in float32 when lowp changed its dtype; others as they are. */
+at::Tensor fullp(const at::Tensor& t);
+
 void addElementwiseOps(OpTable& t);
 void addReduceOps(OpTable& t);
 void addCopyOps(OpTable& t);

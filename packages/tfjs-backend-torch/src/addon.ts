@@ -30,7 +30,13 @@ export interface TorchAddon {
   /** 'cpu' | 'cuda' | 'cuda:N'; throws when CUDA is unusable or tensors are alive. Returns the device. */
   setDevice(device: string): string;
   setThreads(n: number): number;
-  info(): { version: string; cuda: boolean; cudaDevices: number; device: string; threads: number; ops: string[] };
+  /**
+   * 'fp32' | 'tf32' | 'bf16' for matmul, conv and attention (OPENSORA_PRECISION); throws for tf32
+   * off CUDA and for bf16 where this libtorch cannot run it on the device. setDevice resets it to
+   * fp32 when the device changes.
+   */
+  setPrecision(precision: string): string;
+  info(): { version: string; cuda: boolean; cudaDevices: number; device: string; threads: number; precision: string; ops: string[] };
   /**
    * Live tensors and the bytes of their distinct storages; on a CUDA device also the caching
    * allocator's bytes (allocated now, at peak since the last reset, reserved from the driver).
@@ -40,8 +46,11 @@ export interface TorchAddon {
   resetPeakMemory(): void;
 }
 
-/** Where the build puts the addon (src/ and dist/ are both one level below the package root). */
-export const addonPath = fileURLToPath(new URL('../build/Release/opensora_torch.node', import.meta.url));
+/**
+ * Where the build puts the addon (src/ and dist/ are both one level below the package root);
+ * OPENSORA_TORCH_ADDON names another build (e.g. one against a second libtorch, for the benches).
+ */
+export const addonPath = process.env.OPENSORA_TORCH_ADDON || fileURLToPath(new URL('../build/Release/opensora_torch.node', import.meta.url));
 
 let loaded: TorchAddon | undefined;
 

@@ -12,7 +12,15 @@ export interface RegisterTorchOptions {
   device?: string;
   /** libtorch's intra-op threads; default OPENSORA_THREADS, then every available core. */
   threads?: number;
+  /**
+   * Compute precision of matmul, conv and attention: 'fp32' (default; parity), 'tf32' (CUDA only)
+   * or 'bf16' (tensors stay float32 for tfjs; those ops cast in and out). Defaults to
+   * OPENSORA_PRECISION, then 'fp32'.
+   */
+  precision?: TorchPrecision;
 }
+
+export type TorchPrecision = 'fp32' | 'tf32' | 'bf16';
 
 export interface TorchBackendInfo {
   /** libtorch's version (from its headers at build time), e.g. '2.13.0' or '1.13.0'. */
@@ -21,6 +29,8 @@ export interface TorchBackendInfo {
   /** Whether this libtorch can use CUDA here. */
   cuda: boolean;
   threads: number;
+  /** Compute precision of matmul, conv and attention ('fp32', 'tf32' or 'bf16'). */
+  precision: TorchPrecision;
   /** Kernels that run as ATen calls. */
   kernels: string[];
   /** Kernels that ran through the host round trip so far, with counts. */
@@ -69,6 +79,12 @@ function deviceWanted(opts: RegisterTorchOptions): string {
   return d;
 }
 
+function precisionWanted(opts: RegisterTorchOptions): TorchPrecision {
+  const p = opts.precision ?? (process.env.OPENSORA_PRECISION || 'fp32');
+  if (p !== 'fp32' && p !== 'tf32' && p !== 'bf16') throw new Error(`OPENSORA_PRECISION='${p}': expected fp32, tf32 or bf16.`);
+  return p;
+}
+
 function backend(): TorchBackend | undefined {
   try {
     return tf.findBackend(TORCH_BACKEND_NAME) as TorchBackend | undefined;
@@ -103,7 +119,13 @@ export function syncTorchFallbacks(): void {
 export function registerTorchBackend(opts: RegisterTorchOptions = {}): TorchBackendInfo {
   const addon = loadAddon();
   const device = deviceWanted(opts);
+  const precision = precisionWanted(opts);
   if (addon.info().device !== device && !(device === 'cuda' && addon.info().device === 'cuda:0')) addon.setDevice(device);
+  if (typeof addon.setPrecision !== 'function') {
+    if (precision !== 'fp32') throw new Error(`@opensora-ts/tfjs-backend-torch: the built addon has no precision setting (OPENSORA_PRECISION=${precision}); it is older than the package: rebuild it with \`pnpm --filter @opensora-ts/tfjs-backend-torch build:addon\`.`);
+  } else if (addon.info().precision !== precision) {
+    addon.setPrecision(precision);
+  }
   if (!state || opts.threads !== undefined || process.env.OPENSORA_THREADS) addon.setThreads(threadsWanted(opts));
   if (!state) {
     const ops = new Set(addon.info().ops);
@@ -126,5 +148,5 @@ export function registerTorchBackend(opts: RegisterTorchOptions = {}): TorchBack
 export function torchBackendInfo(): TorchBackendInfo | undefined {
   if (!state) return undefined;
   const i = state.addon.info();
-  return { version: i.version, device: i.device, cuda: i.cuda, threads: i.threads, kernels: state.kernels.slice(), fallbacks: backend()?.fallbacks() ?? {} };
+  return { version: i.version, device: i.device, cuda: i.cuda, threads: i.threads, precision: (i.precision ?? 'fp32') as TorchPrecision, kernels: state.kernels.slice(), fallbacks: backend()?.fallbacks() ?? {} };
 }

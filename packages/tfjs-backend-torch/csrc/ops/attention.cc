@@ -4,6 +4,8 @@
 // picks flash / memory-efficient kernels on CUDA; the backward differentiates the same call
 // with libtorch's autograd (the fused backward kernels where the libtorch has them).
 //
+// Under OPENSORA_PRECISION=bf16 q, k, v (and dy) are cast to bfloat16 and the results back.
+//
 // libtorch 1.13 spells it at::_scaled_dot_product_attention (returns a tuple, no scale
 // argument: q is pre-scaled); 2.x at::scaled_dot_product_attention (scale from 2.1).
 #include <c10/core/GradMode.h>
@@ -58,20 +60,20 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
 
 void addAttentionOps(OpTable& t) {
   t["OpensoraAttention"] = [](OpCall& c) -> Outputs {
-    const at::Tensor &q = c.x(0), &k = c.x(1), &v = c.x(2);
-    return {sdpa(q, k, v, masks(c, q, k), c.attrs.num("scale"))};
+    at::Tensor q = lowp(c.x(0)), k = lowp(c.x(1)), v = lowp(c.x(2));
+    return {fullp(sdpa(q, k, v, masks(c, q, k), c.attrs.num("scale")))};
   };
   t["OpensoraAttentionGrad"] = [](OpCall& c) -> Outputs {
     // inputs: dy, q, k, v, mask
     OpCall fwd{c.name, {c.x(1), c.x(2), c.x(3), c.x(4)}, c.attrs};
     Masks m = masks(fwd, c.x(1), c.x(2));
     c10::AutoGradMode grad(true);
-    at::Tensor q = c.x(1).detach().requires_grad_(true);
-    at::Tensor k = c.x(2).detach().requires_grad_(true);
-    at::Tensor v = c.x(3).detach().requires_grad_(true);
+    at::Tensor q = lowp(c.x(1)).detach().requires_grad_(true);
+    at::Tensor k = lowp(c.x(2)).detach().requires_grad_(true);
+    at::Tensor v = lowp(c.x(3)).detach().requires_grad_(true);
     at::Tensor y = sdpa(q, k, v, m, c.attrs.num("scale"));
-    y.backward(c.x(0));
-    return {q.grad().detach(), k.grad().detach(), v.grad().detach()};
+    y.backward(lowp(c.x(0)));
+    return {fullp(q.grad().detach()), fullp(k.grad().detach()), fullp(v.grad().detach())};
   };
 }
 

@@ -147,16 +147,16 @@ void addConvOps(OpTable& t) {
   };
   t["Conv"] = [](OpCall& c) -> Outputs {
     Geometry g = geometry(c);
-    at::Tensor x = padExtra(toChannelsFirst(c.x(0), g), g);
-    at::Tensor w = toWeight(c.x(1), g);
+    at::Tensor x = lowp(padExtra(toChannelsFirst(c.x(0), g), g));
+    at::Tensor w = lowp(toWeight(c.x(1), g));
     at::Tensor y = at::convolution(x, w, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups);
-    return {toChannelsLast(y, g)};
+    return {toChannelsLast(fullp(y), g)};
   };
   t["ConvBackpropInput"] = [](OpCall& c) -> Outputs {
     // inputs: dy, filter; attr inputShape (tfjs layout).
     Geometry g = geometry(c);
-    at::Tensor dy = toChannelsFirst(c.x(0), g).contiguous();
-    at::Tensor w = toWeight(c.x(1), g);
+    at::Tensor dy = lowp(toChannelsFirst(c.x(0), g).contiguous());
+    at::Tensor w = lowp(toWeight(c.x(1), g));
     std::vector<int64_t> xs = c.attrs.ints("inputShape");
     // Channels-first shape of the explicitly padded input.
     std::vector<int64_t> padded{xs[0], g.channelsLast ? xs[static_cast<size_t>(g.nd + 1)] : xs[1]};
@@ -166,7 +166,7 @@ void addConvOps(OpTable& t) {
     }
     at::Tensor shapeOnly = at::empty(padded, dy.options());
     auto grads = at::convolution_backward(dy, shapeOnly, w, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups, {true, false, false});
-    at::Tensor dx = std::get<0>(grads);
+    at::Tensor dx = fullp(std::get<0>(grads));
     if (asymmetric(g)) {
       for (int64_t d = 0; d < g.nd; d++) {
         int64_t s = xs[static_cast<size_t>(g.channelsLast ? d + 1 : d + 2)];
@@ -178,12 +178,12 @@ void addConvOps(OpTable& t) {
   t["ConvBackpropFilter"] = [](OpCall& c) -> Outputs {
     // inputs: x, dy; attr filterShape (tfjs layout).
     Geometry g = geometry(c);
-    at::Tensor x = padExtra(toChannelsFirst(c.x(0), g), g).contiguous();
-    at::Tensor dy = toChannelsFirst(c.x(1), g).contiguous();
+    at::Tensor x = lowp(padExtra(toChannelsFirst(c.x(0), g), g).contiguous());
+    at::Tensor dy = lowp(toChannelsFirst(c.x(1), g).contiguous());
     std::vector<int64_t> fs = c.attrs.ints("filterShape");
     at::Tensor shapeOnly = at::empty(weightShape(fs, g), dy.options());
     auto grads = at::convolution_backward(dy, x, shapeOnly, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups, {false, true, false});
-    return {fromWeight(std::get<1>(grads), g, fs)};
+    return {fromWeight(fullp(std::get<1>(grads)), g, fs)};
   };
 }
 

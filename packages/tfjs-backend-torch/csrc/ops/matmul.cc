@@ -10,7 +10,7 @@ at::Tensor product(const OpCall& c) {
   at::Tensor a = c.x(0), b = c.x(1);
   if (c.attrs.b("transposeA")) a = a.transpose(-1, -2);
   if (c.attrs.b("transposeB")) b = b.transpose(-1, -2);
-  return at::matmul(a, b);
+  return fullp(at::matmul(lowp(a), lowp(b)));
 }
 
 }  // namespace
@@ -35,7 +35,11 @@ void addMatmulOps(OpTable& t) {
     }
     fail(c, "activation '" + act + "' is not supported");
   };
-  t["Einsum"] = [](OpCall& c) -> Outputs { return {at::einsum(c.attrs.s("equation"), c.in)}; };
+  t["Einsum"] = [](OpCall& c) -> Outputs {
+    std::vector<at::Tensor> in;
+    for (const at::Tensor& x : c.in) in.push_back(lowp(x));
+    return {fullp(at::einsum(c.attrs.s("equation"), in))};
+  };
 }
 
 }  // namespace ost

@@ -134,6 +134,25 @@ export class Bucket {
     return null;
   }
 
+  /**
+   * Why `getBucketId` can give null for a sample, without drawing: 'too-small' (H*W is under
+   * 0.8x the pixels of every resolution), 'too-few-frames' (no group it covers has a frame bucket
+   * it strictly exceeds, T > frames * frameInterval; or an image with no `1` entry), or 'keep-prob'
+   * (a bucket takes it, but its keep-probability draws can all say no).
+   */
+  rejectionReason(T: number, H: number, W: number, frameInterval = 1): 'too-small' | 'too-few-frames' | 'keep-prob' {
+    const covering = this.groups.filter((g) => H * W >= g.pixels * 0.8);
+    if (covering.length === 0) return 'too-small';
+    const fits = covering.some((g) => g.frames.some((f) => (T === 1 ? f.frames === 1 : f.frames !== 1 && T > f.frames * frameInterval)));
+    return fits ? 'keep-prob' : 'too-few-frames';
+  }
+
+  /** The smallest resolution group: its name, pixels and the fewest pixels it accepts (0.8x). */
+  smallest(): { resolution: string; pixels: number; minPixels: number } {
+    const g = this.groups[this.groups.length - 1]!;
+    return { resolution: g.name, pixels: g.pixels, minPixels: Math.ceil(g.pixels * 0.8) };
+  }
+
   private finish(g: Group, frames: number, H: number, W: number): BucketId {
     return { resolution: g.name, frames, aspect: getClosestRatio(H, W, g.table) };
   }

@@ -66,7 +66,10 @@ program
   .action(async (csv: string, o: { probe?: boolean; filter: string[] }) => {
     const m = await readMetadata(csv, { probe: o.probe, filters: parseFilters(o.filter) });
     printReport(m.report, 'rows');
-    if (m.filtered) console.log(`${m.filtered} rows left out by the filters; ${m.rows.length} rows usable.`);
+    if (m.filtered) {
+      const by = Object.entries(m.filteredBy).map(([c, n]) => `${c}: ${n}`).join(', ');
+      console.log(`${m.filtered} rows left out by the filters (${by}); ${m.rows.length} rows usable.`);
+    }
   });
 
 program

@@ -60,6 +60,22 @@ export class FixedSizeSampler implements BatchSampler {
     return Math.floor(this.eligible.length / this.o.batchSize);
   }
 
+  /** Where the samples went (too short for num_frames, dropped as an incomplete batch), in words. */
+  explain(): { summary: string } {
+    const n = this.rejected + this.eligible.length;
+    const need = this.o.numFrames * (this.o.frameInterval ?? 1);
+    const dropped = this.eligible.length % this.o.batchSize;
+    let text = `${n} samples: ${this.eligible.length} long enough for ${this.o.numFrames} frames`;
+    if (this.rejected) text += `, ${this.rejected} with fewer than ${need} frames`;
+    text += `. ${this.length()} batch(es) of ${this.o.batchSize}`;
+    if (dropped) text += `; ${dropped} sample(s) dropped as an incomplete last batch`;
+    text += '.';
+    if (this.length() === 0) {
+      text += ` No batch: ${n === 0 ? 'there are no samples (check the metadata filters and skipped rows)' : this.eligible.length === 0 ? 'lower numFrames or frameInterval' : 'lower batchSize or add data'}.`;
+    }
+    return { summary: text };
+  }
+
   *batches(): Generator<Batch> {
     const order = [...this.eligible];
     if (this.o.shuffle ?? true) new SeededRandom(mixSeed(this.seed, this.epoch)).shuffle(order);

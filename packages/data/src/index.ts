@@ -20,10 +20,10 @@ export type { Clip, ClipLayout, RandomInt } from './transforms.js';
 export { pyRound, resizeBicubicPil, resizeBilinear } from './resize.js';
 
 export { BucketSampler } from './sampler.js';
-export type { Batch, BatchSampler, SampleShape, SamplerOptions, SamplerState } from './sampler.js';
+export type { Batch, BatchSampler, SampleShape, SamplerExplanation, SamplerOptions, SamplerState } from './sampler.js';
 export { FixedSizeSampler } from './fixed-sampler.js';
 export type { FixedSizeOptions } from './fixed-sampler.js';
-export { VideoLoader } from './loader.js';
+export { EmptyEpochError, VideoLoader } from './loader.js';
 export { DecodedVideoCache } from './decoded-video-cache.js';
 export type { LoadedBatch, LoadedItem, LoaderOptions } from './loader.js';
 export { LatentCache } from './latent-cache.js';

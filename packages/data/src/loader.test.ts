@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LatentCache } from './latent-cache.js';
-import { VideoLoader } from './loader.js';
+import { EmptyEpochError, VideoLoader } from './loader.js';
 import { readMetadata } from './metadata.js';
+import { FixedSizeSampler } from './fixed-sampler.js';
 import { BucketSampler } from './sampler.js';
 import { writeShapesWorld } from './shapes-world.js';
 
@@ -42,5 +43,20 @@ describe('VideoLoader', () => {
     const resumed = new BucketSampler(shapes, { '144p': { '4': [1.0, 2] } }, { seed: 1 });
     resumed.restore(savedAfterFirst!);
     expect([...resumed.batches()].map((b) => b.keys.join(','))).toEqual(got.slice(1));
+  });
+});
+
+describe('VideoLoader on an epoch with no batch', () => {
+  it('throws, saying where the samples went, instead of yielding nothing', async () => {
+    const shapes = Array.from({ length: 4 }, () => ({ numFrames: 33, height: 64, width: 64 }));
+    const loader = new VideoLoader([], new BucketSampler(shapes, { '144p': { '17': [1.0, 2] } }));
+    const err = await (async () => {
+      for await (const b of loader) return b;
+    })().catch((e: Error) => e);
+    expect(err).toBeInstanceOf(EmptyEpochError);
+    expect((err as Error).message).toMatch(/no batch this epoch from 0 metadata rows\. 4 samples: 0 in 0 bucket\(s\), 4 smaller than every resolution .* No batch: add a smaller resolution/);
+
+    const fixed = new VideoLoader([], new FixedSizeSampler(shapes, { numFrames: 40, height: 64, width: 64, batchSize: 1 }));
+    await expect(fixed[Symbol.asyncIterator]().next()).rejects.toThrow(/4 samples: 0 long enough for 40 frames, 4 with fewer than 40 frames\. 0 batch\(es\) of 1\. No batch: lower numFrames/);
   });
 });

@@ -65,6 +65,11 @@ class Semaphore {
   }
 }
 
+/** Thrown when a loader's epoch has no batch at all: the message says where the samples went. */
+export class EmptyEpochError extends Error {
+  override name = 'EmptyEpochError';
+}
+
 export class VideoLoader {
   readonly report = new SkipReport();
   private lastState: SamplerState;
@@ -127,6 +132,10 @@ export class VideoLoader {
   /** The remaining batches of the sampler's current epoch, decoded ahead. */
   async *[Symbol.asyncIterator](): AsyncGenerator<LoadedBatch> {
     const epoch = this.sampler.state().epoch;
+    if (this.sampler.length() === 0) {
+      const why = this.sampler.explain?.().summary ?? 'the sampler made no batch from these samples.';
+      throw new EmptyEpochError(`VideoLoader: no batch this epoch from ${this.rows.length} metadata rows. ${why}`);
+    }
     const gen = this.sampler.batches();
     const queue: Promise<LoadedBatch>[] = [];
     const depth = Math.max(1, this.opts.prefetch ?? 2);

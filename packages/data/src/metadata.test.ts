@@ -50,6 +50,10 @@ describe('metadata', () => {
     expect(m.rows[1]!.numFrames).toBe(120);
     expect(m.rows[1]!.flow).toBeUndefined();
     expect(m.filtered).toBe(1);
+    expect(m.filteredBy).toEqual({ aes: 1 });
+    const two = await readMetadata(csv, { filters: { aes: { min: 5.2 }, cmotion: { in: ['static'] } } });
+    expect(two.filteredBy).toEqual({ aes: 2, cmotion: 1 }); // rows 5 (aes 4.0) and 9 (aes 5); row 6 is pan_left
+    expect(two.filtered).toBe(3);
     expect(m.report.skipped.map((s) => [s.row, s.reason])).toEqual([
       [2, 'missing file'],
       [3, 'bad number'],

@@ -88,6 +88,8 @@ export interface Metadata {
   report: SkipReport;
   /** Rows dropped by the filters (not errors). */
   filtered: number;
+  /** Rows each filter rejected, by column (a row failing two filters counts under both). */
+  filteredBy: Record<string, number>;
 }
 
 function intField(v: string | undefined): number {
@@ -123,12 +125,16 @@ export async function readMetadata(csvPath: string, opts: ReadMetadataOptions = 
     );
   }
   for (const c of Object.keys(opts.filters ?? {})) {
-    if (!table.columns.includes(c)) throw new Error(`${csvPath}: filter on column '${c}', which the CSV does not have (columns: ${table.columns.join(', ')}).`);
+    if (!table.columns.includes(c)) {
+      const fill = c === 'flow' || c === 'cmotion' ? ' (`opensora-data motion CSV` fills flow and cmotion)' : c === 'aes' ? ' (aes comes from an aesthetic scorer; `opensora-data synth` data has it)' : '';
+      throw new Error(`${csvPath}: filter on column '${c}', which the CSV does not have (columns: ${table.columns.join(', ')}); drop the filter or add the column${fill}.`);
+    }
   }
   const base = dirname(resolve(csvPath));
   const report = new SkipReport();
   const rows: MetadataRow[] = [];
   let filtered = 0;
+  const filteredBy: Record<string, number> = Object.fromEntries(Object.keys(opts.filters ?? {}).map((c) => [c, 0]));
   let rowNo = 0;
   for (const rec of table.records) {
     rowNo++;
@@ -188,8 +194,10 @@ export async function readMetadata(csvPath: string, opts: ReadMetadataOptions = 
         continue;
       }
     }
-    if (!Object.entries(opts.filters ?? {}).every(([c, f]) => passes(fields[c], f))) {
+    const failing = Object.entries(opts.filters ?? {}).filter(([c, f]) => !passes(fields[c], f));
+    if (failing.length) {
       filtered++;
+      for (const [c] of failing) filteredBy[c]!++;
       continue;
     }
     rows.push({
@@ -207,5 +215,5 @@ export async function readMetadata(csvPath: string, opts: ReadMetadataOptions = 
       fields,
     });
   }
-  return { csvPath: resolve(csvPath), columns: table.columns, rows, report, filtered };
+  return { csvPath: resolve(csvPath), columns: table.columns, rows, report, filtered, filteredBy };
 }

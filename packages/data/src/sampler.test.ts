@@ -76,3 +76,32 @@ describe('BucketSampler', () => {
     expect(bs.length).toBe(2);
   });
 });
+
+describe('BucketSampler.explain', () => {
+  it('counts, for an empty epoch, what each bucket and each reason rejected and says what to change', () => {
+    const rows: SampleShape[] = [
+      ...Array.from({ length: 3 }, () => ({ numFrames: 33, height: 64, width: 64 })), // below 144p
+      ...Array.from({ length: 2 }, () => ({ numFrames: 10, height: 144, width: 256 })), // 144p, fewer than 17 frames
+      ...Array.from({ length: 3 }, () => ({ numFrames: 33, height: 144, width: 256 })), // 144p/17, 3 < batch 4
+    ];
+    const s = new BucketSampler(rows, { '144p': { '17': [1.0, 4] } }, { seed: 1 });
+    const e = s.explain();
+    expect(s.length()).toBe(0);
+    expect(e.rejected).toEqual({ tooSmall: 3, tooFewFrames: 2, keepProb: 0 });
+    expect(e.buckets).toEqual([{ bucket: '144p/17/0.56', samples: 3, batchSize: 4, batches: 0, dropped: 3 }]);
+    expect(e.batches).toBe(0);
+    expect(e.summary).toContain('3 smaller than every resolution (the smallest, 144p, needs H*W >= 29492)');
+    expect(e.summary).toContain('2 with too few frames');
+    expect(e.summary).toContain('incomplete last batches dropped: 144p/17/0.56 3 of 3 (batch size 4)');
+    expect(e.summary).toMatch(/No batch: add a smaller resolution .*; add a frame bucket .*; lower the batch size or pass \{ dropLast: false \}\.$/);
+  });
+
+  it('counts keep-probability rejections apart from size ones', () => {
+    const rows = Array.from({ length: 50 }, () => ({ numFrames: 33, height: 144, width: 256 }));
+    const e = new BucketSampler(rows, { '144p': { '17': [0.5, 1] } }, { seed: 1 }).explain();
+    expect(e.rejected.tooSmall + e.rejected.tooFewFrames).toBe(0);
+    expect(e.rejected.keepProb).toBeGreaterThan(5);
+    expect(e.buckets[0]!.samples + e.rejected.keepProb).toBe(50);
+    expect(e.batches).toBe(e.buckets[0]!.samples);
+  });
+});

@@ -57,6 +57,20 @@ export interface BatchSampler {
   length(): number;
   /** The remaining batches of the current epoch; each counts as consumed, then the epoch advances. */
   batches(): Generator<Batch>;
+  /** Where the samples went, in words (VideoLoader quotes it when an epoch has no batch). */
+  explain?(): { summary: string };
+}
+
+/** Where the samples of one epoch went: what each bucket took and made, and what none took, by reason. */
+export interface SamplerExplanation {
+  samples: number;
+  /** Samples no bucket took, by reason (see Bucket.rejectionReason). */
+  rejected: { tooSmall: number; tooFewFrames: number; keepProb: number };
+  buckets: { bucket: string; samples: number; batchSize: number; batches: number; dropped: number }[];
+  /** Batches of the epoch over all replicas (before the split among ranks). */
+  batches: number;
+  /** One paragraph for a person: counts, and for an empty epoch what to change. */
+  summary: string;
 }
 
 export class BucketSampler implements BatchSampler {
@@ -64,7 +78,7 @@ export class BucketSampler implements BatchSampler {
   private readonly opts: Required<SamplerOptions>;
   private epoch = 0;
   private consumed = 0;
-  private cache?: { epoch: number; groups: Map<string, number[]>; rejected: number };
+  private cache?: { epoch: number; groups: Map<string, number[]>; rejected: number; why: SamplerExplanation['rejected'] };
 
   constructor(
     private readonly samples: readonly SampleShape[],
@@ -96,15 +110,18 @@ export class BucketSampler implements BatchSampler {
   }
 
   /** Bucket key -> sample indices for the current epoch (bucket order: first sample seen). */
-  groups(): { groups: Map<string, number[]>; rejected: number } {
+  groups(): { groups: Map<string, number[]>; rejected: number; why: SamplerExplanation['rejected'] } {
     if (this.cache?.epoch === this.epoch) return this.cache;
     const groups = new Map<string, number[]>();
     let rejected = 0;
+    const why = { tooSmall: 0, tooFewFrames: 0, keepProb: 0 };
     const base = this.opts.seed + this.epoch;
     this.samples.forEach((s, i) => {
       const id = this.bucket.getBucketId(s.numFrames, s.height, s.width, this.opts.frameInterval, base + i * this.bucket.numBuckets);
       if (!id) {
         rejected++;
+        const r = this.bucket.rejectionReason(s.numFrames, s.height, s.width, this.opts.frameInterval);
+        why[r === 'too-small' ? 'tooSmall' : r === 'too-few-frames' ? 'tooFewFrames' : 'keepProb']++;
         return;
       }
       const k = bucketKey(id);
@@ -112,8 +129,48 @@ export class BucketSampler implements BatchSampler {
       if (!list) groups.set(k, (list = []));
       list.push(i);
     });
-    this.cache = { epoch: this.epoch, groups, rejected };
+    this.cache = { epoch: this.epoch, groups, rejected, why };
     return this.cache;
+  }
+
+  /**
+   * Where this epoch's samples went: per bucket the samples, batch size, batches and samples dropped
+   * as an incomplete last batch, and how many samples no bucket took and why. `summary` says it in
+   * words, and for an epoch with no batch, what to change.
+   */
+  explain(): SamplerExplanation {
+    const { groups, why } = this.groups();
+    const buckets: SamplerExplanation['buckets'] = [];
+    for (const [k, list] of groups) {
+      const batchSize = this.bucket.getBatchSize(parseKey(k));
+      const full = Math.floor(list.length / batchSize);
+      const partial = list.length % batchSize > 0 ? 1 : 0;
+      buckets.push({ bucket: k, samples: list.length, batchSize, batches: this.opts.dropLast ? full : full + partial, dropped: this.opts.dropLast ? list.length % batchSize : 0 });
+    }
+    const batches = this.plan().order.length;
+    const n = this.samples.length;
+    const parts: string[] = [];
+    const small = this.bucket.smallest();
+    if (why.tooSmall) parts.push(`${why.tooSmall} smaller than every resolution (the smallest, ${small.resolution}, needs H*W >= ${small.minPixels})`);
+    if (why.tooFewFrames) parts.push(`${why.tooFewFrames} with too few frames for every frame bucket of the resolutions they cover (T must exceed frames x frame_interval ${this.opts.frameInterval}; images need a "1" entry)`);
+    if (why.keepProb) parts.push(`${why.keepProb} dropped by the keep-probability draws`);
+    const dropped = buckets.filter((b) => b.dropped > 0);
+    let text = `${n} samples: ${n - why.tooSmall - why.tooFewFrames - why.keepProb} in ${buckets.length} bucket(s)`;
+    text += parts.length ? `, ${parts.join(', ')}` : '';
+    text += `. ${batches} batch(es) this epoch`;
+    if (dropped.length) text += `; incomplete last batches dropped: ${dropped.map((b) => `${b.bucket} ${b.dropped} of ${b.samples} (batch size ${b.batchSize})`).join(', ')}`;
+    text += '.';
+    if (batches === 0) {
+      const fixes: string[] = [];
+      if (n === 0) fixes.push('there are no samples: check the metadata filters and the skipped rows');
+      if (why.tooSmall) fixes.push(`add a smaller resolution to bucket_config (e.g. "144p" or "256") or use larger videos`);
+      if (why.tooFewFrames) fixes.push('add a frame bucket below the clips\' frame counts (e.g. 1 for images, 17 for short clips)');
+      if (why.keepProb) fixes.push('raise keep_prob');
+      if (dropped.length) fixes.push('lower the batch size or pass { dropLast: false }');
+      if (this.opts.numReplicas > 1 && buckets.some((b) => b.batches > 0)) fixes.push(`add data: fewer batches than the ${this.opts.numReplicas} replicas`);
+      text += ` No batch: ${fixes.join('; ') || 'change bucket_config'}.`;
+    }
+    return { samples: n, rejected: { ...why }, buckets, batches, summary: text };
   }
 
   /** The whole epoch's plan: batch contents per bucket and the access order (all replicas). */

@@ -9,7 +9,7 @@ import { checkVideoSize } from '@opensora-ts/vae';
 import type { ModelDefaults, Models } from './models.js';
 import type { PromptItem } from './prompts.js';
 import type { SampleSettings } from './settings.js';
-import { encodeReference, readReference } from './references.js';
+import { encodeReference, readReference, referenceResizeWarning } from './references.js';
 
 /** The reference's fps for one-frame samples (IMG_FPS). */
 const IMAGE_FPS = 120;
@@ -68,6 +68,8 @@ export interface GenerateHooks {
   /** Sees the final (joined) latent before decoding; it is disposed afterwards (clone to keep). */
   onLatent?: (latent: Tensor) => void;
   log?: (line: string) => void;
+  /** Something changed from what was asked (a reference resized to the run's size). */
+  warn?: (line: string) => void;
 }
 
 export interface GeneratedVideo {
@@ -79,6 +81,8 @@ export interface GeneratedVideo {
   /** Latent shape of one clip [B, C, T', h, w] and of the joined result. */
   latentShape: number[];
   mergedLatentFrames: number;
+  /** Each reference file with its own size, and whether it was resized to the run's. */
+  references: { path: string; height: number; width: number; resized: boolean }[];
 }
 
 /** Latent shape [1, C, T', h, w] of one clip (the VAE package's size check: grid and frame count). */
@@ -121,10 +125,14 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
 
     // References: latents [C, T', h, w] per reference file.
     const refs: Tensor[] = [];
+    const references: GeneratedVideo['references'] = [];
     for (const [r, path] of job.item.referencePaths.entries()) {
       hooks.log?.(`reference ${path}: encoding`);
       const clip = await readReference(path, job.height, job.width, job.numFrames);
       owned.push(clip.pixels);
+      const resized = referenceResizeWarning(clip, job.height, job.width);
+      if (resized) hooks.warn?.(resized);
+      references.push({ path, ...clip.source, resized: resized !== null });
       const z = encodeReference(models.codec, clip, job.seed + 2 + r, hooks.onEncodeChunk, models.demoManifest?.vae_posterior ?? 'sample');
       owned.push(z);
       refs.push(z);
@@ -195,7 +203,7 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
       out.set(p, off);
       off += p.length;
     }
-    return { frames: out, numFrames: frames, height: job.height, width: job.width, latentShape: shape, mergedLatentFrames: latent.shape[2]! };
+    return { frames: out, numFrames: frames, height: job.height, width: job.width, latentShape: shape, mergedLatentFrames: latent.shape[2]!, references };
   } finally {
     tf.dispose(owned);
   }

@@ -137,6 +137,15 @@ describe('generation', () => {
   });
   afterAll(() => models.dispose());
 
+  it('says when a reference is resized to the run size, and records its own size', async () => {
+    const png = join(dir, 'wide.png');
+    await writePng(png, new Uint8Array(12 * 20 * 3).fill(90), 12, 20);
+    const warned: string[] = [];
+    const v = await generate(models, job({ item: { ...parsePromptLine('a red circle'), referencePaths: [png] }, condType: 'i2v_head', steps: 1, cfgScale: 1, imageCfgScale: 1 }), { warn: (l) => warned.push(l) });
+    expect(warned).toEqual([expect.stringMatching(/wide\.png: 20x12 \(WxH\) was resized and center-cropped to the run's 16x16/)]);
+    expect(v.references).toEqual([{ path: png, height: 12, width: 20, resized: true }]);
+  });
+
   it('i2v_head from a PNG reproduces the image in the first frame (through the VAE)', async () => {
     // A picture with structure: a disc on a gradient.
     const H = 16;

@@ -12,6 +12,15 @@ export interface ReferenceClip {
   kind: 'image' | 'video';
   /** [1, 3, T, H, W] in [-1, 1]. */
   pixels: Tensor;
+  /** The file's own frame size, before the resize and center crop to the run's size. */
+  source: { height: number; width: number };
+}
+
+/** The warning for a reference whose size is not the run's (null when it is), in the user's words. */
+export function referenceResizeWarning(clip: ReferenceClip, height: number, width: number): string | null {
+  const { height: h, width: w } = clip.source;
+  if (h === height && w === width) return null;
+  return `reference ${clip.path}: ${w}x${h} (WxH) was resized and center-cropped to the run's ${width}x${height}, as the reference does; pass a ${width}x${height} ${clip.kind} to condition on it exactly.`;
 }
 
 /**
@@ -53,11 +62,11 @@ export async function readReference(path: string, height: number, width: number,
   if (kind === 'image') {
     const f = await readImage(path);
     const clip = resizeCropImage(f.data, f.height, f.width, height, width, 'CTHW');
-    return { path, kind, pixels: tf.tensor5d(clip.data, [1, 3, 1, height, width]) };
+    return { path, kind, pixels: tf.tensor5d(clip.data, [1, 3, 1, height, width]), source: { height: f.height, width: f.width } };
   }
   const f = await decodeFrames(path, { maxFrames });
   const clip = resizeCropVideo(f.data, f.numFrames, f.height, f.width, height, width, 'CTHW');
-  return { path, kind, pixels: tf.tensor5d(clip.data, [1, 3, f.numFrames, height, width]) };
+  return { path, kind, pixels: tf.tensor5d(clip.data, [1, 3, f.numFrames, height, width]), source: { height: f.height, width: f.width } };
 }
 
 /** VAE-encodes a reference clip to [C, T', h, w]. */

@@ -151,6 +151,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
         const path = pathOf(index, k);
         const job = sampleJob(s, models.defaults, { item, perLoop: text.perLoop, height, width, numFrames, fps, seed: s.seed + k, condType });
         io.log(`sample ${index}${s.num_sample > 1 ? `-${k}` : ''}: "${text.final}" ${height}x${width}, ${numFrames} frame(s)${s.loop > 1 ? ` x ${s.loop} loops` : ''}, ${job.steps} steps, cfg ${job.cfgScale}, seed ${job.seed}${condType ? `, ${condType} from ${item.referencePaths.join(', ')}` : ''}`);
+        const sampleWarnings: string[] = [];
         const video = await generate(models, job, {
           onStep: (done, total) => progress.update('denoise', done, total),
           onDecodeChunk: (done, total) => progress.update('decode', done, total),
@@ -158,6 +159,11 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
           log: (l) => {
             progress.stop();
             io.log(l);
+          },
+          warn: (l) => {
+            progress.stop();
+            io.warn(l);
+            sampleWarnings.push(l);
           },
         });
         progress.stop();
@@ -203,7 +209,8 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
             tokens: tokens ? { count: tokens.longest.tokens, kept: tokens.longest.kept, max_length: tokens.longest.maxLength } : null,
             unknown_words: tokens ? tokens.unknown : null,
           },
-          warnings: [...runWarnings, ...(warning ? [warning] : []), ...warnings],
+          warnings: [...runWarnings, ...(warning ? [warning] : []), ...warnings, ...sampleWarnings],
+          references: video.references,
           video: { height, width, num_frames: video.numFrames, num_frames_asked: numFrames, save_fps: image ? null : saveFps, latent_shape: video.latentShape, merged_latent_frames: video.mergedLatentFrames },
           models: { source: models.source, demo_status: models.demoManifest?.status ?? null, configs: models.configs, files: hashes },
           runtime: { ...runtime, node: process.version, note: 'bit-for-bit reproduction needs the same backend and thread count' },

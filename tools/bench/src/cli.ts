@@ -7,7 +7,7 @@ import { formatTable, type CaseRow, type Row } from './report.js';
 
 export interface SuiteOptions {
   threads: number;
-  /** Backends of ours to measure ('native', 'cpu'); the suite skips those that cannot start. */
+  /** Backends of ours to measure ('native', 'torch', 'cpu'); the suite skips those that cannot start. */
   backends: string[];
   /** Compare with PyTorch CPU (off with --no-torch). */
   torch: boolean;
@@ -16,6 +16,8 @@ export interface SuiteOptions {
   /** stdit: also run the full STDiT3-XL/2 forward (minutes, ~5 GB). */
   xl: boolean;
   log: (line: string) => void;
+  /** A line printed under the table (stdout), e.g. which libtorch / PyTorch each row ran on. */
+  footer: (line: string) => void;
 }
 
 interface Suite {
@@ -31,20 +33,24 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   t5: () => import('./suites/t5.js'),
 };
 
-const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,cpu] [--ops a,b] [--no-torch] [--xl]
+const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,torch,cpu] [--ops a,b] [--no-torch] [--xl]
 suites: ${Object.keys(SUITES).join(', ')}
   --threads N   threads for every backend and for PyTorch (default OPENSORA_THREADS, then all ${availableParallelism()} cores)
   --json FILE   also write the rows as JSON: kernels [{op, backend, threads, ms, gflops, ratio_to_torch}],
                 vae/stdit [{suite, case, backend, threads, ms, peak_rss_mb, ratio_to_torch, note}],
                 train: the same plus {batch, samples_per_s}
-  --backends    which of our backends to run (default native,cpu; cpu only where it takes under about a minute)
+  --backends    which of our backends to run: native, torch (@opensora-ts/tfjs-backend-torch on OPENSORA_DEVICE, at
+                OPENSORA_PRECISION), cpu (default native,cpu; cpu only where it takes under about a minute).
+                PyTorch's rows are named pytorch
   --ops         a comma-separated subset of the suite's ops (kernels) or cases (vae, stdit, train; --cases is the same)
   --no-torch    skip the PyTorch comparison
   t5 cases      base, xxl (T5 v1.1 shapes; one 300-token prompt from bf16 shards written to a temporary folder,
                 ~9.5 GB for xxl); the transformers side runs when OPENSORA_PYTHON has torch >= 2.5 and transformers
   --xl          stdit: also run STDiT3-XL/2 (random weights) one forward on [1,16,1,32,32] on native (minutes, ~5 GB)
 env: OPENSORA_REFERENCE (checkout of hpcaitech/Open-Sora v1.3, for vae/stdit/train's reference side),
-     OPENSORA_PYTHON (python3 with torch), OPENSORA_THREADS (default --threads)`;
+     OPENSORA_PYTHON (python3 with torch), OPENSORA_THREADS (default --threads),
+     OPENSORA_DEVICE / OPENSORA_PRECISION (the torch backend's device and precision),
+     OPENSORA_TORCH_ADDON (another build of the torch backend's addon, e.g. against a second libtorch)`;
 
 const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 
@@ -84,6 +90,7 @@ async function main(): Promise<void> {
   const mod = await loadSuite();
   // The machine may be shared: the load average says how noisy the timings are.
   const loadBefore = load();
+  const footer: string[] = [];
   const rows = await mod.run({
     threads,
     backends: list(values.backends!),
@@ -91,8 +98,10 @@ async function main(): Promise<void> {
     ops: [...list(values.ops!), ...list(values.cases!)],
     xl: values.xl!,
     log: (line) => process.stderr.write(line + '\n'),
+    footer: (line) => footer.push(line),
   });
   console.log(mod.formatRows ? mod.formatRows(rows as never[]) : formatTable(rows as Row[]));
+  for (const line of footer) console.log(line);
   console.log(`load average (1, 5, 15 min): ${loadBefore} at start, ${load()} at end; ${threads} thread(s)`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, tf, writeSafetensors, type WritableTensor } from '@opensora-ts/kernels';
 import { peakRssMb, resetPeakRss, rssMb } from './memory.js';
-import { makeCaseRow, type CaseRow } from './report.js';
+import { makeCaseRow, REFERENCE_BACKEND, type CaseRow } from './report.js';
 import { timeIt, type TimingOptions } from './timing.js';
 import { findReference, findTorchPython, runTorch, type TorchTiming } from './torch.js';
 
@@ -45,6 +45,8 @@ export interface Measurement {
   peak_reset: boolean;
   /** tf.memory().numTensors after vs before the timed calls (0 = nothing leaked). */
   leaked_tensors: number;
+  /** The torch backend's libtorch, device and precision (and host fallbacks), added by the child process. */
+  runtime?: string;
 }
 
 /**
@@ -73,6 +75,7 @@ export function measuredRow(suite: string, name: string, backend: string, thread
   if (!m.peak_reset) notes.push('peak since process start');
   if (m.leaked_tensors) notes.push(`${m.leaked_tensors} tensors leaked`);
   if (extra) notes.push(extra);
+  if (m.runtime) notes.push(m.runtime);
   return makeCaseRow(suite, name, backend, threads, m.ms, m.peak_rss_mb, notes.join('; '));
 }
 
@@ -106,12 +109,12 @@ export function referenceRows(suite: string, cases: ReferenceCase[], threads: nu
     try {
       const res = runTorch(found.python, [{ op: c.name, setup: `import opensora_reference as R\nR.install()\n${c.setup}` }], threads, timing);
       const info = res.info[c.name] as { rel_l2?: number; label?: string; note?: string } | undefined;
-      const notes: string[] = [];
+      const notes: string[] = [`PyTorch ${res.version}`];
       if (info?.rel_l2 !== undefined) notes.push(`${info.label ?? 'output'} vs ours: rel L2 ${info.rel_l2.toExponential(1)}`);
       if (info?.note) notes.push(info.note);
-      const note = notes.length ? notes.join('; ') : undefined;
-      rows.push(makeCaseRow(suite, c.name, 'torch', threads, res.ms[c.name]!, res.peak_rss_mb[c.name] ?? null, note));
-      log(`${c.name} torch ${res.version}: ${res.ms[c.name]!.toFixed(1)} ms${note ? `, ${note}` : ''}`);
+      const note = notes.join('; ');
+      rows.push(makeCaseRow(suite, c.name, REFERENCE_BACKEND, threads, res.ms[c.name]!, res.peak_rss_mb[c.name] ?? null, note));
+      log(`${c.name} pytorch: ${res.ms[c.name]!.toFixed(1)} ms, ${note}`);
     } catch (err) {
       log(`${c.name} torch failed: ${err instanceof Error ? err.message : String(err)}`);
     }

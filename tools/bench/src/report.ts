@@ -1,5 +1,9 @@
-// The result rows every suite returns, and their table. ratio_to_torch = torch ms / our ms,
-// so above 1 means faster than PyTorch.
+// The result rows every suite returns, and their table. ratio_to_torch = PyTorch ms / our ms,
+// so above 1 means faster than PyTorch. PyTorch's rows are named 'pytorch' (REFERENCE_BACKEND):
+// 'torch' is our libtorch backend (@opensora-ts/tfjs-backend-torch).
+
+/** The backend name of PyTorch's own rows, which the ratios divide by. */
+export const REFERENCE_BACKEND = 'pytorch';
 export interface Row {
   op: string;
   backend: string;
@@ -13,14 +17,14 @@ export function makeRow(op: string, backend: string, threads: number, ms: number
   return { op, backend, threads, ms, gflops: flops ? flops / (ms * 1e6) : null, ratio_to_torch: null };
 }
 
-/** Fills ratio_to_torch of every row from the torch row of the same op. */
+/** Fills ratio_to_torch of every row from the PyTorch row of the same op. */
 export function withTorchRatios(rows: Row[]): Row[] {
-  const torch = new Map(rows.filter((r) => r.backend === 'torch').map((r) => [r.op, r.ms]));
+  const torch = new Map(rows.filter((r) => r.backend === REFERENCE_BACKEND).map((r) => [r.op, r.ms]));
   return rows.map((r) => ({ ...r, ratio_to_torch: torch.has(r.op) ? torch.get(r.op)! / r.ms : null }));
 }
 
 export function formatTable(rows: Row[]): string {
-  const head = ['op', 'backend', 'threads', 'ms', 'GFLOP/s', 'vs torch'];
+  const head = ['op', 'backend', 'threads', 'ms', 'GFLOP/s', 'vs pytorch'];
   const body = rows.map((r) => [
     r.op,
     r.backend,
@@ -56,14 +60,14 @@ export function makeCaseRow(suite: string, c: string, backend: string, threads: 
   return { suite, case: c, backend, threads, ms, peak_rss_mb: peakRssMb, ratio_to_torch: null, ...(note ? { note } : {}) };
 }
 
-/** Fills ratio_to_torch of every row from the torch row of the same case. */
+/** Fills ratio_to_torch of every row from the PyTorch row of the same case. */
 export function withCaseTorchRatios(rows: CaseRow[]): CaseRow[] {
-  const torch = new Map(rows.filter((r) => r.backend === 'torch' && r.ms !== null).map((r) => [r.case, r.ms!]));
+  const torch = new Map(rows.filter((r) => r.backend === REFERENCE_BACKEND && r.ms !== null).map((r) => [r.case, r.ms!]));
   return rows.map((r) => ({ ...r, ratio_to_torch: torch.has(r.case) && r.ms !== null ? torch.get(r.case)! / r.ms : null }));
 }
 
 export function formatCaseTable(rows: CaseRow[]): string {
-  const head = ['case', 'backend', 'threads', 'ms', 'peak RSS MiB', 'vs torch', 'note'];
+  const head = ['case', 'backend', 'threads', 'ms', 'peak RSS MiB', 'vs pytorch', 'note'];
   const body = rows.map((r) => [
     r.case,
     r.backend,

@@ -2,9 +2,9 @@
 // the same shapes. Convolutions are NDHWC here and NCDHW in PyTorch (each framework's native
 // layout; same arithmetic).
 import { geluTanh, layerNorm, tf } from '@opensora-ts/kernels';
-import { useBackend } from '../backends.js';
+import { torchRowNote, useBackend } from '../backends.js';
 import type { SuiteOptions } from '../cli.js';
-import { makeRow, withTorchRatios, type Row } from '../report.js';
+import { makeRow, REFERENCE_BACKEND, withTorchRatios, type Row } from '../report.js';
 import { timeIt, type TimingOptions } from '../timing.js';
 import { findTorchPython, runTorch, type TorchCase } from '../torch.js';
 
@@ -132,6 +132,7 @@ export async function run(o: SuiteOptions): Promise<Row[]> {
       o.log(`skipping backend ${backend}: ${started.reason}`);
       continue;
     }
+    if (backend === 'torch') o.log(`torch backend: ${await torchRowNote()}`);
     // tfjs-cpu is single-threaded whatever is asked.
     const threads = backend === 'cpu' ? 1 : o.threads;
     let cpuGflops = CPU_GFLOPS_ESTIMATE;
@@ -149,6 +150,8 @@ export async function run(o: SuiteOptions): Promise<Row[]> {
       rows.push(makeRow(c.op, backend, threads, ms, c.flops));
       o.log(`${c.op} ${backend}: ${ms.toFixed(1)} ms`);
     }
+    // Host fallbacks, if any, are counted by now.
+    if (backend === 'torch') o.footer(`torch: @opensora-ts/tfjs-backend-torch on ${await torchRowNote()}`);
   }
   if (o.torch) {
     const found = findTorchPython();
@@ -157,10 +160,11 @@ export async function run(o: SuiteOptions): Promise<Row[]> {
     } else {
       const cases: TorchCase[] = ops.map((c) => ({ op: c.op, setup: c.torch }));
       const res = runTorch(found.python, cases, o.threads, TIMING);
-      o.log(`torch ${res.version} (${found.python}), ${o.threads} thread(s)`);
+      o.log(`pytorch ${res.version} (${found.python}), ${o.threads} thread(s)`);
+      o.footer(`pytorch: PyTorch ${res.version} (${found.python})`);
       for (const c of ops) {
         const ms = res.ms[c.op];
-        if (ms !== undefined) rows.push(makeRow(c.op, 'torch', o.threads, ms, c.flops));
+        if (ms !== undefined) rows.push(makeRow(c.op, REFERENCE_BACKEND, o.threads, ms, c.flops));
       }
     }
   }

@@ -13,7 +13,7 @@ import type { SuiteOptions } from '../cli.js';
 import { runIsolated } from '../isolated.js';
 import { peakRssMb, resetPeakRss, rssMb } from '../memory.js';
 import { py, scratchDir, writeTensors } from '../model-harness.js';
-import { formatCaseTable, makeCaseRow, withCaseTorchRatios, type CaseRow } from '../report.js';
+import { formatCaseTable, makeCaseRow, REFERENCE_BACKEND, withCaseTorchRatios, type CaseRow } from '../report.js';
 import { runTorch } from '../torch.js';
 
 const SUITE = 't5';
@@ -243,7 +243,7 @@ export async function run(o: SuiteOptions): Promise<CaseRow[]> {
           const res = runTorch(hf.python, [{ op: caseName, setup: transformersCase(dir, checked) }], o.threads, { warmup: 0, minReps: 1, maxReps: 1, budgetMs: 0 });
           const info = res.info[caseName] as { rel_l2?: number } | undefined;
           const note = ['from_pretrained fp32 + forward', info?.rel_l2 !== undefined ? `ours vs this: rel L2 ${info.rel_l2.toExponential(1)}` : null].filter(Boolean).join('; ');
-          rows.push(makeCaseRow(SUITE, caseName, 'torch', o.threads, res.ms[caseName]!, res.peak_rss_mb[caseName] ?? null, note));
+          rows.push(makeCaseRow(SUITE, caseName, REFERENCE_BACKEND, o.threads, res.ms[caseName]!, res.peak_rss_mb[caseName] ?? null, note));
           o.log(`${caseName} transformers: ${(res.ms[caseName]! / 1000).toFixed(1)} s, ${note}`);
         } catch (err) {
           o.log(`${caseName} transformers failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -90,12 +90,12 @@ describe('train suite: the DiT step', () => {
   it('prints ms/step, samples/s and the torch ratio', () => {
     const rows: TrainRow[] = [
       { ...makeCaseRow('train', 'tiny.step', 'native', 2, 250, 300), ratio_to_torch: 1.2, batch: 2, samples_per_s: 8 },
-      { ...makeCaseRow('train', 'tiny.step', 'torch', 2, 300, 350, 'fixed-t loss vs ours: rel L2 1e-6'), batch: 2, samples_per_s: 2 / 0.3 },
+      { ...makeCaseRow('train', 'tiny.step', 'pytorch', 2, 300, 350, 'fixed-t loss vs ours: rel L2 1e-6'), batch: 2, samples_per_s: 2 / 0.3 },
     ];
     const lines = formatRows(rows).split('\n');
-    expect(lines[0]).toMatch(/^case\s+backend\s+threads\s+batch\s+ms\/step\s+samples\/s\s+peak RSS MiB\s+vs torch\s+note$/);
+    expect(lines[0]).toMatch(/^case\s+backend\s+threads\s+batch\s+ms\/step\s+samples\/s\s+peak RSS MiB\s+vs pytorch\s+note$/);
     expect(lines[2]).toMatch(/^tiny\.step\s+native\s+2\s+2\s+250\s+8\.000\s+300\s+1\.20x$/);
-    expect(lines[3]).toMatch(/^tiny\.step\s+torch\s+2\s+2\s+300\s+6\.667\s+350\s+-\s+fixed-t loss vs ours: rel L2 1e-6$/);
+    expect(lines[3]).toMatch(/^tiny\.step\s+pytorch\s+2\s+2\s+300\s+6\.667\s+350\s+-\s+fixed-t loss vs ours: rel L2 1e-6$/);
   });
 });
 

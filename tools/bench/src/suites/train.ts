@@ -274,7 +274,7 @@ function referenceCase(name: string, spec: TrainSpec, dir: string, haveOurs: boo
 }
 
 export function formatRows(rows: TrainRow[]): string {
-  const head = ['case', 'backend', 'threads', 'batch', 'ms/step', 'samples/s', 'peak RSS MiB', 'vs torch', 'note'];
+  const head = ['case', 'backend', 'threads', 'batch', 'ms/step', 'samples/s', 'peak RSS MiB', 'vs pytorch', 'note'];
   const body = rows.map((r) => [
     r.case,
     r.backend,

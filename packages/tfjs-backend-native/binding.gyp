@@ -22,7 +22,8 @@
         "csrc/transpose.cc",
         "csrc/copy.cc",
         "csrc/norms.cc",
-        "csrc/attention.cc"
+        "csrc/attention.cc",
+        "csrc/optim.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

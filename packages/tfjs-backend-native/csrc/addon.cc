@@ -4,7 +4,9 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -274,6 +276,68 @@ void AttentionGrad(const Napi::CallbackInfo& info) {
                  Buf(info, 6, bh * dm.nk * dm.d), Buf(info, 7, bh * dm.nk * dm.dv));
 }
 
+// An array of float32 arrays: their data pointers and lengths (lengths checked against `want` when given).
+std::pair<std::vector<float*>, std::vector<int64_t>> F32List(const Napi::CallbackInfo& info, size_t i,
+                                                             const std::vector<int64_t>* want = nullptr) {
+  if (!info[i].IsArray()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + ": expected an array of Float32Arrays");
+  auto arr = info[i].As<Napi::Array>();
+  if (want && arr.Length() != want->size()) {
+    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + ": expected " + std::to_string(want->size()) +
+                                                " arrays, got " + std::to_string(arr.Length()));
+  }
+  std::vector<float*> ptrs(arr.Length());
+  std::vector<int64_t> lens(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    const Napi::Value v = arr.Get(k);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + "[" + std::to_string(k) + "]: expected a Float32Array");
+    }
+    auto ta = v.As<Napi::TypedArray>();
+    lens[k] = int64_t(ta.ElementLength());
+    if (want && lens[k] != (*want)[k]) {
+      throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + "[" + std::to_string(k) + "]: expected " +
+                                                  std::to_string((*want)[k]) + " elements, got " + std::to_string(lens[k]));
+    }
+    ptrs[k] = reinterpret_cast<float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  }
+  return {ptrs, lens};
+}
+
+// The lists at argument positions `ins` and `outs`, all of the first list's lengths.
+OptimTensors Optim(const Napi::CallbackInfo& info, std::initializer_list<size_t> ins, std::initializer_list<size_t> outs) {
+  OptimTensors t;
+  t.sizes = F32List(info, *ins.begin()).second;
+  for (size_t i : ins) {
+    auto ptrs = F32List(info, i, &t.sizes).first;
+    t.in.emplace_back(ptrs.begin(), ptrs.end());
+  }
+  for (size_t i : outs) t.out.push_back(F32List(info, i, &t.sizes).first);
+  return t;
+}
+
+// adamwMulti(p[], g[], m[], v[], pOut[], mOut[], vOut[], h)
+void AdamWMulti(const Napi::CallbackInfo& info) {
+  const OptimTensors t = Optim(info, {0, 1, 2, 3}, {4, 5, 6});
+  auto arr = info[7].As<Napi::Array>();
+  if (arr.Length() != 11) throw Napi::RangeError::New(info.Env(), "adamwMulti: expected 11 hyperparameters");
+  double h[11];
+  for (uint32_t j = 0; j < 11; ++j) h[j] = arr.Get(j).As<Napi::Number>().DoubleValue();
+  adamw_multi(t, h);
+}
+
+// emaMulti(ema[], param[], emaOut[], decay, oneMinusDecay)
+void EmaMulti(const Napi::CallbackInfo& info) {
+  const OptimTensors t = Optim(info, {0, 1}, {2});
+  ema_multi(t, D(info, 3), D(info, 4));
+}
+
+// globalNorm(xs[]) -> sqrt(sum of squares)
+Napi::Value GlobalNorm(const Napi::CallbackInfo& info) {
+  auto [ptrs, lens] = F32List(info, 0);
+  const std::vector<const float*> xs(ptrs.begin(), ptrs.end());
+  return Napi::Number::New(info.Env(), global_norm(xs, lens));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
@@ -300,6 +364,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("geluTanhGrad", Napi::Function::New(env, GeluTanhGrad));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
+  exports.Set("adamwMulti", Napi::Function::New(env, AdamWMulti));
+  exports.Set("emaMulti", Napi::Function::New(env, EmaMulti));
+  exports.Set("globalNorm", Napi::Function::New(env, GlobalNorm));
   return exports;
 }
 

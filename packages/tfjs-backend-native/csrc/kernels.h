@@ -2,6 +2,7 @@
 // shapes arrive already checked and simplified by the TypeScript side (src/kernels/*).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace osn {
 
@@ -81,5 +82,20 @@ void attention(const AttentionDims& dm, const float* q, const float* k, const fl
 // dy [b, h, nq, dv] -> dq, dk, dv shaped like q, k, v (written in full).
 void attention_grad(const AttentionDims& dm, const float* dy, const float* q, const float* k, const float* v,
                     const float* mask, float* dq, float* dk, float* dv);
+
+// ---- optim.cc: multi-tensor optimizer updates. Tensor k has sizes[k] elements; in[j][k] and
+// out[j][k] are its j-th input and output arrays (an output may be its input: an in-place update).
+struct OptimTensors {
+  std::vector<int64_t> sizes;
+  std::vector<std::vector<const float*>> in;
+  std::vector<std::vector<float*>> out;
+};
+// in: p, g, m, v; out: p, m, v. h (11 numbers, float32-rounded here): beta1, 1-beta1, beta2, 1-beta2,
+// 1-lr*wd, hasDecay, sqrt(1-beta2^t), eps, lr/(1-beta1^t), gradScale, hasScale.
+void adamw_multi(const OptimTensors& t, const double* h);
+// in: ema, param; out: ema. ema*decay + param*(1-decay).
+void ema_multi(const OptimTensors& t, double decay, double one_minus_decay);
+// sqrt of the float32 sum, in order, of each tensor's sum of squares (reduce.cc's order).
+float global_norm(const std::vector<const float*>& xs, const std::vector<int64_t>& sizes);
 
 }  // namespace osn

@@ -40,6 +40,15 @@ export interface NativeAddon {
   /** dims: [b, h, nq, nk, d, dv, maskBatch, maskRank, causal (0/1), scale]; out [b, h, nq, dv]. */
   attention(q: F32, k: F32, v: F32, mask: F32, out: F32, dims: number[]): void;
   attentionGrad(dy: F32, q: F32, k: F32, v: F32, mask: F32, dq: F32, dk: F32, dv: F32, dims: number[]): void;
+  /**
+   * AdamW over every parameter at once (an output array may be its input: in place). h: beta1, 1-beta1,
+   * beta2, 1-beta2, 1-lr*wd, hasDecay, sqrt(1-beta2^t), eps, lr/(1-beta1^t), gradScale, hasScale.
+   */
+  adamwMulti(p: F32[], g: F32[], m: F32[], v: F32[], pOut: F32[], mOut: F32[], vOut: F32[], h: number[]): void;
+  /** emaOut = ema*decay + param*oneMinusDecay, every tensor at once. */
+  emaMulti(ema: F32[], param: F32[], emaOut: F32[], decay: number, oneMinusDecay: number): void;
+  /** sqrt(sum over tensors, in order, of sum(x^2)), float32 as the composite computes it. */
+  globalNorm(xs: F32[]): number;
 }
 
 /** Where the build puts the addon (src/ and dist/ are both one level below the package root). */

@@ -5,6 +5,7 @@ import { convKernels } from './conv.js';
 import { copyKernels } from './copy.js';
 import { fusedKernels } from './fused.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
+import { optimKernels } from './optim.js';
 import { reduceKernels } from './reduce.js';
 import { softmax } from './softmax.js';
 import { transpose } from './transpose.js';
@@ -23,4 +24,5 @@ export const nativeKernels: NativeKernel[] = [
   ...copyKernels,
   ...fusedKernels,
   ...attentionKernels,
+  ...optimKernels,
 ];

@@ -62,12 +62,14 @@ export { timestepEmbedding } from './ops/timestep-embedding.js';
 export { causalPad3d, upsampleNearest3d, modulate, toChannelsLast, toChannelsFirst } from './ops/video.js';
 
 export { setFusedKernelsEnabled, fusedKernelAvailable } from './fused/registry.js';
-export type { FusedKernelName } from './fused/registry.js';
+export type { FusedKernelName, OptimKernelName } from './fused/registry.js';
 
 export { AdamW } from './optim/adamw.js';
 export type { AdamWOptions, AdamWState } from './optim/adamw.js';
 export { Ema } from './optim/ema.js';
-export { clipGradNorm } from './optim/clip-grad.js';
+export { clipGradNorm, clipCoefficient, globalGradNorm } from './optim/clip-grad.js';
+export { adamwUpdate, emaUpdate, globalNorm } from './optim/multi-tensor.js';
+export type { AdamWConstants } from './optim/composites.js';
 export { lrSchedule } from './optim/lr-schedule.js';
 export type { LrSchedule, LrScheduleOptions } from './optim/lr-schedule.js';
 

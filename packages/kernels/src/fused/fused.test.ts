@@ -5,10 +5,10 @@ import { tf } from '../tf.js';
 import { describeEachBackend } from '../testing/backends.js';
 import { expectClose } from '../testing/assert.js';
 import { randn } from '../testing/random.js';
-import { fusedKernelAvailable, runFused, setFusedKernelsEnabled, type FusedKernelName } from './registry.js';
+import { fusedKernelAvailable, runFused, setFusedKernelsEnabled, type FusedKernelName, type OptimKernelName } from './registry.js';
 import type { FusedInputs } from './composites.js';
 
-type Case = { kernel: Exclude<FusedKernelName, 'OpensoraAttention'>; shape: number[]; gamma: boolean; beta: boolean; attrs: Record<string, number> };
+type Case = { kernel: Exclude<FusedKernelName, 'OpensoraAttention' | OptimKernelName>; shape: number[]; gamma: boolean; beta: boolean; attrs: Record<string, number> };
 
 const cases: Case[] = [
   { kernel: 'OpensoraLayerNorm', shape: [3, 5, 16], gamma: true, beta: true, attrs: { eps: 1e-6 } },

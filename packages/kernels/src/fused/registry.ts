@@ -11,10 +11,13 @@ import {
   type FusedInputs,
 } from './composites.js';
 
-export type FusedKernelName = 'OpensoraLayerNorm' | 'OpensoraGroupNorm' | 'OpensoraRMSNorm' | 'OpensoraGeluTanh' | 'OpensoraAttention';
+/** The multi-tensor optimizer kernels (their composites are in optim/composites.ts). */
+export type OptimKernelName = 'OpensoraAdamW' | 'OpensoraEmaUpdate' | 'OpensoraGlobalNorm';
+
+export type FusedKernelName = 'OpensoraLayerNorm' | 'OpensoraGroupNorm' | 'OpensoraRMSNorm' | 'OpensoraGeluTanh' | 'OpensoraAttention' | OptimKernelName;
 
 /** The fused ops that take {x, gamma, beta} and have a composite here (attention's is in ops/attention.ts). */
-type ElementwiseKernelName = Exclude<FusedKernelName, 'OpensoraAttention'>;
+type ElementwiseKernelName = Exclude<FusedKernelName, 'OpensoraAttention' | OptimKernelName>;
 
 type Attrs = Record<string, number>;
 

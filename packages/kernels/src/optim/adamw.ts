@@ -1,8 +1,10 @@
 // AdamW over named tf.Variables with PyTorch's update order (decoupled weight decay, bias
 // correction, eps added after sqrt(v)/sqrt(1-beta2^t)), as HybridAdam(adamw_mode=True) does. The
-// moments are variables of their own so a checkpoint can save and restore them exactly.
+// moments are variables of their own so a checkpoint can save and restore them exactly. A step is
+// one multi-tensor kernel call where the backend has 'OpensoraAdamW' (multi-tensor.ts).
 import { tf } from '../tf.js';
 import type { HostTensor } from '../safetensors.js';
+import { adamwUpdate } from './multi-tensor.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -35,40 +37,36 @@ export class AdamW {
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
     for (const [name, p] of this.params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false, `adamw.m.${name}.${uid()}`));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false, `adamw.v.${name}.${uid()}`));
+      // tidy: the zeros are the variables' own (no second tensor holds them), so steps can update in place.
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adamw.m.${name}.${uid()}`)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adamw.v.${name}.${uid()}`)));
     }
   }
 
-  /** One update with `grads` (name -> gradient, same shape as the variable); missing names are skipped. */
-  apply(grads: ReadonlyMap<string, tf.Tensor>): void {
+  /**
+   * One update with `grads` (name -> gradient, same shape as the variable); missing names are skipped.
+   * `gradScale` multiplies every gradient first: pass `clipCoefficient(globalGradNorm(grads), maxNorm)`
+   * to clip without making clipped copies (same numbers as applying `clipGradNorm`'s output).
+   */
+  apply(grads: ReadonlyMap<string, tf.Tensor>, options: { gradScale?: number } = {}): void {
     this.step++;
-    const [b1, b2] = this.betas;
-    const bc1 = 1 - b1 ** this.step;
-    const bc2 = 1 - b2 ** this.step;
-    const stepSize = this.lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
-    for (const [name, p] of this.params) {
-      const g = grads.get(name);
-      if (!g) continue;
-      const m = this.m.get(name)!;
-      const v = this.v.get(name)!;
-      tf.tidy(() => {
-        const m1 = m.mul(b1).add(g.mul(1 - b1));
-        const v1 = v.mul(b2).add(g.square().mul(1 - b2));
-        m.assign(m1);
-        v.assign(v1);
-        const decayed = this.weightDecay > 0 ? p.mul(1 - this.lr * this.weightDecay) : p;
-        const denom = v1.sqrt().div(sqrtBc2).add(this.eps);
-        p.assign(decayed.sub(m1.div(denom).mul(stepSize)));
-      });
-    }
+    const [beta1, beta2] = this.betas;
+    const names = [...this.params.keys()].filter((n) => grads.has(n));
+    adamwUpdate(
+      names.map((n) => this.params.get(n)!),
+      names.map((n) => grads.get(n)!),
+      names.map((n) => this.m.get(n)!),
+      names.map((n) => this.v.get(n)!),
+      { beta1, beta2, eps: this.eps, lr: this.lr, weightDecay: this.weightDecay, step: this.step, gradScale: options.gradScale ?? 1 },
+    );
   }
 
+  /** The step count and a copy of every moment (later steps do not change it). */
   state(): AdamWState {
     const moments = new Map<string, { m: Float32Array; v: Float32Array; shape: number[] }>();
     for (const [name, p] of this.params) {
-      moments.set(name, { m: this.m.get(name)!.dataSync() as Float32Array, v: this.v.get(name)!.dataSync() as Float32Array, shape: [...p.shape] });
+      // slice(): on cpu-like backends dataSync() is the live buffer, which the next step may overwrite.
+      moments.set(name, { m: (this.m.get(name)!.dataSync() as Float32Array).slice(), v: (this.v.get(name)!.dataSync() as Float32Array).slice(), shape: [...p.shape] });
     }
     return { step: this.step, moments };
   }

@@ -4,6 +4,7 @@
 import { tf } from '../tf.js';
 import type { Module } from '../nn/module.js';
 import type { HostTensor, WritableTensor } from '../safetensors.js';
+import { emaUpdate } from './multi-tensor.js';
 
 export class Ema {
   private readonly shadow = new Map<string, tf.Variable>();
@@ -13,18 +14,20 @@ export class Ema {
     readonly decay: number,
   ) {
     for (const [name, p] of model.namedParameters()) {
-      if (p.variable) this.shadow.set(name, tf.variable(p.variable.clone(), false));
+      if (p.variable) this.shadow.set(name, tf.tidy(() => tf.variable(p.variable!.clone(), false)));
     }
   }
 
-  /** One EMA step toward the model's current weights. */
+  /** One EMA step toward the model's current weights (one kernel call where the backend has 'OpensoraEmaUpdate'). */
   update(): void {
-    const d = this.decay;
+    const shadows: tf.Variable[] = [];
+    const params: tf.Tensor[] = [];
     for (const [name, p] of this.model.namedParameters()) {
       if (!p.trainable || !p.variable) continue;
-      const e = this.shadow.get(name)!;
-      tf.tidy(() => e.assign(e.mul(d).add(p.variable!.mul(1 - d))));
+      shadows.push(this.shadow.get(name)!);
+      params.push(p.variable);
     }
+    emaUpdate(shadows, params, this.decay);
   }
 
   /** The EMA weights as a state dict (PyTorch layout), buffers taken from the model. */
@@ -34,7 +37,8 @@ export class Ema {
       const e = this.shadow.get(name);
       if (!e) continue;
       const t = tf.tidy(() => (p.options.toTorch ? p.options.toTorch(e) : e.clone()));
-      out.set(name, { shape: [...p.torchShape], data: t.dataSync() as Float32Array });
+      // slice(): a clone shares the EMA's live buffer, which the next update may overwrite in place.
+      out.set(name, { shape: [...p.torchShape], data: (t.dataSync() as Float32Array).slice() });
       t.dispose();
     }
     for (const [name, b] of this.model.namedBuffers()) {

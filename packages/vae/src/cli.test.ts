@@ -71,6 +71,22 @@ describe('opensora-vae CLI: bad input gives one line and exit code 1', () => {
   });
 });
 
+describe('opensora-vae CLI on the demo model', () => {
+  const demo = fileURLToPath(new URL('../../demo-model/weights/', import.meta.url));
+
+  it("takes the demo model.json as --config, and names it when another config is given", () => {
+    const z = join(dir, 'demo-z.safetensors');
+    writeSafetensors(z, { z: { shape: [1, 16, 1, 2, 2], data: new Float32Array(64) } });
+    const ok = cli('decode', z, '-o', join(dir, 'demo.mp4'), '--config', join(demo, 'model.json'), '--weights', join(demo, 'vae.safetensors'));
+    expect(ok.code, ok.err.join('\n')).toBe(0);
+    const wrong = cli('decode', z, '-o', join(dir, 'demo2.mp4'), '--config', 'tiny', '--weights', join(demo, 'vae.safetensors'));
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toHaveLength(1);
+    expect(wrong.err[0]).toContain(`these weights are config '${join(demo, 'model.json')}', not VAE preset 'tiny'`);
+    expect(wrong.err[0]).toMatch(/--config \S+model\.json\.$/);
+  });
+});
+
 describe('opensora-vae CLI: outputs are never destroyed or half-written', () => {
   // Latents of a 37x23 video (odd width and height: libx264 needs even sizes).
   const odd = join(dir, 'odd.safetensors');
@@ -123,6 +139,23 @@ describe('opensora-vae CLI: outputs are never destroyed or half-written', () => 
     expect(r.stderr).not.toMatch(/EPIPE/);
     expect(readFileSync(out, 'utf8')).toBe('the good video');
     expect(readdirSync(d)).toEqual(['precious.mp4']);
+  });
+
+  it('honours FFMPEG and FFPROBE (tools named by the variables, not found on PATH)', () => {
+    const d = mkdtempSync(join(tmpdir(), 'opensora-vae-env-'));
+    const bin = mkdtempSync(join(tmpdir(), 'env-ffmpeg-'));
+    const fake = join(bin, 'my-ffmpeg');
+    writeFileSync(fake, '#!/bin/sh\necho "my-ffmpeg ran" >&2\nexit 3\n');
+    chmodSync(fake, 0o755);
+    const env = { ...process.env, OPENSORA_QUIET: '1', FFMPEG: fake, FFPROBE: join(bin, 'no-such-ffprobe') };
+    const dec = spawnSync(process.execPath, [bin_, 'decode', odd, '-o', join(d, 'x.mp4'), '--config', 'tiny'], { encoding: 'utf8', env });
+    expect(dec.status).toBe(1);
+    expect(dec.stderr).toMatch(/my-ffmpeg ran; command: .*my-ffmpeg -v error/);
+    const clip = join(d, 'clip.mp4'); // any file: ffprobe is what reads it
+    writeFileSync(clip, 'x');
+    const rec = spawnSync(process.execPath, [bin_, 'reconstruct', clip, '-o', join(d, 'y.mp4'), '--config', 'tiny'], { encoding: 'utf8', env });
+    expect(rec.status).toBe(1);
+    expect(rec.stderr).toContain(`${join(bin, 'no-such-ffprobe')} (from FFPROBE) could not start`);
   });
 
   it('removes temporary files left by a killed run at start, saying so', () => {

@@ -1,11 +1,11 @@
 // opensora-vae: encode a video to latents, decode latents to a video, or reconstruct a video
 // and print PSNR/SSIM. Video I/O goes through this package's own ffmpeg wrapper.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { checkOutputPath, describeStaleTemps, initRuntime, removeStaleTemps, SafetensorsFile, tf, writeSafetensors } from '@opensora-ts/kernels';
 import { ChunkedVideoCodec, type ChunkProgress } from './chunked-codec.js';
-import { parseVaeConfig, VAE_PRESETS, type VaeConfigInput } from './config.js';
+import { parseVaeConfig, resolveVaeConfig, VAE_PRESETS } from './config.js';
 import { readVideo, VideoWriter, type RawVideo } from './ffmpeg.js';
 import { loadVaeWeights } from './load-weights.js';
 import { psnr, ssim, SSIM_WINDOW } from './metrics.js';
@@ -53,18 +53,23 @@ function cropRgb(data: Uint8Array, n: number, H: number, W: number, h: number, w
   return out;
 }
 
-function loadConfig(spec: string): VaeConfigInput {
-  if (VAE_PRESETS[spec]) return VAE_PRESETS[spec]!;
-  if (!existsSync(spec)) throw new Error(`--config ${spec}: neither a preset (${Object.keys(VAE_PRESETS).join(', ')}) nor an existing JSON file.`);
+/** The config's latent channels, checked before the model is built. */
+function configuredZChannels(spec: string): number {
   try {
-    return JSON.parse(readFileSync(spec, 'utf8')) as VaeConfigInput;
+    const { config, source } = resolveVaeConfig(spec);
+    return parseVaeConfig(config, source).encoder.z_channels;
   } catch (err) {
-    throw new Error(`--config ${spec}: not valid JSON (${(err as Error).message}).`);
+    throw new Error(`--config ${(err as Error).message.replace(/^VAE config '[^']*': /, `${spec}: `)}`);
   }
 }
 
 function buildVae(o: CommonOptions): OpenSoraVAE {
-  const vae = createVae(loadConfig(o.config));
+  let vae: OpenSoraVAE;
+  try {
+    vae = createVae(o.config);
+  } catch (err) {
+    throw new Error(`--config ${(err as Error).message.replace(/^VAE config '[^']*': /, `${o.config}: `)}`);
+  }
   if (o.weights) loadVaeWeights(vae, o.weights);
   else log('opensora-vae: no --weights given: using random weights (only useful to try the pipeline).');
   return vae;
@@ -201,7 +206,7 @@ export function buildProgram(): Command {
   const common = (cmd: Command) =>
     cmd
       .option('--weights <path>', 'OpenSoraVAE_V1_3 checkpoint (model.safetensors); random weights when absent')
-      .option('--config <preset|file.json>', `preset (${Object.keys(VAE_PRESETS).join(', ')}) or a JSON config with the reference's keys`, 'OpenSoraVAE_V1_3')
+      .option('--config <preset|file.json>', `preset (${Object.keys(VAE_PRESETS).join(', ')}), or a JSON file: a config with the reference's keys, a model.json with a "vae" key (the demo model's), or a Hugging Face config.json`, 'OpenSoraVAE_V1_3')
       .option('--frames <n>', 'frames to read (trimmed to whole chunks: 16k+1 with overlap)')
       .option('--size <HxW>', 'resize frames to HEIGHTxWIDTH before encoding')
       .option('--fps <fps>', 'output frame rate (default: the input video or latent file)');
@@ -229,7 +234,7 @@ export function buildProgram(): Command {
       prepareOutput(o.output, o.overwrite);
       await initRuntime();
       const { z, fps, crop } = readLatent(latents);
-      const zChannels = parseVaeConfig(loadConfig(o.config), `--config ${o.config}`).encoder.z_channels;
+      const zChannels = configuredZChannels(o.config);
       if (z.shape[1] !== zChannels) throw new Error(`${latents}: latent has ${z.shape[1]} channels (shape [${z.shape}]), the VAE expects ${zChannels} (layout [B, C, T, h, w]).`);
       const codec = new ChunkedVideoCodec(buildVae(o));
       await decodeToFile(codec, z, o.output, o.fps ? Number(o.fps) : fps, outputSize(codec.vae, z, crop), !!o.overwrite);

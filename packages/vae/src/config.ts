@@ -1,6 +1,7 @@
 // VAE configuration with the reference's own key names (VideoEncoder / VideoDecoder constructor
 // dicts and the OpenSoraVAE_V1_3 builder's runtime options), validated with zod so a typo or a
 // wrong type fails with the key's name instead of deep inside a forward pass.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
@@ -141,3 +142,44 @@ export const VAE_PRESETS: Record<string, VaeConfigInput> = {
   OpenSoraVAE_V1_3: OPENSORA_VAE_V1_3,
   tiny: TINY_VAE,
 };
+
+/**
+ * What `createVae`, `vaeShapes` and the CLI's `--config` take: a preset name, a path to a JSON file,
+ * or an object. The file or object is a VAE config with the reference's keys, a model manifest whose
+ * `vae` key holds one (the demo model's `model.json`), or a Hugging Face `config.json` (its
+ * `architectures` / `model_type` / `torch_dtype` / `transformers_version` entries are ignored).
+ */
+export type VaeConfigSpec = string | VaeConfigInput | VaeConfig | { vae: VaeConfigInput };
+
+const HF_BOOKKEEPING = ['architectures', 'model_type', 'torch_dtype', 'transformers_version', '_name_or_path'];
+
+function unwrapConfig(obj: unknown): unknown {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return obj;
+  const o = obj as Record<string, unknown>;
+  const own = ['encoder', 'decoder', 'micro_frame_size', 'z_channels', 'type'].some((k) => k in o);
+  if (!own && o.vae !== null && typeof o.vae === 'object') return unwrapConfig(o.vae);
+  if (!HF_BOOKKEEPING.some((k) => k in o)) return o;
+  const rest = { ...o };
+  for (const k of HF_BOOKKEEPING) delete rest[k];
+  return rest;
+}
+
+/**
+ * Resolves a config spec (see VaeConfigSpec) to the VAE config object and where it came from (for
+ * messages). Throws one line naming the spec when it is neither a preset nor a readable JSON file.
+ */
+export function resolveVaeConfig(spec: VaeConfigSpec): { config: VaeConfigInput; source: string } {
+  if (typeof spec !== 'string') return { config: unwrapConfig(spec) as VaeConfigInput, source: 'VAE config' };
+  const preset = VAE_PRESETS[spec];
+  if (preset) return { config: preset, source: `VAE preset '${spec}'` };
+  if (!existsSync(spec) || !statSync(spec).isFile()) {
+    throw new Error(`VAE config '${spec}': neither a preset (${Object.keys(VAE_PRESETS).join(', ')}) nor an existing JSON file.`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(spec, 'utf8'));
+  } catch (err) {
+    throw new Error(`${spec}: not valid JSON (${(err as Error).message}).`);
+  }
+  return { config: unwrapConfig(parsed) as VaeConfigInput, source: spec };
+}

@@ -25,6 +25,23 @@ export interface RawVideo {
   declaredFrames?: number;
 }
 
+/** The ffmpeg to run: `FFMPEG` when set (a path or a command name), else `ffmpeg` on PATH. */
+export function ffmpegPath(): string {
+  return process.env.FFMPEG || 'ffmpeg';
+}
+
+/** The ffprobe to run: `FFPROBE` when set, else `ffprobe` on PATH. */
+export function ffprobePath(): string {
+  return process.env.FFPROBE || 'ffprobe';
+}
+
+/** The error for a tool that did not start, naming the variable that chose it. */
+function toolMissing(cmd: string, e: Error): string {
+  const env = cmd === ffprobePath() ? 'FFPROBE' : 'FFMPEG';
+  const chosen = process.env[env] ? ` (from ${env})` : '';
+  return `${cmd}${chosen} could not start (${e.message}); install ffmpeg (apt-get install ffmpeg) and make sure it is on PATH, or set ${env} to its path.`;
+}
+
 function run(cmd: string, args: string[], input?: Uint8Array): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -32,7 +49,7 @@ function run(cmd: string, args: string[], input?: Uint8Array): Promise<{ code: n
     let err = '';
     p.stdout.on('data', (d: Buffer) => out.push(d));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', (e) => reject(new Error(`${cmd} could not start (${e.message}); install ffmpeg (apt-get install ffmpeg) and make sure it is on PATH.`)));
+    p.on('error', (e) => reject(new Error(toolMissing(cmd, e))));
     p.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err.trim() }));
     p.stdin.on('error', () => {});
     if (input) p.stdin.end(input);
@@ -47,7 +64,7 @@ function checkFile(path: string): void {
 
 export async function probeVideo(path: string): Promise<VideoInfo> {
   checkFile(path);
-  const r = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,height,avg_frame_rate,nb_read_frames,nb_frames', '-of', 'json', path]);
+  const r = await run(ffprobePath(), ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,height,avg_frame_rate,nb_read_frames,nb_frames', '-of', 'json', path]);
   const firstLine = r.stderr.split('\n')[0] ?? '';
   let stream: { width?: number; height?: number; avg_frame_rate?: string; nb_read_frames?: string; nb_frames?: string } | undefined;
   try {
@@ -73,7 +90,7 @@ export async function readVideo(path: string, options: { frames?: number; width?
   if (width !== info.width || height !== info.height) args.push('-vf', `scale=${width}:${height}:flags=bicubic`);
   if (options.frames) args.push('-frames:v', String(options.frames));
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
-  const r = await run('ffmpeg', args);
+  const r = await run(ffmpegPath(), args);
   const frameBytes = width * height * 3;
   if (r.code !== 0) {
     const got = Math.floor(r.stdout.length / frameBytes);
@@ -132,8 +149,8 @@ export class VideoWriter {
       '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
       '-c:v', 'libx264', '-crf', String(options.crf ?? 18), '-pix_fmt', 'yuv420p', '-movflags', '+faststart', this.tmp,
     ];
-    this.command = formatCommand('ffmpeg', args);
-    this.proc = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.command = formatCommand(ffmpegPath(), args);
+    this.proc = spawn(ffmpegPath(), args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.proc.stderr.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (this.stderr.length > 16384) this.stderr = this.stderr.slice(-8192);
@@ -141,7 +158,7 @@ export class VideoWriter {
     // ffmpeg gone early: writes fail with EPIPE; the exit status below says why.
     this.proc.stdin.on('error', () => {});
     this.done = new Promise((resolve, reject) => {
-      this.proc.on('error', (e) => reject(new Error(`ffmpeg could not start (${e.message}); install ffmpeg (apt-get install ffmpeg) and make sure it is on PATH.`)));
+      this.proc.on('error', (e) => reject(new Error(toolMissing(ffmpegPath(), e))));
       this.proc.on('close', (code, signal) => {
         this.ended = true;
         if (code === 0) resolve();

@@ -1,6 +1,7 @@
 export { OpenSoraVAE, createVae, vaeShapes } from './vae.js';
 export {
   parseVaeConfig,
+  resolveVaeConfig,
   releasedArchitecture,
   encoderConfigSchema,
   decoderConfigSchema,
@@ -9,7 +10,7 @@ export {
   TINY_VAE,
   VAE_PRESETS,
 } from './config.js';
-export type { VaeConfig, VaeConfigInput, EncoderConfig, DecoderConfig, CodecOptions } from './config.js';
+export type { VaeConfig, VaeConfigInput, VaeConfigSpec, EncoderConfig, DecoderConfig, CodecOptions } from './config.js';
 export { ChunkedVideoCodec } from './chunked-codec.js';
 export type { Recorder, ChunkProgress, EncodeOptions, DecodeOptions, EncodeResult, DecodedFrames } from './chunked-codec.js';
 export { checkVideoSize, nearestFrameCounts } from './video-size.js';
@@ -19,7 +20,7 @@ export { normalizeLatent, unnormalizeLatent, VIDEO_LATENT_MEAN, VIDEO_LATENT_STD
 export { latentChannelStats, scaleLatentChannels } from './latent-scale.js';
 export type { LatentChannelStats } from './latent-scale.js';
 export type { LatentNormalization } from './latent-stats.js';
-export { loadVaeWeights } from './load-weights.js';
+export { identifyVaeConfig, loadVaeWeights, VaeWeightsMismatchError } from './load-weights.js';
 export type { LoadVaeWeightsOptions } from './load-weights.js';
 export { VideoEncoder } from './encoder.js';
 export { VideoDecoder } from './decoder.js';

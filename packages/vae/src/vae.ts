@@ -1,7 +1,7 @@
 // OpenSoraVAE_V1_3_Pipline's module tree: `encoder.*` and `decoder.*`, no other wrapper, so an
 // official state dict loads as is. The chunked encode/decode lives in ChunkedVideoCodec.
 import { Module, tf, withShapesOnly } from '@opensora-ts/kernels';
-import { parseVaeConfig, VAE_PRESETS, type VaeConfig, type VaeConfigInput } from './config.js';
+import { parseVaeConfig, resolveVaeConfig, type VaeConfig, type VaeConfigInput, type VaeConfigSpec } from './config.js';
 import { VideoDecoder } from './decoder.js';
 import { VideoEncoder } from './encoder.js';
 import type { TilingOptions } from './tiled-conv3d.js';
@@ -10,7 +10,14 @@ export class OpenSoraVAE extends Module {
   readonly encoder: VideoEncoder;
   readonly decoder: VideoDecoder;
 
-  constructor(readonly config: VaeConfig) {
+  /**
+   * @param configSource where the config came from, for messages: a preset ("VAE preset 'tiny'"),
+   *   a file path, or 'VAE config' for an object.
+   */
+  constructor(
+    readonly config: VaeConfig,
+    readonly configSource = 'VAE config',
+  ) {
     super();
     // Built inside tidy: tf.variable(init) keeps its init tensor alive otherwise (one leak per parameter).
     let encoder: VideoEncoder | undefined;
@@ -45,20 +52,17 @@ export class OpenSoraVAE extends Module {
 }
 
 /**
- * Builds the VAE from a preset name ('OpenSoraVAE_V1_3', 'tiny') or a config object (the
- * reference's keys). Weights are randomly initialised; load a checkpoint with loadVaeWeights.
+ * Builds the VAE from a preset name ('OpenSoraVAE_V1_3', 'tiny'), a path to a JSON config (a VAE
+ * config, a manifest with a `vae` key such as the demo model's model.json, or a Hugging Face
+ * config.json), or a config object of either shape. Weights are randomly initialised; load a
+ * checkpoint with loadVaeWeights.
  */
-export function createVae(config: string | VaeConfigInput | VaeConfig = 'OpenSoraVAE_V1_3', overrides: Partial<VaeConfigInput> = {}): OpenSoraVAE {
-  let input: unknown = config;
-  if (typeof config === 'string') {
-    const preset = VAE_PRESETS[config];
-    if (!preset) throw new Error(`unknown VAE preset '${config}'; expected one of ${Object.keys(VAE_PRESETS).join(', ')}, or a config object.`);
-    input = preset;
-  }
-  return new OpenSoraVAE(parseVaeConfig({ ...(input as object), ...overrides }));
+export function createVae(config: VaeConfigSpec = 'OpenSoraVAE_V1_3', overrides: Partial<VaeConfigInput> = {}): OpenSoraVAE {
+  const { config: input, source } = resolveVaeConfig(config);
+  return new OpenSoraVAE(parseVaeConfig({ ...(input as object), ...overrides }, source), source);
 }
 
 /** The same module tree with shapes only (no memory): state-dict keys, shapes and counts of big presets. */
-export function vaeShapes(config: string | VaeConfigInput = 'OpenSoraVAE_V1_3'): OpenSoraVAE {
+export function vaeShapes(config: VaeConfigSpec = 'OpenSoraVAE_V1_3'): OpenSoraVAE {
   return withShapesOnly(() => createVae(config));
 }

@@ -11,7 +11,7 @@ import {
   trainingLoss,
   type EvalBatch,
 } from '@opensora-ts/flow';
-import { AdamW, clipGradNorm, Ema, lrSchedule, SeededRandom, tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, clipCoefficient, Ema, globalGradNorm, lrSchedule, SeededRandom, tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn, type STDiT3 } from '@opensora-ts/stdit';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DitTrainConfig } from './config.js';
@@ -195,12 +195,11 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
         }
         microStep++;
         if (meter.micro === A) {
-          const { grads, norm } = clipGradNorm(acc!, cfg.grad_clip);
-          lastNorm = norm;
+          // Clipping rides on the update (gradScale): the numbers of clipGradNorm's copies, without the copies.
+          lastNorm = globalGradNorm(acc!);
+          opt.apply(acc!, { gradScale: clipCoefficient(lastNorm, cfg.grad_clip) });
           tf.dispose([...acc!.values()]);
           acc = null;
-          opt.apply(grads);
-          tf.dispose([...grads.values()]);
         }
         ema.update();
         if (meter.micro < A) continue;

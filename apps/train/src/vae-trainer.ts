@@ -6,7 +6,7 @@
 // and combined linearly, so the update equals the reference's single backward of the sum.
 import { join } from 'node:path';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
-import { AdamW, clipGradNorm, lrSchedule, mixSeed, readCheckpoint, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, clipCoefficient, globalGradNorm, lrSchedule, mixSeed, readCheckpoint, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
   adaptiveGeneratorWeight,
   ChunkedVideoCodec,
@@ -183,15 +183,14 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
         }
         microStep++;
         if (meter.micro < A) continue;
-        const clipped = clipGradNorm(acc!, cfg.grad_clip);
-        lastNorm = clipped.norm;
-        opt.apply(clipped.grads);
-        tf.dispose([...acc!.values(), ...clipped.grads.values()]);
+        // Clipping rides on the update (gradScale): the numbers of clipGradNorm's copies, without the copies.
+        lastNorm = globalGradNorm(acc!);
+        opt.apply(acc!, { gradScale: clipCoefficient(lastNorm, cfg.grad_clip) });
+        tf.dispose([...acc!.values()]);
         acc = null;
         if (dAcc && dOpt) {
-          const dc = clipGradNorm(dAcc, cfg.grad_clip);
-          dOpt.apply(dc.grads);
-          tf.dispose([...dAcc.values(), ...dc.grads.values()]);
+          dOpt.apply(dAcc, { gradScale: clipCoefficient(globalGradNorm(dAcc), cfg.grad_clip) });
+          tf.dispose([...dAcc.values()]);
           dAcc = null;
         }
         step++;

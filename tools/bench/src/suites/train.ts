@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TimeSampler, trainingLoss, type VideoMeta } from '@opensora-ts/flow';
-import { AdamW, clipGradNorm, Ema, SeededRandom, tf } from '@opensora-ts/kernels';
+import { AdamW, clipCoefficient, Ema, globalGradNorm, SeededRandom, tf } from '@opensora-ts/kernels';
 import { STDiT3, parseSTDiT3Config, stdit3FlowModelFn, type STDiT3ConfigInput } from '@opensora-ts/stdit';
 import { useBackend } from '../backends.js';
 import type { SuiteOptions } from '../cli.js';
@@ -108,12 +108,12 @@ export function createTrainStep(model: STDiT3, batch: TrainBatch, seed = 0): Tra
       value.dispose();
       const byName = new Map<string, tf.Tensor>();
       for (const [vn, g] of Object.entries(grads)) byName.set(nameOfVar.get(vn)!, g);
-      const clipped = clipGradNorm(byName, s.gradClip);
+      // As the train app does: the clipping coefficient rides on the AdamW update.
+      const gradNorm = globalGradNorm(byName);
+      optimizer.apply(byName, { gradScale: clipCoefficient(gradNorm, s.gradClip) });
       tf.dispose(Object.values(grads));
-      optimizer.apply(clipped.grads);
-      tf.dispose([...clipped.grads.values()]);
       ema.update();
-      return { loss, gradNorm: clipped.norm };
+      return { loss, gradNorm };
     },
     lossAt(t, noise) {
       const training = model.training;

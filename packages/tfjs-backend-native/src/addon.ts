@@ -65,8 +65,8 @@ export const buildErrorPath = fileURLToPath(new URL('../build/install-error.txt'
  */
 export const ADDON_FIX =
   'It is compiled at install and needs a C++17 compiler and OpenBLAS (Debian/Ubuntu: apt-get install g++ make python3 libopenblas-dev). ' +
-  'pnpm 10 runs dependency build scripts only when allowed: run `pnpm approve-builds` and select @opensora-ts/tfjs-backend-native ' +
-  '(or list it under onlyBuiltDependencies in pnpm-workspace.yaml), then `pnpm rebuild @opensora-ts/tfjs-backend-native`; ' +
+  'pnpm 10 runs dependency build scripts only when allowed: run `pnpm approve-builds` and select @opensora-ts/tfjs-backend-native (it builds it then), ' +
+  'or list it under onlyBuiltDependencies in pnpm-workspace.yaml and run `pnpm rebuild @opensora-ts/tfjs-backend-native`; ' +
   'npm: `npm rebuild @opensora-ts/tfjs-backend-native --foreground-scripts` (npm 11 first: `npm install-scripts approve @opensora-ts/tfjs-backend-native`).';
 
 /** Why the addon file is absent: the build failed at install (with its reason), or never ran. */

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime, readSafetensors, tf, writeSafetensors, type HostTensor } from '@opensora-ts/kernels';
 import { adapt16ch, loadSTDiT3 } from './checkpoint.js';
+import { stdit3Preset } from './presets.js';
 import { STDiT3 } from './stdit3.js';
 import { writeTorchSave } from '../../kernels/src/testing/torch-save.js';
 import type { STDiT3ConfigInput } from './config.js';
@@ -129,5 +130,38 @@ describe('adapt_16ch', () => {
     });
     m4.dispose();
     m16.dispose();
+  });
+});
+
+describe('weights of another config', () => {
+  const escape = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it("say in one line which config they are: the model.json beside them (the demo model's layout)", () => {
+    const folder = join(dir, 'demo-like');
+    mkdirSync(folder);
+    const file = join(folder, 'stdit.safetensors');
+    copyFileSync(weights, file);
+    writeFileSync(join(folder, 'model.json'), JSON.stringify({ status: 'trained', vae: {}, stdit: tinyConfig }));
+    let msg = '';
+    try {
+      loadSTDiT3(file, { config: stdit3Preset('STDiT3-mid') });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg.split('\n')).toHaveLength(1);
+    expect(msg).toMatch(new RegExp(`^${escape(file)}: \\d+ missing, \\d+ unexpected, \\d+ misshaped keys \\(first: key '.*' has shape \\[.*\\], expected \\[.*\\]\\): these weights are config '${escape(join(folder, 'model.json'))}' \\("stdit"\\), not the one given`));
+    loadSTDiT3(file, { config: tinyConfig }).dispose(); // the named config loads them
+  });
+
+  it('name the preset they fit, and say when none fits', () => {
+    // The fixture's weights are the STDiT3-tiny preset's.
+    expect(() => loadSTDiT3(weights, { config: { ...tinyConfig, caption_channels: 64 } })).toThrow(
+      /^[^\n]*weights\.safetensors: .* 2 misshaped keys \(first: key 'y_embedder\.y_proj\.fc1\.weight' has shape \[96,32\], expected \[96,64\]\): these weights are config 'STDiT3-tiny' \(a preset\), not the one given; load them with loadSTDiT3\(path, \{ config: stdit3Preset\('STDiT3-tiny'\) \}\)\.$/,
+    );
+    const odd = new STDiT3({ ...tinyConfig, caption_channels: 16 }, { seed: 0 });
+    const file = join(dir, 'odd.safetensors');
+    writeSafetensors(file, new Map([...odd.stateDict()].map(([k, v]) => [k, { shape: [...v.shape], data: v.dataSync() as Float32Array }])));
+    odd.dispose();
+    expect(() => loadSTDiT3(file, { config: tinyConfig })).toThrow(/^[^\n]*odd\.safetensors: .*misshaped keys \(first: .*\): these weights fit neither the config given nor a preset \(STDiT3-XL\/2, STDiT3-3B\/2, STDiT3-mid, STDiT3-tiny\); pass the config they were trained with/);
   });
 });

@@ -5,8 +5,9 @@
 // tensors one at a time, so peak memory is the model plus one tensor.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadModuleWeights, tf, withShapesOnly, type HostTensor, type LoadReport, type StateDictValue, type WeightTransform } from '@opensora-ts/kernels';
+import { loadModuleWeights, openCheckpoint, StateDictError, tf, withShapesOnly, type HostTensor, type LoadReport, type StateDictValue, type WeightTransform } from '@opensora-ts/kernels';
 import type { STDiT3ConfigInput } from './config.js';
+import { STDIT3_PRESETS } from './presets.js';
 import { STDiT3, type STDiT3BuildOptions } from './stdit3.js';
 
 export interface LoadWeightsOptions {
@@ -101,7 +102,70 @@ const ADAPT_16CH: WeightTransform = { shape: adaptedShape, tensor: adapt16chTens
  * holding model.safetensors or pytorch_model.bin) into `model`, checking every key and shape first.
  */
 export function loadSTDiT3Weights(model: STDiT3, path: string, options: LoadWeightsOptions = {}): LoadReport {
-  return loadModuleWeights(model, path, { strict: options.strict, transform: options.adapt_16ch ? ADAPT_16CH : undefined });
+  try {
+    return loadModuleWeights(model, path, { strict: options.strict, transform: options.adapt_16ch ? ADAPT_16CH : undefined });
+  } catch (err) {
+    // Misshaped keys mean another config: say in one line which one the weights are, when one fits.
+    if (!(err instanceof StateDictError) || err.report.mismatched.length === 0 || options.adapt_16ch) throw err;
+    throw new StateDictError(configMismatchLine(path, err), err.report);
+  }
+}
+
+function configMismatchLine(path: string, err: StateDictError): string {
+  const head = err.message.split('\n')[0]!;
+  const m = err.report.mismatched[0]!;
+  const first = `key '${m.key}' has shape [${m.found}], expected [${m.expected}]`;
+  const fits = identifySTDiT3Config(path);
+  if (fits) return `${head} (first: ${first}): these weights are config ${fits.name}, not the one given; load them with ${fits.how}.`;
+  return `${head} (first: ${first}): these weights fit neither the config given nor a preset (${Object.keys(STDIT3_PRESETS).join(', ')}); pass the config they were trained with ({ config }).`;
+}
+
+/**
+ * The config whose state dict has exactly the checkpoint's keys and shapes: the folder's
+ * config.json, the `stdit` key of a model.json beside the weights (the demo model's), or a preset.
+ */
+export function identifySTDiT3Config(path: string): { name: string; how: string; config: STDiT3ConfigInput } | undefined {
+  let stored: Map<string, string>;
+  try {
+    const ck = openCheckpoint(path);
+    try {
+      stored = new Map(ck.keys().map((k) => [k, ck.info(k).shape.join(',')]));
+    } finally {
+      ck.close();
+    }
+  } catch {
+    return undefined;
+  }
+  const folder = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
+  const candidates: { name: string; how: string; config: STDiT3ConfigInput }[] = [];
+  const readJson = (f: string): Record<string, unknown> | undefined => {
+    try {
+      return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const manifest = readJson(join(folder, 'model.json'));
+  if (manifest?.stdit && typeof manifest.stdit === 'object') {
+    candidates.push({ name: `'${join(folder, 'model.json')}' ("stdit")`, how: `loadSTDiT3(path, { config: <that file's "stdit" object> })`, config: manifest.stdit as STDiT3ConfigInput });
+  }
+  const cfg = readJson(join(folder, 'config.json'));
+  if (cfg) candidates.push({ name: `'${join(folder, 'config.json')}'`, how: `loadSTDiT3('${folder}') (the folder reads it)`, config: cfg as STDiT3ConfigInput });
+  for (const [name, config] of Object.entries(STDIT3_PRESETS)) {
+    candidates.push({ name: `'${name}' (a preset)`, how: `loadSTDiT3(path, { config: stdit3Preset('${name}') })`, config: config as STDiT3ConfigInput });
+  }
+  for (const c of candidates) {
+    let shapes: Map<string, number[]>;
+    try {
+      const m = withShapesOnly(() => new STDiT3(c.config, { referenceInit: false }));
+      shapes = m.stateDictShapes();
+      m.dispose();
+    } catch {
+      continue;
+    }
+    if (shapes.size === stored.size && [...shapes].every(([k, s]) => stored.get(k) === s.join(','))) return c;
+  }
+  return undefined;
 }
 
 export interface LoadCheckpointOptions extends LoadWeightsOptions, Pick<STDiT3BuildOptions, 'seed'> {

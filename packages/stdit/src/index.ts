@@ -4,7 +4,7 @@ export { stdit3ConfigSchema, parseSTDiT3Config } from './config.js';
 export type { STDiT3Config, STDiT3ConfigInput } from './config.js';
 export { STDIT3_PRESETS, stdit3Preset } from './presets.js';
 export type { STDiT3PresetName } from './presets.js';
-export { loadSTDiT3, loadSTDiT3Weights, adapt16ch, adapt16chTensor } from './checkpoint.js';
+export { identifySTDiT3Config, loadSTDiT3, loadSTDiT3Weights, adapt16ch, adapt16chTensor } from './checkpoint.js';
 export type { LoadWeightsOptions, LoadCheckpointOptions } from './checkpoint.js';
 export { growSTDiT3Depth, stdit3Depth } from './grow-depth.js';
 export { stdit3ModelFn, stdit3FlowModelFn } from './model-fn.js';

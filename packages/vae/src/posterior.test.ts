@@ -19,6 +19,12 @@ describe('DiagonalGaussian', () => {
     const a = p.sample(null, 7);
     const b = p.sample(null, 7);
     expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    // Seed 0 too (tfjs alone treats a 0 seed as none and draws from Math.random).
+    const z0 = p.sample(null, 0);
+    const z1 = p.sample(null, 0);
+    expect(Array.from(z0.dataSync())).toEqual(Array.from(z1.dataSync()));
+    expect(Array.from(z0.dataSync())).not.toEqual(Array.from(a.dataSync()));
+    tf.dispose([z0, z1]);
     // row 1: mean (0.5, 0), logvar 0 -> KL = 0.5 * 0.25
     const kl = p.kl();
     expect(kl.dataSync()[1]).toBeCloseTo(0.125, 6);

@@ -2,6 +2,9 @@
 // logvar = the rest clamped to [-30, 20], std = exp(logvar / 2).
 import { tf } from '@opensora-ts/kernels';
 
+/** The tfjs seed used for seed 0, which tfjs would otherwise treat as 'no seed' (2^32: outside the usual range). */
+const SEED_ZERO = 2 ** 32;
+
 export class DiagonalGaussian {
   readonly mean: tf.Tensor;
   readonly logvar: tf.Tensor;
@@ -25,7 +28,8 @@ export class DiagonalGaussian {
   /** mean + std * noise; noise is given (same shape as mean) or drawn N(0,1) from `seed`. */
   sample(noise?: tf.Tensor | null, seed?: number): tf.Tensor {
     return tf.tidy(() => {
-      const eps = noise ?? tf.randomNormal(this.mean.shape, 0, 1, 'float32', seed);
+      // tfjs draws from Math.random when the seed is 0 (falsy): give seed 0 a stream of its own.
+      const eps = noise ?? tf.randomNormal(this.mean.shape, 0, 1, 'float32', seed === 0 ? SEED_ZERO : seed);
       if (!sameShape(eps.shape, this.mean.shape)) throw new Error(`DiagonalGaussian.sample: noise has shape [${eps.shape}], expected [${this.mean.shape}]`);
       return tf.add(this.mean, tf.mul(this.std, eps));
     });

@@ -32,8 +32,8 @@ describe('opensora-eval', () => {
     writeFileSync(join(ckpt, 'config.json'), JSON.stringify(cfg));
     const vae = createVae('tiny');
     save(join(dir, 'vae.safetensors'), vae.stateDict());
-    // The VAE's config as a JSON file (how a non-preset VAE, such as the demo model's, is given).
-    writeFileSync(join(dir, 'vae.json'), JSON.stringify(TINY_VAE));
+    // The VAE's config as a JSON file (how a non-preset VAE is given), here in the demo model's model.json form.
+    writeFileSync(join(dir, 'vae.json'), JSON.stringify({ status: 'trained', vae: TINY_VAE, stdit: cfg }));
     const { csvPath } = await writeShapesWorld(join(dir, 'set'), { numClips: 2, height: 144, width: 256, numFrames: 6, seed: 5 });
     const evalCfg = { bucket_config: { '144p': { '5': [1.0, 2] } }, num_eval_timesteps: 3, seed: 42 };
     writeFileSync(join(dir, 'eval.json'), JSON.stringify(evalCfg));

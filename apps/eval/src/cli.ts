@@ -6,7 +6,7 @@ import { initRuntime, tf, writeFileAtomic, type BackendName } from '@opensora-ts
 import { decodeFrames, readMetadata, writeVideo } from '@opensora-ts/data';
 import { loadTextEncoder } from '@opensora-ts/conditioning';
 import { loadSTDiT3, stdit3FlowModelFn, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
-import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights, VAE_PRESETS, type VaeConfigInput } from '@opensora-ts/vae';
+import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights } from '@opensora-ts/vae';
 import {
   evalLossTables,
   loadEvalBatches,
@@ -77,10 +77,13 @@ async function lossCommand(o: {
   const model = loadSTDiT3(o.ckpt, override ? { config: override as never } : {});
   // The demo encoder (its word-order channels when the DiT is twice its width) or a T5 folder.
   const text = loadTextEncoder(o.textEncoder, { maxLength: model.config.model_max_length, captionChannels: model.config.caption_channels });
-  // A preset name, or a JSON file of VAE config keys (e.g. a demo model's model.json "vae" object, saved alone).
-  const vaeConfigFile = o.vaeConfig.endsWith('.json') && existsSync(o.vaeConfig);
-  if (!vaeConfigFile && !(o.vaeConfig in VAE_PRESETS)) throw new Error(`--vae-config ${o.vaeConfig}: neither a preset (${Object.keys(VAE_PRESETS).join(', ')}) nor an existing .json file of VAE config keys.`);
-  const vae = vaeConfigFile ? createVae(readJson(o.vaeConfig, 'VAE config') as VaeConfigInput) : createVae(o.vaeConfig);
+  // A preset name, or a JSON file: VAE config keys, or a model.json with a "vae" key (the demo model's).
+  let vae: ReturnType<typeof createVae>;
+  try {
+    vae = createVae(o.vaeConfig);
+  } catch (err) {
+    throw new Error(`--vae-config ${(err as Error).message.replace(/^VAE config '[^']*': /, `${o.vaeConfig}: `)}`);
+  }
   loadVaeWeights(vae, o.vae);
   const codec = new ChunkedVideoCodec(vae);
   const name = o.name ?? basename(resolve(o.ckpt));
@@ -213,7 +216,7 @@ export function buildProgram(): Command {
     .requiredOption('--data <csv>', 'metadata CSV (path,text,num_frames,height,width,...)')
     .requiredOption('--config <json>', 'eval config: bucket_config, num_eval_timesteps, seed, dtype')
     .requiredOption('--vae <path>', 'VAE weights (safetensors)')
-    .option('--vae-config <name>', 'VAE preset, or a .json file of VAE config keys', 'OpenSoraVAE_V1_3')
+    .option('--vae-config <name>', 'VAE preset, or a .json file: VAE config keys, or a model.json with a "vae" key (as the demo model has)', 'OpenSoraVAE_V1_3')
     .option('--model-config <name|json>', 'STDiT3 preset name or JSON file (merged over the folder config.json)')
     .option('--text-encoder <demo|dir>', "text encoder: 'demo', or a T5 folder as published (config.json, spiece.model or tokenizer.json, safetensors or .bin weights)", 'demo')
     .option('--name <label>', 'run label in reports (default: checkpoint folder name)')

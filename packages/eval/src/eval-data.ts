@@ -27,6 +27,8 @@ export interface EvalDataOptions {
 export async function loadEvalBatches(rows: readonly MetadataRow[], bucket: EvalBucket, enc: EvalEncoders, o: EvalDataOptions = {}): Promise<EvalBatch[]> {
   const config = { [bucket.resolution]: { [String(bucket.numFrames)]: [1.0, bucket.batchSize] as const } };
   const sampler = new BucketSampler(rows, config, { seed: o.seed ?? 42, shuffle: false, dropLast: false });
+  // No row fits: the bucket is skipped (the loader would refuse an empty epoch).
+  if (sampler.length() === 0) return [];
   const loader = new VideoLoader(rows, sampler, { prefetch: 1, seed: o.seed ?? 42, layout: 'CTHW', ...(o.onSkip ? { onSkip: o.onSkip } : {}) });
   const out: EvalBatch[] = [];
   let samples = 0;

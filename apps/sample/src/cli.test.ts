@@ -4,13 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddingCache, T5Encoder } from '@opensora-ts/conditioning';
 import { ffprobePath } from '@opensora-ts/data';
 import { tf } from '@opensora-ts/kernels';
-import { main } from './cli.js';
 import { preparePromptText } from './prompts.js';
 import { writeTinyOfficialFolder } from '../test/tiny-weights.js';
+import { runCli } from '../test/run-cli.js';
 
 let dir: string;
 beforeAll(() => {
@@ -18,24 +18,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk).trimEnd()), true));
-  try {
-    const code = await main(argv);
-    return { code, stderr: lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-    write.mockRestore();
-  }
-}
 
 describe('opensora-sample', () => {
   it('uses the demo model by default, warns about words it does not know, and writes an mp4 ffprobe reads', async () => {
     const out = join(dir, 'demo.mp4');
     // 32x32 instead of the demo's own size keeps this under a minute on tfjs's pure-JS cpu backend.
-    const r = await run(['--prompt', 'a red dog runs in the park', '--steps', '2', '--resolution', '32x32', '--out', out, '--plain-progress']);
+    const r = await runCli(['--prompt', 'a red dog runs in the park', '--steps', '2', '--resolution', '32x32', '--out', out, '--plain-progress']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/does not know "dog", "runs", "park"/);
     expect(r.stderr).toMatch(/knows: .*red.*circle/);
@@ -53,7 +41,7 @@ describe('opensora-sample', () => {
   it('names the missing file of a wrong --weights folder and exits non-zero', async () => {
     const w = join(dir, 'wrong');
     writeTinyOfficialFolder(w, { vae: true, stdit: false, t5: true });
-    const r = await run(['--prompt', 'x', '--weights', w, '--out', join(dir, 'x.mp4')]);
+    const r = await runCli(['--prompt', 'x', '--weights', w, '--out', join(dir, 'x.mp4')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/opensora-sample: --weights .*wrong: missing .*stdit\/model\.safetensors \(the STDiT3 checkpoint\)/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for a user's mistake
@@ -69,9 +57,9 @@ describe('opensora-sample', () => {
     tf.dispose([enc.states, enc.mask]);
     t5.dispose();
     renameSync(join(w, 't5'), join(dir, 't5-moved'));
-    const ok = await run(['--prompt', prompt, '--weights', w, '--resolution', '16x16', '--num-frames', '17', '--steps', '2', '--out', join(dir, 'cached.mp4')]);
+    const ok = await runCli(['--prompt', prompt, '--weights', w, '--resolution', '16x16', '--num-frames', '17', '--steps', '2', '--out', join(dir, 'cached.mp4')]);
     expect(ok.code, ok.stderr).toBe(0);
-    const miss = await run(['--prompt', 'a green circle', '--weights', w, '--resolution', '16x16', '--steps', '2', '--out', join(dir, 'miss.mp4')]);
+    const miss = await runCli(['--prompt', 'a green circle', '--weights', w, '--resolution', '16x16', '--steps', '2', '--out', join(dir, 'miss.mp4')]);
     expect(miss.code).toBe(1);
     expect(miss.stderr).toMatch(/no cached embedding for prompt "a green circle"/);
   });
@@ -82,19 +70,19 @@ describe('opensora-sample', () => {
     writeFileSync(out, 'my video');
     writeFileSync(join(d, 'exists.json'), '{"mine": true}');
     const args = ['--prompt', 'a red circle moves to the left', '--steps', '1', '--resolution', '32x32', '--out', out, '--plain-progress'];
-    const refused = await run(args);
+    const refused = await runCli(args);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(new RegExp(`opensora-sample: ${out.replace(/[.]/g, '\\.')} exists; pass --overwrite to replace it \\(and its \\.json sidecar\\), or choose another --out\\.$`));
     expect(refused.stderr).not.toMatch(/denoise/); // nothing was generated
     expect(readFileSync(out, 'utf8')).toBe('my video');
     // Only the sidecar exists: refused too (the pair is one output).
     rmSync(out);
-    expect((await run(args)).stderr).toMatch(/exists\.json exists; pass --overwrite/);
+    expect((await runCli(args)).stderr).toMatch(/exists\.json exists; pass --overwrite/);
     writeFileSync(out, 'my video');
     // A temporary file of a killed run beside the output.
     const dead = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     writeFileSync(join(d, `.exists.mp4.${dead}.1.tmp.mp4`), 'half');
-    const replaced = await run([...args, '--overwrite']);
+    const replaced = await runCli([...args, '--overwrite']);
     expect(replaced.code, replaced.stderr).toBe(0);
     expect(replaced.stderr).toContain(`removed 1 temporary file(s) left by stopped process ${dead}: ${join(d, `.exists.mp4.${dead}.1.tmp.mp4`)}`);
     expect(readFileSync(out).subarray(4, 8).toString()).toBe('ftyp');

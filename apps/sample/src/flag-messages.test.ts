@@ -4,8 +4,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from './cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../test/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sample-flags-'));
 beforeAll(() => {
@@ -18,17 +18,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (lines.push(String(c).trimEnd()), true));
-  try {
-    return { code: await main(argv), stderr: lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-    write.mockRestore();
-  }
-}
 
 describe('flags refused before any model is loaded, in the user\'s words', () => {
   const p = (name: string) => join(dir, name);
@@ -42,7 +31,7 @@ describe('flags refused before any model is loaded, in the user\'s words', () =>
     [['--video', p('still.png')], `opensora-sample: --video ${p('still.png')}: is an image; pass it as --image ${p('still.png')} (i2v_head).`],
     [['--image', p('missing.png')], `opensora-sample: --image ${p('missing.png')}: no such file (relative paths are from the current folder, ${process.cwd()}).`],
   ])('%j', async (argv, message) => {
-    const r = await run(['--prompt', 'a red circle', ...argv]);
+    const r = await runCli(['--prompt', 'a red circle', ...argv]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toMatch(/CSV folder|EEXIST|\n\s+at /);
@@ -51,7 +40,7 @@ describe('flags refused before any model is loaded, in the user\'s words', () =>
   });
 
   it('a prompt file\'s missing reference names the prompt', async () => {
-    const r = await run(['--prompt-path', p('prompts.txt'), '--out', p('x.mp4')]);
+    const r = await runCli(['--prompt-path', p('prompts.txt'), '--out', p('x.mp4')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`opensora-sample: prompt 0's "reference_path" gone.png: no such file (relative paths are from the current folder, ${process.cwd()}).`);
   });

@@ -4,14 +4,14 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom } from '@opensora-ts/kernels';
-import { main } from './cli.js';
 import { generate } from './generate.js';
 import { loadModels } from './models.js';
 import { parsePromptLine } from './prompts.js';
 import { parseSettings } from './settings.js';
 import { writeTinyOfficialFolder } from '../test/tiny-weights.js';
+import { runCli } from '../test/run-cli.js';
 
 let dir: string;
 beforeAll(() => {
@@ -19,25 +19,13 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk).trimEnd()), true));
-  try {
-    const code = await main(argv);
-    return { code, stderr: lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-    write.mockRestore();
-  }
-}
 const fast = ['--steps', '2', '--resolution', '32x32', '--plain-progress'];
 const sidecar = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
 
 describe('non-finite values stop the run and write nothing', () => {
   it('--cfg-scale 1e40 stops at step 1 naming the scale (was: an all-black video and exit 0)', async () => {
     const out = join(dir, 'cfg', 'huge.mp4');
-    const r = await run(['--prompt', 'a red circle', '--cfg-scale', '1e40', '--out', out, ...fast]);
+    const r = await runCli(['--prompt', 'a red circle', '--cfg-scale', '1e40', '--out', out, ...fast]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/opensora-sample: sampling step 1 of 2 \(t = [\d.]+\): the latent holds \d+ NaN of \d+ values .*The text guidance scale \(cfg_scale\) 1e\+40 is too large/);
     expect(existsSync(join(dir, 'cfg')) ? readdirSync(join(dir, 'cfg')) : []).toEqual([]);
@@ -69,7 +57,7 @@ describe('non-finite values stop the run and write nothing', () => {
 describe('nothing changed silently', () => {
   it('a prompt that cleans to nothing and a frame count the VAE cannot give back each warn and are in the sidecar', async () => {
     const out = join(dir, 'cjk.mp4');
-    const r = await run(['--prompt', '一个红色的圆', '--num-frames', '18', '--out', out, ...fast]);
+    const r = await runCli(['--prompt', '一个红色的圆', '--num-frames', '18', '--out', out, ...fast]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: prompt 0: "一个红色的圆" is empty after the reference's text cleaning \(it removes CJK characters.*\), so the sample follows no description\. Write the prompt in English\./);
     expect(r.stderr).toMatch(/warning: --num-frames 18: this VAE decodes whole chunks and gives back 17 frames, so the video has 17; pass --num-frames 17 or 33 to get exactly what you ask\./);
@@ -82,7 +70,7 @@ describe('nothing changed silently', () => {
   it('a prompt longer than the encoder takes says how many tokens are kept of how many', async () => {
     const out = join(dir, 'long.mp4');
     const prompt = Array.from({ length: 10 }, () => 'a red circle moves to the left').join(' ');
-    const r = await run(['--prompt', prompt, '--out', out, ...fast]);
+    const r = await runCli(['--prompt', prompt, '--out', out, ...fast]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: prompt 0: 71 tokens, but the text encoder keeps 48 \(its max length 48\); the last 23 tokens are dropped\. Shorten the prompt\./);
     expect(sidecar('long').prompt).toMatchObject({ empty_after_cleaning: false, tokens: { count: 71, kept: 48, max_length: 48 }, unknown_words: [] });
@@ -91,7 +79,7 @@ describe('nothing changed silently', () => {
   it('words a T5 tokenizer has no tokens for are named', async () => {
     const w = join(dir, 'weights');
     writeTinyOfficialFolder(w);
-    const r = await run(['--prompt', 'a red über circle', '--weights', w, '--resolution', '16x16', '--num-frames', '17', '--steps', '2', '--out', join(dir, 't5.mp4')]);
+    const r = await runCli(['--prompt', 'a red über circle', '--weights', w, '--resolution', '16x16', '--num-frames', '17', '--steps', '2', '--out', join(dir, 't5.mp4')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: prompt 0: the text encoder has no tokens for "über"; they become its unknown token and carry no meaning\./);
     expect(sidecar('t5').prompt.unknown_words).toEqual(['über']);
@@ -99,7 +87,7 @@ describe('nothing changed silently', () => {
 
   it('seeds outside 0..2^32-1 are refused with the range (-1 and 4294967297 gave the same video)', async () => {
     for (const seed of ['-1', '4294967297']) {
-      const r = await run(['--prompt', 'a red circle', '--seed', seed, '--out', join(dir, 'seed.mp4')]);
+      const r = await runCli(['--prompt', 'a red circle', '--seed', seed, '--out', join(dir, 'seed.mp4')]);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`--seed must be from 0 to 4294967295 (32 bits; each seed in that range gives its own video), got '${seed}'.`);
     }

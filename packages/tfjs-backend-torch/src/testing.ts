@@ -1,7 +1,7 @@
 // Test helpers (not exported from the package): run the same computation on 'cpu' and
 // 'torch' and compare, and skip whole suites with a printed reason when the addon is absent.
 import * as tf from '@tensorflow/tfjs';
-import { expect } from 'vitest';
+import { expectCloseTo, expectSameAsCpu, randn, type Outputs } from '../../kernels/src/testing/backend-compare.js';
 import { torchAddonStatus } from './addon.js';
 import { registerTorchBackend } from './register.js';
 
@@ -21,86 +21,19 @@ export function torchAvailable(): boolean {
   return true;
 }
 
-/** Deterministic normal-ish values (sum of uniforms), so failures reproduce. */
-export function randn(n: number, seed = 1, scale = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (next() + next() + next() + next() - 2) * 1.7320508 * scale;
-  return out;
-}
+export { randn, runOn, sumAtol } from '../../kernels/src/testing/backend-compare.js';
+export type { Outputs, Result } from '../../kernels/src/testing/backend-compare.js';
 
 export function rand(shape: number[], seed = 1, scale = 1): tf.Tensor {
   return tf.tensor(randn(shape.reduce((a, d) => a * d, 1), seed, scale), shape);
 }
 
-export type Outputs = tf.Tensor | tf.Tensor[] | Record<string, tf.Tensor>;
-
-function flatten(o: Outputs): tf.Tensor[] {
-  if (o instanceof tf.Tensor) return [o];
-  if (Array.isArray(o)) return o;
-  return Object.keys(o)
-    .sort()
-    .map((k) => o[k]!);
-}
-
-export interface Result {
-  shape: number[];
-  dtype: tf.DataType;
-  values: tf.TypedArray;
-}
-
-/** Runs fn on a backend and returns its outputs' shapes, dtypes and values (tensors disposed). */
-export function runOn(backend: string, fn: () => Outputs): Result[] {
-  const prev = tf.getBackend();
-  tf.setBackend(backend);
-  try {
-    const outs = tf.tidy(() => flatten(fn()));
-    const res = outs.map((t) => ({ shape: t.shape.slice(), dtype: t.dtype, values: t.dataSync() as tf.TypedArray }));
-    tf.dispose(outs);
-    return res;
-  } finally {
-    tf.setBackend(prev);
-  }
-}
-
-/** |a - b| <= atol + rtol * |b| elementwise (NaN matches NaN); reports the worst element. */
+/** |a - b| <= atol + rtol * |b| elementwise; reports the worst element on failure. */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-5, atol = 1e-6, what = ''): void {
-  expect(actual.length, `${what} length`).toBe(expected.length);
-  let worst = -1;
-  let worstExcess = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const b = expected[i]!;
-    if (a === b || (Number.isNaN(b) && Number.isNaN(a))) continue;
-    const excess = Math.abs(a - b) - (atol + rtol * Math.abs(b));
-    if (!(excess <= worstExcess)) {
-      worstExcess = Number.isNaN(excess) ? Infinity : excess;
-      worst = i;
-    }
-  }
-  if (worst >= 0) expect.fail(`${what} element ${worst}: torch ${actual[worst]} vs cpu ${expected[worst]} (rtol ${rtol}, atol ${atol})`);
+  expectCloseTo('torch', actual, expected, rtol, atol, what);
 }
 
 /** The same computation on cpu and torch, compared output by output (shape, dtype, values). */
 export function expectSameOnBothBackends(fn: () => Outputs, rtol = 1e-5, atol = 1e-6, what = ''): void {
-  const cpu = runOn('cpu', fn);
-  const torch = runOn('torch', fn);
-  expect(torch.length, `${what} output count`).toBe(cpu.length);
-  torch.forEach((t, i) => {
-    expect(t.shape, `${what} output ${i} shape`).toEqual(cpu[i]!.shape);
-    expect(t.dtype, `${what} output ${i} dtype`).toBe(cpu[i]!.dtype);
-    expectClose(t.values, cpu[i]!.values, rtol, atol, `${what} output ${i}`);
-  });
-}
-
-/** Atol scaled to the length of a sum (a dot product of k terms carries ~sqrt(k) ulps). */
-export function sumAtol(k: number, magnitude = 1): number {
-  return 2e-6 * Math.sqrt(k) * magnitude + 1e-5;
+  expectSameAsCpu('torch', fn, rtol, atol, what);
 }

@@ -23,7 +23,7 @@ function expectBitIdentical(fn: () => Outputs, what: string): void {
     const c = cpu[k]!;
     expect(n.shape, `${what} output ${k} shape`).toEqual(c.shape);
     expect(n.values.constructor, `${what} output ${k} dtype`).toBe(c.values.constructor);
-    const bits = (v: Float32Array | Int32Array) => new Uint32Array((v instanceof Float32Array ? Float32Array.from(v) : Int32Array.from(v)).buffer);
+    const bits = (v: ArrayLike<number>) => new Uint32Array((v instanceof Float32Array ? Float32Array.from(v) : Int32Array.from(v)).buffer);
     const nb = bits(n.values);
     const cb = bits(c.values);
     const bad = cb.findIndex((v, j) => v !== nb[j]);

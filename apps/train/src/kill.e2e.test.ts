@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { writeShapesWorld } from '@opensora-ts/data';
 import { parseTrainConfig, type DitTrainConfig } from './config.js';
 import { trainDit } from './dit-trainer.js';
+import { tinyDitRunConfig } from '../test/tiny-dit-run.js';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'train-kill-'));
@@ -19,28 +20,7 @@ let raw: Record<string, unknown>;
 
 beforeAll(async () => {
   const { csvPath } = await writeShapesWorld(join(root, 'data'), { numClips: 4, height: 32, width: 32, numFrames: 9, seed: 3 });
-  raw = {
-    dataset: { type: 'VideoTextDataset', data_path: csvPath, num_frames: 9, image_size: [32, 32] },
-    batch_size: 2,
-    seed: 7,
-    max_steps: 12,
-    ckpt_every: 3,
-    log_every: 1,
-    lr: 1e-3,
-    adam_eps: 1e-15,
-    ema_decay: 0.99,
-    grad_clip: 1.0,
-    cache_dir: join(root, 'cache'),
-    model: { type: 'STDiT3-tiny', depth: 1, hidden_size: 48, num_heads: 2, kernel_size: [2, 2, -1] },
-    vae: {
-      type: 'tiny',
-      micro_frame_size: null,
-      encoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1, 2] },
-      decoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [2, 3] },
-    },
-    text_encoder: { type: 'demo', model_max_length: 16 },
-    scheduler: { sample_method: 'logit-normal', use_timestep_transform: true },
-  };
+  raw = tinyDitRunConfig(csvPath, root, { max_steps: 12 });
   writeFileSync(cfgPath, JSON.stringify(raw));
 });
 

@@ -11,35 +11,17 @@ import { tf } from '@opensora-ts/kernels';
 import { parseTrainConfig, type DitTrainConfig } from './config.js';
 import { trainDit } from './dit-trainer.js';
 import { NonFiniteLossError } from './run-context.js';
+import { tinyDitRunConfig } from '../test/tiny-dit-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'train-e2e-'));
 let csv = '';
 const quiet = () => {};
 
 function config(extra: Record<string, unknown> = {}, model: Record<string, unknown> = {}): DitTrainConfig {
+  const base = tinyDitRunConfig(csv, root);
   return parseTrainConfig({
-    dataset: { type: 'VideoTextDataset', data_path: csv, num_frames: 9, image_size: [32, 32] },
-    batch_size: 2,
-    seed: 7,
-    max_steps: 6,
-    ckpt_every: 3,
-    log_every: 1,
-    lr: 1e-3,
-    adam_eps: 1e-15,
-    ema_decay: 0.99,
-    grad_clip: 1.0,
-    cache_dir: join(root, 'cache'),
-    model: { type: 'STDiT3-tiny', depth: 1, hidden_size: 48, num_heads: 2, kernel_size: [2, 2, -1], ...model },
-    vae: {
-      type: 'tiny',
-      // Whole clips, no 17-frame chunks: 9 frames then make 3 latent frames that decode back to 9 (with the
-      // preset's chunks of 17, 9 frames give no latent frame and the run is refused, as sampling them is).
-      micro_frame_size: null,
-      encoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1, 2] },
-      decoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [2, 3] },
-    },
-    text_encoder: { type: 'demo', model_max_length: 16 },
-    scheduler: { sample_method: 'logit-normal', use_timestep_transform: true },
+    ...base,
+    model: { ...(base.model as Record<string, unknown>), ...model },
     mask_types: { none: 1, i2v_head: 1, v2v_tail: 1, v2v_head_noisy: 1 },
     drop_condition: { keep: 0.7, cond: 0.1, text: 0.1, null: 0.1 },
     ...extra,

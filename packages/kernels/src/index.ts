@@ -73,6 +73,9 @@ export type { AdamWConstants } from './optim/composites.js';
 export { lrSchedule } from './optim/lr-schedule.js';
 export type { LrSchedule, LrScheduleOptions } from './optim/lr-schedule.js';
 
+export { singleProcessGroup } from './distributed/process-group.js';
+export type { ProcessGroup, LaunchEnv, CollectiveArray, ReduceOp } from './distributed/process-group.js';
+
 export { loadParityCase, tensorDistance, compareParityOutput } from './parity.js';
 export type {
   ParityCase,

@@ -75,6 +75,8 @@ export type { LrSchedule, LrScheduleOptions } from './optim/lr-schedule.js';
 
 export { singleProcessGroup } from './distributed/process-group.js';
 export type { ProcessGroup, LaunchEnv, CollectiveArray, ReduceOp } from './distributed/process-group.js';
+export { shardOf, shardOwner, shardItems, unshard } from './distributed/shard.js';
+export type { ShardLayout, ShardRank } from './distributed/shard.js';
 
 export { loadParityCase, tensorDistance, compareParityOutput } from './parity.js';
 export type {

@@ -12,6 +12,8 @@ export { addNoise, timestepValues } from './add-noise.js';
 export { velocityOf } from './model.js';
 export type { ModelFn, AsyncModelFn, ModelConditioning, TextConditioning } from './model.js';
 export { trainingLoss, meanFlat } from './loss.js';
+export { SAMPLE_STREAM, sampleSeeds, streamSeed, sampleRandoms, rowNormalTensor } from './sample-seeds.js';
+export type { SampleStream } from './sample-seeds.js';
 export type { TrainingLossOptions, TrainingLossResult } from './loss.js';
 export {
   MASK_TYPES,

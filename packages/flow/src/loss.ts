@@ -2,6 +2,7 @@
 // frame mask and I2V/V2V conditioning. Synchronous, so it can run under tf.variableGrads.
 import { tf, toRandom, type SeededRandom, type Tensor } from '@opensora-ts/kernels';
 import { addNoise } from './add-noise.js';
+import { rowNormalTensor, sampleRandoms, streamSeed } from './sample-seeds.js';
 import { velocityOf, type ModelConditioning, type ModelFn } from './model.js';
 import { TimeSampler } from './time-sampler.js';
 import type { VideoMeta } from './timestep-transform.js';
@@ -18,6 +19,12 @@ export interface TrainingLossOptions {
   timeSampler?: TimeSampler;
   /** Generator (or seed) for t, ε and the drop-condition draw. */
   rng?: SeededRandom | number;
+  /**
+   * One seed per row (`sampleSeeds`): row i's t and ε, and the model's own draws for that row
+   * (caption dropout, drop path), come from seed i alone, so a batch split over ranks draws what
+   * the whole batch draws in one process. `rng` then draws only the batch-level drop condition.
+   */
+  sampleSeeds?: readonly number[];
   /** Frame mask [B, T] bool: false frames are clean (t = 0) and left out of the loss. */
   frameMask?: Tensor;
   /** Conditioned latent frames (I2V/V2V); [] = none. */
@@ -100,12 +107,15 @@ export function trainingLoss(model: ModelFn, x0: Tensor, o: TrainingLossOptions)
     if (!o.text.yNull) throw new Error('trainingLoss: conditioned frames need text.yNull (the model null caption, STDiT3 y_embedder.y_embedding).');
   }
   let t: number[];
+  if (o.sampleSeeds && o.sampleSeeds.length !== B) throw new Error(`trainingLoss: ${o.sampleSeeds.length} sample seeds for a batch of ${B}; pass one per row.`);
+  const rowRngs = o.sampleSeeds ? sampleRandoms(o.sampleSeeds, 'flow') : null;
   if (o.t !== undefined) t = o.t instanceof tf.Tensor ? Array.from(o.t.dataSync()) : Array.from(o.t);
+  else if (rowRngs) t = rowRngs.map((r) => (o.timeSampler ?? new TimeSampler()).sample(1, r, o.meta)[0]!);
   else t = (o.timeSampler ?? new TimeSampler()).sample(B, rng, o.meta);
   if (t.length !== B) throw new Error(`trainingLoss: ${t.length} timesteps for a batch of ${B}.`);
 
   const loss = tf.tidy(() => {
-    const noise = o.noise ?? rng.normalTensor(x0.shape);
+    const noise = o.noise ?? (rowRngs ? rowNormalTensor(rowRngs, x0.shape.slice(1)) : rng.normalTensor(x0.shape));
     let y = o.text.y;
     let cond: Tensor;
     let condMask: Tensor;
@@ -136,6 +146,7 @@ export function trainingLoss(model: ModelFn, x0: Tensor, o: TrainingLossOptions)
       yNull,
       textUncondProb: o.textUncondProb,
       meta: o.meta,
+      ...(o.sampleSeeds ? { sampleSeeds: o.sampleSeeds.map((s) => streamSeed(s, 'model')) } : {}),
     };
     const tT = tf.tensor1d(t, 'float32');
     const v = velocityOf(model(xT, tT, c), x0.shape[1]!);

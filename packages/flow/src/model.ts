@@ -22,6 +22,11 @@ export interface ModelConditioning {
   yNull?: Tensor;
   /** Caption dropout probability for this call (training); 0 when frames are conditioned. */
   textUncondProb?: number;
+  /**
+   * Training only: one seed per row for the model's own random draws (caption dropout, drop path),
+   * so row i draws the same whatever batch or rank it is in. Absent: the model's own generator.
+   */
+  sampleSeeds?: number[];
   /** Pixel size and frame count of the video (the reference passes them as height/width/num_frames/fps/ar). */
   meta: VideoMeta;
 }

@@ -32,6 +32,8 @@ export interface BlockContext {
   temporalAngles: tf.Tensor2D | null;
   training: boolean;
   rng: SeededRandom;
+  /** Per-sample generators (sample_seeds): sample i's drop-path draws come from rowRngs[i]. */
+  rowRngs: SeededRandom[] | null;
 }
 
 export interface BlockOptions {
@@ -141,7 +143,7 @@ export class STDiT3Block extends Module {
     const p = this.options.dropPath;
     if (!ctx.training || p <= 0) return branch;
     const b = branch.shape[0]!;
-    const keep = Float32Array.from({ length: b }, () => (ctx.rng.uniform() < 1 - p ? 1 / (1 - p) : 0));
+    const keep = Float32Array.from({ length: b }, (_, i) => ((ctx.rowRngs?.[i] ?? ctx.rng).uniform() < 1 - p ? 1 / (1 - p) : 0));
     return tf.mul(branch, tf.tensor(keep, [b, ...new Array(branch.rank - 1).fill(1)]));
   }
 }

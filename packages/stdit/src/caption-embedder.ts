@@ -12,6 +12,8 @@ export interface CaptionDropOptions {
   /** Per-sample forced drop (1/true = replace by the null caption), as the reference's force_drop_ids. */
   forceDropIds?: ArrayLike<number | boolean>;
   rng: SeededRandom;
+  /** Per-sample generators: sample i's dropout draw comes from rowRngs[i] (data-parallel training). */
+  rowRngs?: SeededRandom[] | null;
 }
 
 export class CaptionEmbedder extends Module {
@@ -37,7 +39,7 @@ export class CaptionEmbedder extends Module {
     }
     const p = o.uncondProb ?? this.uncondProb;
     if (!o.train || p <= 0) return null;
-    return Array.from({ length: batch }, () => o.rng.uniform() < p);
+    return Array.from({ length: batch }, (_, i) => (o.rowRngs?.[i] ?? o.rng).uniform() < p);
   }
 
   /** caption [B, 1, L, Cin] -> [B, 1, L, hidden]. */

@@ -39,6 +39,8 @@ export interface FlowConditioning {
   maskIndex?: number[];
   yNull?: tf.Tensor;
   textUncondProb?: number;
+  /** Per-sample seeds of the model's training draws (flow's per-sample streams). */
+  sampleSeeds?: number[];
   meta: { height: number; width: number; fps?: number };
 }
 
@@ -67,6 +69,7 @@ export function stdit3FlowModelFn(model: STDiT3, options: FlowModelFnOptions = {
       mask_index: c.maskIndex ?? null,
       y_null: c.yNull ?? null,
       ...(c.textUncondProb !== undefined ? { text_uncond_prob: c.textUncondProb } : {}),
+      ...(c.sampleSeeds ? { sample_seeds: c.sampleSeeds } : {}),
       fps: c.meta.fps ?? defaultFps,
       height: c.meta.height,
       width: c.meta.width,

@@ -44,6 +44,11 @@ export interface STDiT3Inputs {
   text_uncond_prob?: number;
   /** Forces caption dropout per sample (1 = use the null caption). */
   force_drop_ids?: ArrayLike<number | boolean>;
+  /**
+   * Training: one seed per sample for its caption-dropout and drop-path draws, so a sample draws the
+   * same whichever batch (or data-parallel rank) holds it. Absent: the model's `rng` draws for the batch.
+   */
+  sample_seeds?: ArrayLike<number> | null;
 }
 
 /** Receives named intermediates during a forward (parity, debugging); copy what you keep. */
@@ -246,7 +251,9 @@ export class STDiT3 extends Module {
       }
 
       // Captions: projected per sample, with a key mask instead of the reference's ragged packing.
-      const drop = { train: this.training, uncondProb: inputs.text_uncond_prob, forceDropIds: inputs.force_drop_ids, rng: this.rng };
+      if (inputs.sample_seeds != null && inputs.sample_seeds.length !== b) throw new Error(`sample_seeds: ${inputs.sample_seeds.length} seeds for a batch of ${b}; pass one per sample`);
+      const rowRngs = inputs.sample_seeds != null ? Array.from(inputs.sample_seeds, (s) => new SeededRandom(s)) : null;
+      const drop = { train: this.training, uncondProb: inputs.text_uncond_prob, forceDropIds: inputs.force_drop_ids, rng: this.rng, rowRngs };
       if (inputs.y.shape[0] !== b) throw new Error(`y: batch ${inputs.y.shape[0]} differs from x's batch ${b}`);
       const yProj = this.yEmbedder.forward(inputs.y, drop);
       rec?.('y_proj', yProj);
@@ -289,7 +296,7 @@ export class STDiT3 extends Module {
       h = tf.reshape(tf.add(tf.reshape(h, [b, T, S, hidden]), pos), [b, T * S, hidden]);
       rec?.('blocks_in', h);
 
-      const ctx = this.blockContext({ T, H, W, scale, tMlp, t0Mlp, xMask, y: yTokens, yMask, yNull, maskIndex });
+      const ctx = this.blockContext({ T, H, W, scale, tMlp, t0Mlp, xMask, y: yTokens, yMask, yNull, maskIndex, rowRngs });
       for (let i = 0; i < c.depth; i++) {
         h = this.spatialBlocks.at(i).forward(h, ctx);
         if (i === 0) rec?.('spatial0_out', h);

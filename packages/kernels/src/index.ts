@@ -75,6 +75,12 @@ export type { LrSchedule, LrScheduleOptions } from './optim/lr-schedule.js';
 
 export { singleProcessGroup } from './distributed/process-group.js';
 export type { ProcessGroup, LaunchEnv, CollectiveArray, ReduceOp } from './distributed/process-group.js';
+export { launchEnv, LaunchEnvError, LAUNCH_VARIABLES } from './distributed/launch-env.js';
+export { initProcessGroup, wrapC10d } from './distributed/init.js';
+export { inProcessGroups } from './distributed/in-process.js';
+export type { InitProcessGroupOptions, C10dGroup, C10dConnectOptions } from './distributed/init.js';
+export { averageGradients, DEFAULT_BUCKET_BYTES } from './distributed/average-gradients.js';
+export type { AverageGradientsOptions } from './distributed/average-gradients.js';
 export { shardOf, shardOwner, shardItems, unshard } from './distributed/shard.js';
 export type { ShardLayout, ShardRank } from './distributed/shard.js';
 

@@ -3,6 +3,7 @@
 // LOCAL_RANK, MASTER_ADDR, MASTER_PORT), ranks talk through c10d in the torch backend's addon
 // (Gloo on CPU, NCCL on CUDA). Without a launcher a process is world size 1 and every collective
 // is the identity, so code written for N ranks runs unchanged in one process.
+import type { Tensor } from '../tf.js';
 
 /** Element types the collectives move; reductions take float32 only. */
 export type CollectiveArray = Float32Array | Int32Array | Uint8Array;
@@ -27,6 +28,12 @@ export interface ProcessGroup {
   allGatherJson<T>(value: T): Promise<T[]>;
   /** Returns when every rank has reached it. */
   barrier(): Promise<void>;
+  /**
+   * Reduces a float32 tensor where it lives and returns a new tensor (the input is left as it
+   * is). Present on c10d groups: with the torch backend the values never leave the device
+   * (NCCL reduces on the GPU); averageGradients uses it when it is there.
+   */
+  allReduceTensor?(x: Tensor, op?: ReduceOp): Promise<Tensor>;
   /** Leaves the group; collectives after close throw. */
   close(): Promise<void>;
 }

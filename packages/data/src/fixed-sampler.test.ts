@@ -90,4 +90,24 @@ describe('FixedSizeSampler', () => {
     resumed.restore(afterFirst!);
     expect([...resumed.batches()].map((b) => b.indices)).toEqual(got.slice(1));
   });
+
+  it('splits global batches over ranks as one process with the whole batch, and re-shards on a world-size change', () => {
+    const base = { numFrames: 8, height: 90, width: 160, seed: 4, frameInterval: 2 };
+    const one = [...new FixedSizeSampler(samples, { ...base, batchSize: 4 }).batches()];
+    const ranks = [0, 1].map((rank) => [...new FixedSizeSampler(samples, { ...base, batchSize: 2, numReplicas: 2, rank }).batches()]);
+    expect(ranks[0]!.length).toBe(one.length);
+    one.forEach((b, i) => expect([...ranks[0]![i]!.indices, ...ranks[1]![i]!.indices]).toEqual(b.indices));
+    expect(ranks[1]![0]!.offset).toBe(2);
+    // 2 ranks x 2 for one step, then one rank x 2 (the config's per-rank batch size stays): the rest of the epoch's order.
+    const two = new FixedSizeSampler(samples, { ...base, batchSize: 2, numReplicas: 2 });
+    for (const _ of two.batches()) break;
+    const single = new FixedSizeSampler(samples, { ...base, batchSize: 2 });
+    single.restore(JSON.parse(JSON.stringify(two.state())));
+    const rest = [...single.batches()].flatMap((b) => b.indices);
+    const whole = one.flatMap((b) => b.indices);
+    expect(whole.length).toBe(20);
+    expect(rest).toEqual(whole.slice(4));
+    expect(single.state()).toEqual({ seed: 4, epoch: 1, consumed: 0 });
+  });
 });
+

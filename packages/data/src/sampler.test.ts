@@ -61,12 +61,80 @@ describe('BucketSampler', () => {
     expect(() => new BucketSampler(samples, config, { seed: 8 }).restore(full.state())).toThrow(/seed/);
   });
 
-  it('splits the access order over replicas', () => {
-    const r0 = [...new BucketSampler(samples, config, { seed: 1, numReplicas: 2, rank: 0 }).batches()];
-    const r1 = [...new BucketSampler(samples, config, { seed: 1, numReplicas: 2, rank: 1 }).batches()];
-    expect(r0.length).toBe(r1.length);
-    const all = [...r0, ...r1].flatMap((b) => b.indices);
+  it('N ranks x batch b get the slices of the global batches one process with batch N*b gets', () => {
+    const double: BucketConfig = { '360p': { '1': [1.0, 8], '49': [1.0, 6], '65': [[0.8, 0.9], 4] }, '720p': { '1': [0.5, 4] } };
+    const one = [...new BucketSampler(samples, double, { seed: 1 }).batches()];
+    const ranks = [0, 1].map((rank) => [...new BucketSampler(samples, config, { seed: 1, numReplicas: 2, rank }).batches()]);
+    expect(ranks[0]!.length).toBe(one.length);
+    expect(ranks[1]!.length).toBe(one.length);
+    expect(new BucketSampler(samples, config, { seed: 1, numReplicas: 2, rank: 1 }).length()).toBe(one.length);
+    one.forEach((b, i) => {
+      const [r0, r1] = [ranks[0]![i]!, ranks[1]![i]!];
+      expect(r0.bucket).toEqual(b.bucket);
+      expect(r1.bucket).toEqual(b.bucket);
+      expect([...r0.indices, ...r1.indices]).toEqual(b.indices);
+      expect([r0.offset, r1.offset, r1.globalSize]).toEqual([0, r0.indices.length, b.indices.length]);
+    });
+    // No sample twice; each bucket leaves less than one global batch unused.
+    const all = ranks.flat().flatMap((b) => b.indices);
     expect(new Set(all).size).toBe(all.length);
+    const s = new BucketSampler(samples, config, { seed: 1, numReplicas: 2 });
+    for (const [k, list] of s.groups().groups) {
+      const used = all.filter((i) => list.includes(i)).length;
+      const G = 2 * s.bucket.getBatchSize({ resolution: k.split('/')[0]!, frames: Number(k.split('/')[1]), aspect: k.split('/')[2]! });
+      expect(list.length - used).toBeLessThan(G);
+      expect(list.length - used).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('drops a different remainder each epoch (shuffled before the cut)', () => {
+    const s = new BucketSampler(samples, { '360p': { '1': [1.0, 5] } }, { seed: 2, numReplicas: 2 });
+    const e0 = new Set([...s.batches()].flatMap((b) => b.indices));
+    const e1 = new Set([...s.batches()].flatMap((b) => b.indices));
+    expect(e0.size).toBe(e1.size);
+    expect([...e0].sort()).not.toEqual([...e1].sort());
+  });
+
+  it('re-shards a position saved at another world size: the rest of the epoch, no sample twice', () => {
+    const take = (smp: BucketSampler, k: number) => {
+      const out: Batch[] = [];
+      if (k === 0) return out;
+      for (const b of smp.batches()) {
+        out.push(b);
+        if (out.length === k) break;
+      }
+      return out;
+    };
+    // 2 ranks for 3 steps, then 1 rank for 2 steps, then 3 ranks to the end of the epoch.
+    const two = [0, 1].map((rank) => new BucketSampler(samples, config, { seed: 5, numReplicas: 2, rank }));
+    const seen = two.flatMap((smp) => take(smp, 3));
+    const saved2 = JSON.parse(JSON.stringify(two[0]!.state()));
+    expect(saved2).toMatchObject({ epoch: 0, consumed: 3, numReplicas: 2 });
+    const single = new BucketSampler(samples, config, { seed: 5 });
+    single.restore(saved2);
+    seen.push(...take(single, 2));
+    const saved1 = JSON.parse(JSON.stringify(single.state()));
+    expect(saved1.numReplicas).toBeUndefined();
+    expect(saved1).toMatchObject({ consumed: 2, reshards: [{ numReplicas: 2, consumed: 3 }] });
+    const three = [0, 1, 2].map((rank) => {
+      const smp = new BucketSampler(samples, config, { seed: 5, numReplicas: 3, rank });
+      smp.restore(saved1);
+      return smp;
+    });
+    const rest = three.map((smp) => [...smp.batches()]);
+    expect(new Set(rest.map((r) => r.length)).size).toBe(1);
+    seen.push(...rest.flat());
+    const all = seen.flatMap((b) => b.indices);
+    expect(new Set(all).size).toBe(all.length);
+    expect(three[0]!.state()).toMatchObject({ epoch: 1, consumed: 0 });
+    expect(three[0]!.state().reshards).toBeUndefined();
+    // A second resume at the same world size replays the same re-shard.
+    const again = new BucketSampler(samples, config, { seed: 5 });
+    again.restore(saved1);
+    const single2 = new BucketSampler(samples, config, { seed: 5 });
+    single2.restore(saved2);
+    take(single2, 2);
+    expect(flat([...again.batches()])).toEqual(flat([...single2.batches()]));
   });
 
   it('pads instead of dropping when dropLast is false', () => {

@@ -1,8 +1,15 @@
 // A bucketed batch sampler in the manner of the reference's VariableVideoBatchSampler: each epoch
 // samples are assigned to buckets (keep-probability draws seeded by seed + epoch + row *
-// numBuckets), shuffled within their bucket, cut into batches of the bucket's batch size (the
-// remainder dropped in training, padded otherwise), and the bucket access order is shuffled. The
-// position is a plain counter, so `state()` / `restore()` resume exactly where a run stopped.
+// numBuckets), shuffled within their bucket, cut into batches, and the bucket access order is
+// shuffled. The position is a plain counter, so `state()` / `restore()` resume exactly.
+// Data parallel: a step's GLOBAL batch holds numReplicas x the bucket's batch size samples of one
+// bucket, and rank r takes slice r of it. So N ranks with batch b see the batches one process with
+// batch N*b sees (same samples, same order), every rank gets the same number of batches, and no
+// sample comes twice in an epoch. Remainder policy: a bucket's samples that do not fill a global
+// batch are dropped for this epoch (as the reference's drop_last); since the bucket is shuffled
+// first, a different remainder is dropped each epoch. Padding would repeat samples inside an epoch.
+// A resume at another world size re-shards: the rest of the epoch is the samples not yet consumed,
+// cut into global batches of the new size (recorded in the state's `reshards`).
 // Shuffles use this package's seeded generator (not torch.randperm): the order differs from the
 // reference's, the bucket assignment does not.
 import { Bucket, bucketKey, type BucketConfig, type BucketId } from './bucket.js';
@@ -33,13 +40,27 @@ export interface Batch {
   indices: number[];
   /** The reference's index strings "{row}-{T}-{H}-{W}". */
   keys: string[];
+  /** Position of this rank's first sample in the step's global batch (0 in one process). */
+  offset?: number;
+  /** Samples of the global batch over all ranks (= indices.length in one process). */
+  globalSize?: number;
 }
 
 export interface SamplerState {
   seed: number;
   epoch: number;
-  /** Micro-batch accesses consumed this epoch (all replicas together). */
+  /** Global batches consumed this epoch (since the last re-shard). */
   consumed: number;
+  /** Data-parallel replicas the position was counted with (absent: 1). */
+  numReplicas?: number;
+  /** Earlier parts of this epoch run at other world sizes: their replicas and global batches consumed. */
+  reshards?: { numReplicas: number; consumed: number }[];
+}
+
+/** Global batches of a (part of an) epoch: bucket key and sample indices, in access order. */
+interface GlobalBatch {
+  key: string;
+  indices: number[];
 }
 
 /**
@@ -67,7 +88,7 @@ export interface SamplerExplanation {
   /** Samples no bucket took, by reason (see Bucket.rejectionReason). */
   rejected: { tooSmall: number; tooFewFrames: number; keepProb: number };
   buckets: { bucket: string; samples: number; batchSize: number; batches: number; dropped: number }[];
-  /** Batches of the epoch over all replicas (before the split among ranks). */
+  /** Global batches of the epoch (each split among the ranks). */
   batches: number;
   /** One paragraph for a person: counts, and for an empty epoch what to change. */
   summary: string;
@@ -78,6 +99,7 @@ export class BucketSampler implements BatchSampler {
   private readonly opts: Required<SamplerOptions>;
   private epoch = 0;
   private consumed = 0;
+  private reshards: { numReplicas: number; consumed: number }[] = [];
   private cache?: { epoch: number; groups: Map<string, number[]>; rejected: number; why: SamplerExplanation['rejected'] };
 
   constructor(
@@ -93,20 +115,36 @@ export class BucketSampler implements BatchSampler {
   }
 
   setEpoch(epoch: number): void {
-    if (epoch !== this.epoch) this.consumed = 0;
+    if (epoch !== this.epoch) {
+      this.consumed = 0;
+      this.reshards = [];
+    }
     this.epoch = epoch;
   }
 
   state(): SamplerState {
-    return { seed: this.opts.seed, epoch: this.epoch, consumed: this.consumed };
+    const s: SamplerState = { seed: this.opts.seed, epoch: this.epoch, consumed: this.consumed };
+    if (this.opts.numReplicas !== 1) s.numReplicas = this.opts.numReplicas;
+    if (this.reshards.length) s.reshards = this.reshards.map((r) => ({ ...r }));
+    return s;
   }
 
+  /**
+   * Continues from a saved position (same seed required). A position saved at another world size
+   * re-shards: the rest of that epoch is re-cut into global batches of this sampler's size.
+   */
   restore(s: SamplerState): void {
     if (s.seed !== this.opts.seed) {
       throw new Error(`sampler state has seed ${s.seed}, this sampler ${this.opts.seed}; resume with the run's seed.`);
     }
     this.epoch = s.epoch;
     this.consumed = s.consumed;
+    this.reshards = (s.reshards ?? []).map((r) => ({ ...r }));
+    const was = s.numReplicas ?? 1;
+    if (was !== this.opts.numReplicas && s.consumed > 0) {
+      this.reshards.push({ numReplicas: was, consumed: s.consumed });
+      this.consumed = 0;
+    }
   }
 
   /** Bucket key -> sample indices for the current epoch (bucket order: first sample seen). */
@@ -143,11 +181,12 @@ export class BucketSampler implements BatchSampler {
     const buckets: SamplerExplanation['buckets'] = [];
     for (const [k, list] of groups) {
       const batchSize = this.bucket.getBatchSize(parseKey(k));
-      const full = Math.floor(list.length / batchSize);
-      const partial = list.length % batchSize > 0 ? 1 : 0;
-      buckets.push({ bucket: k, samples: list.length, batchSize, batches: this.opts.dropLast ? full : full + partial, dropped: this.opts.dropLast ? list.length % batchSize : 0 });
+      const G = batchSize * this.opts.numReplicas;
+      const full = Math.floor(list.length / G);
+      const partial = list.length % G > 0 ? 1 : 0;
+      buckets.push({ bucket: k, samples: list.length, batchSize: G, batches: this.opts.dropLast ? full : full + partial, dropped: this.opts.dropLast ? list.length % G : 0 });
     }
-    const batches = this.plan().order.length;
+    const batches = this.plan([]).length;
     const n = this.samples.length;
     const parts: string[] = [];
     const small = this.bucket.smallest();
@@ -167,72 +206,81 @@ export class BucketSampler implements BatchSampler {
       if (why.tooFewFrames) fixes.push('add a frame bucket below the clips\' frame counts (e.g. 1 for images, 17 for short clips)');
       if (why.keepProb) fixes.push('raise keep_prob');
       if (dropped.length) fixes.push('lower the batch size or pass { dropLast: false }');
-      if (this.opts.numReplicas > 1 && buckets.some((b) => b.batches > 0)) fixes.push(`add data: fewer batches than the ${this.opts.numReplicas} replicas`);
+      if (this.opts.numReplicas > 1 && dropped.length) fixes.push(`or add data: a global batch is ${this.opts.numReplicas} ranks x the bucket's batch size`);
       text += ` No batch: ${fixes.join('; ') || 'change bucket_config'}.`;
     }
     return { samples: n, rejected: { ...why }, buckets, batches, summary: text };
   }
 
-  /** The whole epoch's plan: batch contents per bucket and the access order (all replicas). */
-  private plan(): { lists: Map<string, number[]>; order: string[] } {
+  /**
+   * The global batches of the current part of the epoch: the epoch's shuffled bucket lists, less
+   * what the earlier parts (`reshards`, each at its own world size) consumed, cut into global
+   * batches of numReplicas x batch size and put in a shuffled bucket order.
+   */
+  private plan(reshards: readonly { numReplicas: number; consumed: number }[]): GlobalBatch[] {
     const rng = new SeededRandom(mixSeed(this.opts.seed, this.epoch));
     const lists = new Map<string, number[]>();
-    const counts: [string, number][] = [];
     for (const [k, src] of this.groups().groups) {
-      const bs = this.bucket.getBatchSize(parseKey(k));
-      let list = [...src];
-      const rem = list.length % bs;
-      if (rem > 0) list = this.opts.dropLast ? list.slice(0, list.length - rem) : list.concat(padding(list, bs - rem));
+      const list = [...src];
       if (this.opts.shuffle) rng.shuffle(list);
       lists.set(k, list);
-      counts.push([k, list.length / bs]);
     }
-    let order: string[] = [];
-    for (const [k, n] of counts) for (let j = 0; j < n; j++) order.push(k);
-    if (this.opts.shuffle) rng.shuffle(order);
-    const R = this.opts.numReplicas;
-    const rem = order.length % R;
-    if (rem > 0) order = this.opts.dropLast ? order.slice(0, order.length - rem) : order.concat(order.slice(0, R - rem));
-    return { lists, order };
+    const used = new Map<string, number>();
+    // A part shuffles the order of bucket accesses only; each bucket's batches are consecutive
+    // chunks of its list in access order, so a consumed prefix of a part uses a prefix of each list.
+    const part = (R: number, partRng: SeededRandom): GlobalBatch[] => {
+      const rests = new Map<string, number[]>();
+      const keys: string[] = [];
+      for (const [k, list] of lists) {
+        const G = R * this.bucket.getBatchSize(parseKey(k));
+        let rest = list.slice(used.get(k) ?? 0);
+        const rem = rest.length % G;
+        if (rem > 0 && !this.opts.dropLast) rest = rest.concat(padding(list, G - rem));
+        rests.set(k, rest);
+        for (let j = 0; j + G <= rest.length; j += G) keys.push(k);
+      }
+      if (this.opts.shuffle) partRng.shuffle(keys);
+      const taken = new Map<string, number>();
+      return keys.map((k) => {
+        const G = R * this.bucket.getBatchSize(parseKey(k));
+        const from = taken.get(k) ?? 0;
+        taken.set(k, from + G);
+        return { key: k, indices: rests.get(k)!.slice(from, from + G) };
+      });
+    };
+    reshards.forEach((r, j) => {
+      for (const b of part(r.numReplicas, j === 0 ? rng : new SeededRandom(mixSeed(this.opts.seed, this.epoch, j))).slice(0, r.consumed)) {
+        used.set(b.key, (used.get(b.key) ?? 0) + b.indices.length);
+      }
+    });
+    const j = reshards.length;
+    return part(this.opts.numReplicas, j === 0 ? rng : new SeededRandom(mixSeed(this.opts.seed, this.epoch, j)));
   }
 
-  /** Batches this rank gets in the current epoch (consumed or not). */
+  /** Batches this rank gets in an epoch (consumed or not; a fresh epoch at this world size). */
   length(): number {
-    return Math.floor(this.plan().order.length / this.opts.numReplicas);
+    return this.plan([]).length;
   }
 
   /**
-   * The remaining batches of the current epoch for this rank. Each yielded batch counts as consumed;
-   * at the end the epoch advances and the counter resets.
+   * The remaining batches of the current epoch for this rank: its slice of each global batch. Each
+   * yielded batch counts as consumed; at the end the epoch advances and the counter resets.
    */
   *batches(): Generator<Batch> {
-    const { lists, order } = this.plan();
-    const R = this.opts.numReplicas;
-    const used = new Map<string, number>();
-    const start = Math.floor(this.consumed / R);
-    this.consumed = start * R;
-    for (let i = 0; i < this.consumed; i++) {
-      const k = order[i]!;
-      used.set(k, (used.get(k) ?? 0) + this.bucket.getBatchSize(parseKey(k)));
-    }
-    const steps = Math.floor(order.length / R);
-    for (let step = start; step < steps; step++) {
-      let mine: { k: string; from: number; to: number } | undefined;
-      for (let r = 0; r < R; r++) {
-        const k = order[step * R + r]!;
-        const bs = this.bucket.getBatchSize(parseKey(k));
-        const from = used.get(k) ?? 0;
-        used.set(k, from + bs);
-        if (r === this.opts.rank) mine = { k, from, to: from + bs };
-      }
-      this.consumed += R;
-      const id = parseKey(mine!.k);
+    const plan = this.plan(this.reshards);
+    const { rank } = this.opts;
+    for (let i = this.consumed; i < plan.length; i++) {
+      const g = plan[i]!;
+      const id = parseKey(g.key);
+      const bs = this.bucket.getBatchSize(id);
       const thw = this.bucket.getThw(id);
-      const indices = lists.get(mine!.k)!.slice(mine!.from, mine!.to);
-      yield { bucket: id, thw, indices, keys: indices.map((x) => `${x}-${thw[0]}-${thw[1]}-${thw[2]}`) };
+      const indices = g.indices.slice(rank * bs, (rank + 1) * bs);
+      this.consumed = i + 1;
+      yield { bucket: id, thw, indices, keys: indices.map((x) => `${x}-${thw[0]}-${thw[1]}-${thw[2]}`), offset: rank * bs, globalSize: g.indices.length };
     }
     this.epoch++;
     this.consumed = 0;
+    this.reshards = [];
   }
 }
 

@@ -10,7 +10,7 @@ import { readMetadata, writeShapesWorld } from '@opensora-ts/data';
 import { evalBucketLoss, evalLossTimesteps, type EvalBatch, type ModelFn } from '@opensora-ts/flow';
 import { evalBuckets, parseEvalLossConfig } from './eval-loss-config.js';
 import { evalLossTables, runEvalLoss } from './eval-loss.js';
-import { loadEvalBatches } from './eval-data.js';
+import { evalBatchCount, loadEvalBatches } from './eval-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eval-loss-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,6 +98,14 @@ describe('runEvalLoss', () => {
     expect(seen).toEqual([[2, 3, 9, 144, 256], [2, 3, 9, 144, 256]]);
     expect(batches.map((b) => b.x0.shape)).toEqual([[2, 3, 9, 18, 32], [2, 3, 9, 18, 32]]);
     expect(batches[0]!.meta).toEqual({ height: 144, width: 256, numFrames: 9, fps: 8 });
+    // A rank's share: only the chosen batch is read, with its position, and it is the same batch.
+    expect(evalBatchCount(meta.rows, { resolution: '144p', numFrames: 9, batchSize: 2 })).toBe(2);
+    expect(batches.map((b) => b.index)).toEqual([0, 1]);
+    const second = await loadEvalBatches(meta.rows, { resolution: '144p', numFrames: 9, batchSize: 2 }, enc, { batches: [1] });
+    expect(second.map((b) => b.index)).toEqual([1]);
+    expect(Array.from(second[0]!.x0.dataSync())).toEqual(Array.from(batches[1]!.x0.dataSync()));
+    tf.dispose([second[0]!.x0, second[0]!.text.y]);
+    await expect(loadEvalBatches(meta.rows, { resolution: '144p', numFrames: 9, batchSize: 2 }, enc, { batches: [2] })).rejects.toThrow(/batch 2 is not in 0\.\.1/);
     // Pixels arrive in [-1, 1].
     const mx = batches[0]!.x0.abs().max().dataSync()[0]!;
     expect(mx).toBeGreaterThan(0.1);

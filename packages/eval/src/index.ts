@@ -8,8 +8,9 @@ export type { MetricSeries, PerceptualDistance, ReconstructionMetrics, Reconstru
 export { evalLossConfigSchema, parseEvalLossConfig, evalBuckets, OPENSORA_13_EVAL_LOSS } from './eval-loss-config.js';
 export type { EvalLossConfig, EvalBucket } from './eval-loss-config.js';
 export { runEvalLoss, evalLossTables } from './eval-loss.js';
-export type { BucketLoss, EvalLossReport, EvalLossProgress, RunEvalLossOptions } from './eval-loss.js';
-export { loadEvalBatches } from './eval-data.js';
+export type { BatchLosses, BucketLoss, EvalLossReport, EvalLossProgress, EvalLossSource, RunEvalLossOptions } from './eval-loss.js';
+export { loadEvalBatches, evalBatchCount } from './eval-data.js';
+export { ItemStore } from './item-store.js';
 export type { EvalEncoders, EvalDataOptions } from './eval-data.js';
 
 export { parseShapesPrompt } from './shapes-prompt.js';

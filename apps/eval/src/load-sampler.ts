@@ -37,7 +37,7 @@ type Factory = (o: SamplerSettings, suite: ShapesPrompt[]) => VideoSampler | Pro
 
 export async function loadSampler(spec: string | undefined, settings: SamplerSettings, suite: ShapesPrompt[]): Promise<VideoSampler> {
   if (!spec || spec === 'demo') {
-    const { createSampler } = await import('@opensora-ts/sample-app/video-sampler');
+    const { createSampler } = await import('@opensora-ts/pipeline');
     const { weights, sampleConfig, ...size } = settings;
     const base = sampleConfig ? readSampleConfig(sampleConfig) : {};
     return createSampler({ ...size, settings: { ...base, ...(weights ? { weights } : {}) } });

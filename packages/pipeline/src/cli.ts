@@ -167,6 +167,3 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry) process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,3 @@
+import { packageTests } from '@opensora-ts/build-config/vitest';
+
+export default packageTests('pipeline');

@@ -133,7 +133,7 @@ export interface AdherenceSummary {
 }
 
 /** Aggregates per-video results into the accuracies the sample issue reads. */
-export function summarizeAdherence(results: AdherenceResult[]): AdherenceSummary {
+export function summarizeAdherence(results: readonly Pick<AdherenceResult, 'correct'>[]): AdherenceSummary {
   const rate = (xs: (boolean | null)[]) => {
     const v = xs.filter((x): x is boolean => x !== null);
     return { acc: v.length ? v.filter(Boolean).length / v.length : NaN, n: v.length };

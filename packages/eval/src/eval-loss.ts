@@ -6,6 +6,7 @@
 // and summed in bucket order, so N ranks report what one process reports.
 import { shardOf, singleProcessGroup, type ProcessGroup } from '@opensora-ts/kernels';
 import { evalBucketLoss, evalLossTimesteps, type EvalBatch, type ModelFn } from '@opensora-ts/flow';
+import { gatherOutcomes } from './sharded.js';
 import { evalBuckets, type EvalBucket, type EvalLossConfig } from './eval-loss-config.js';
 
 export interface BucketLoss {
@@ -121,42 +122,45 @@ export async function runEvalLoss(
     const bucket = list[bi]!;
     const count = await source.count(bucket);
     const owned = shardOf(count, group);
-    const mine = new Map<number, BatchLosses>();
-    for (const i of owned) {
-      const d = o.done?.(bucket, i);
-      if (d) mine.set(i, d);
-    }
-    const todo = owned.filter((i) => !mine.has(i));
-    const batches = todo.length ? await source.load(bucket, todo) : [];
-    try {
-      for (let k = 0; k < batches.length; k++) {
-        const b = batches[k]!;
-        let pass = -1;
-        const r = await evalBucketLoss(
-          model,
-          // evalBucketLoss walks the data once per timestep: count the passes for the progress report.
-          function* () {
-            pass++;
-            o.onProgress?.({ bucket, bucketIndex: bi, buckets: list.length, timestepIndex: pass, timesteps: timesteps.length, batch: k, batchesInBucket: batches.length });
-            yield b;
-          },
-          { numEvalTimesteps: config.num_eval_timesteps, numTimesteps: config.num_timesteps, timestepDtype, seed: config.seed },
-        );
-        mine.set(b.index!, r.perSample);
-        o.onBatchDone?.(bucket, b.index!, r.perSample);
+    // A failure on one rank fails every rank (named), instead of leaving the others in the gather.
+    const gathered = await gatherOutcomes(group, async () => {
+      const mine = new Map<number, BatchLosses>();
+      for (const i of owned) {
+        const d = o.done?.(bucket, i);
+        if (d) mine.set(i, d);
       }
-    } finally {
-      for (const x of batches) disposeBatch(x);
-    }
-    // Batches that could not be read count as done with no samples (a resumed run does not retry them).
-    for (const i of todo) {
-      if (!mine.has(i)) {
-        mine.set(i, []);
-        o.onBatchDone?.(bucket, i, []);
+      const todo = owned.filter((i) => !mine.has(i));
+      const batches = todo.length ? await source.load(bucket, todo) : [];
+      try {
+        for (let k = 0; k < batches.length; k++) {
+          const b = batches[k]!;
+          let pass = -1;
+          const r = await evalBucketLoss(
+            model,
+            // evalBucketLoss walks the data once per timestep: count the passes for the progress report.
+            function* () {
+              pass++;
+              o.onProgress?.({ bucket, bucketIndex: bi, buckets: list.length, timestepIndex: pass, timesteps: timesteps.length, batch: k, batchesInBucket: batches.length });
+              yield b;
+            },
+            { numEvalTimesteps: config.num_eval_timesteps, numTimesteps: config.num_timesteps, timestepDtype, seed: config.seed },
+          );
+          mine.set(b.index!, r.perSample);
+          o.onBatchDone?.(bucket, b.index!, r.perSample);
+        }
+      } finally {
+        for (const x of batches) disposeBatch(x);
       }
-    }
+      // Batches that could not be read count as done with no samples (a resumed run does not retry them).
+      for (const i of todo) {
+        if (!mine.has(i)) {
+          mine.set(i, []);
+          o.onBatchDone?.(bucket, i, []);
+        }
+      }
+      return [...mine.entries()];
+    });
     // Every rank's batches, back in bucket order: the per-sample losses one process would have summed.
-    const gathered = await group.allGatherJson([...mine.entries()]);
     const byIndex = new Map<number, BatchLosses>(gathered.flat());
     const perT: number[][] = timesteps.map(() => []);
     let samples = 0;

@@ -2,8 +2,10 @@ export { checkVideo, checkSameGeometry, frameUnit, isByteArray } from './frames.
 export type { PixelArray, Video } from './frames.js';
 export { psnrPerFrame } from './psnr.js';
 export { ssimPerFrame } from './ssim.js';
-export { reconstructionMetrics } from './vae-metrics.js';
-export type { MetricSeries, PerceptualDistance, ReconstructionMetrics, ReconstructionOptions } from './vae-metrics.js';
+export { reconstructionMetrics, pairMetrics, combinePairMetrics } from './vae-metrics.js';
+export type { MetricSeries, PairMetrics, PerceptualDistance, ReconstructionMetrics, ReconstructionOptions } from './vae-metrics.js';
+export { runSharded, gatherOutcomes, ShardedWorkError } from './sharded.js';
+export type { RunShardedOptions } from './sharded.js';
 
 export { evalLossConfigSchema, parseEvalLossConfig, evalBuckets, OPENSORA_13_EVAL_LOSS } from './eval-loss-config.js';
 export type { EvalLossConfig, EvalBucket } from './eval-loss-config.js';

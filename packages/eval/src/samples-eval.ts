@@ -1,11 +1,13 @@
 // Sampling a prompt suite through a `VideoSampler` and scoring every video: the shapes-world
 // adherence checks, and optionally the weight-free generation metrics.
 import { join } from 'node:path';
-import { checkShapesAdherence, summarizeAdherence, type AdherenceOptions, type AdherenceResult } from './adherence.js';
+import type { ProcessGroup } from '@opensora-ts/kernels';
+import { checkShapesAdherence, summarizeAdherence, type AdherenceOptions } from './adherence.js';
 import type { Video } from './frames.js';
 import { dynamicDegreeEstimate, motionSmoothnessEstimate, temporalFlickering } from './generation-metrics.js';
 import type { SampleScore, SamplesResults, SeedSummary } from './results.js';
 import type { VideoSampler } from './sampler.js';
+import { runSharded } from './sharded.js';
 
 export interface ScoreSamplesOptions extends AdherenceOptions {
   suite?: string;
@@ -19,26 +21,40 @@ export interface ScoreSamplesOptions extends AdherenceOptions {
   seeds?: readonly number[];
   /** Also compute temporal flickering and the motion-smoothness / dynamic-degree estimates. */
   generationMetrics?: boolean;
-  /** Keep each video: called with a file name `sample_{i}.mp4` inside `saveDir`. */
+  /** Keep each video: called with a file name `sample_{k}.mp4` (k the item number) inside `saveDir`. */
   saveDir?: string;
   write?: (path: string, video: Video) => Promise<void>;
+  /** Called after each of this rank's videos (`total` is this rank's share). */
   onProgress?: (done: number, total: number, prompt: string) => void;
+  /** Split the videos over the ranks of this group; default one process samples all. */
+  group?: ProcessGroup;
+  /** Item k's stored row (a resumed run), or undefined to sample it. */
+  done?: (index: number) => SampleScore | undefined;
+  /** Called with each new row (e.g. to store it for a resume). */
+  onDone?: (index: number, row: SampleScore) => void;
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
 
-/** Samples each prompt once per seed and scores it; returns the summary with per-video rows. */
+const correctOf = (r: SampleScore) => ({ correct: { color: r.color, direction: r.direction, camera: r.camera } });
+
+/**
+ * Samples each prompt once per seed and scores it; returns the summary with per-video rows.
+ * Item k is prompt k mod P at the (k div P)-th seed; with `group` the items are split over the
+ * ranks (each video sampled, scored and saved once, by its owner) and every rank returns the
+ * merged results, the same as one process's.
+ */
 export async function scoreShapesSamples(prompts: readonly string[], sampler: VideoSampler, o: ScoreSamplesOptions = {}): Promise<SamplesResults> {
   if (o.seeds !== undefined && (o.seeds.length === 0 || o.seeds.some((s) => !Number.isInteger(s)))) {
     throw new Error(`seeds: expected one or more integers, got [${o.seeds.join(', ')}].`);
   }
   const seeds = o.seeds ?? [o.seed ?? 42];
-  const rows: SampleScore[] = [];
-  const results: AdherenceResult[] = [];
-  const perSeed: SeedSummary[] = [];
-  const total = prompts.length * seeds.length;
-  /** Samples and checks one video and appends its row. */
-  const scoreOne = async (prompt: string, seed: number): Promise<AdherenceResult> => {
+  const P = prompts.length;
+  const total = P * seeds.length;
+  /** Samples, checks and (when asked) saves item k. */
+  const scoreOne = async (k: number): Promise<SampleScore> => {
+    const prompt = prompts[k % P]!;
+    const seed = seeds[Math.floor(k / P)]! + (k % P);
     const video = await sampler(prompt, seed);
     const r = checkShapesAdherence(video, prompt, o);
     const row: SampleScore = {
@@ -57,24 +73,22 @@ export async function scoreShapesSamples(prompts: readonly string[], sampler: Vi
       row.dynamic_degree_estimate = dynamicDegreeEstimate(video).dynamic;
     }
     if (o.saveDir && o.write) {
-      row.file = join(o.saveDir, `sample_${String(rows.length).padStart(4, '0')}.mp4`);
+      row.file = join(o.saveDir, `sample_${String(k).padStart(4, '0')}.mp4`);
       await o.write(row.file, video);
     }
-    rows.push(row);
-    return r;
+    return row;
   };
-  for (const first of seeds) {
-    const run: AdherenceResult[] = [];
-    for (let i = 0; i < prompts.length; i++) {
-      const r = await scoreOne(prompts[i]!, first + i);
-      run.push(r);
-      results.push(r);
-      o.onProgress?.(rows.length, total, prompts[i]!);
-    }
-    const s = summarizeAdherence(run);
-    perSeed.push({ seed: first, color_accuracy: s.color_accuracy, direction_accuracy: s.direction_accuracy, camera_accuracy: s.camera_accuracy });
-  }
-  const out: SamplesResults = { suite: o.suite ?? 'shapes', ...summarizeAdherence(results), ...(seeds.length > 1 ? { per_seed: perSeed } : {}), videos: rows };
+  const rows = await runSharded(total, scoreOne, {
+    ...(o.group ? { group: o.group } : {}),
+    ...(o.done ? { done: o.done } : {}),
+    ...(o.onDone ? { onDone: o.onDone } : {}),
+    onProgress: (d, t, k) => o.onProgress?.(d, t, prompts[k % P]!),
+  });
+  const perSeed: SeedSummary[] = seeds.map((first, s) => {
+    const sum = summarizeAdherence(rows.slice(s * P, (s + 1) * P).map(correctOf));
+    return { seed: first, color_accuracy: sum.color_accuracy, direction_accuracy: sum.direction_accuracy, camera_accuracy: sum.camera_accuracy };
+  });
+  const out: SamplesResults = { suite: o.suite ?? 'shapes', ...summarizeAdherence(rows.map(correctOf)), ...(seeds.length > 1 ? { per_seed: perSeed } : {}), videos: rows };
   if (o.generationMetrics) {
     const tf = mean(rows.flatMap((r) => (r.temporal_flickering === undefined ? [] : [r.temporal_flickering])));
     const ms = mean(rows.flatMap((r) => (r.motion_smoothness_estimate === undefined ? [] : [r.motion_smoothness_estimate])));

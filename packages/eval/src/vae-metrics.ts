@@ -66,28 +66,54 @@ function lpipsPerFrame(a: Video, b: Video, fn: PerceptualDistance): number[] {
   }
 }
 
+/** One pair's metrics per frame: what a rank computes for each pair it owns, before the merge. */
+export interface PairMetrics {
+  psnr: number[];
+  ssim: number[];
+  lpips?: number[];
+}
+
+/** PSNR, SSIM (and LPIPS when given) per frame of one pair of equal geometry. */
+export function pairMetrics(real: Video, recon: Video, o: Pick<ReconstructionOptions, 'lpips'> = {}, label = 'pair'): PairMetrics {
+  checkSameGeometry(real, recon, label);
+  const out: PairMetrics = { psnr: psnrPerFrame(real, recon), ssim: ssimPerFrame(real, recon) };
+  if (o.lpips) out.lpips = lpipsPerFrame(real, recon, o.lpips.fn);
+  return out;
+}
+
+/**
+ * The eval/vae aggregates of per-pair metrics (in pair order): what one process computes from
+ * every pair, and what rank 0 computes from the pairs gathered from all ranks.
+ */
+export function combinePairMetrics(rows: readonly PairMetrics[], lpipsNet?: string): ReconstructionMetrics {
+  if (rows.length === 0) throw new Error('reconstructionMetrics: no video pairs.');
+  const T = rows[0]!.psnr.length;
+  rows.forEach((r, i) => {
+    if (r.psnr.length !== T) throw new Error(`pair ${i}: ${r.psnr.length} frames, the first pair has ${T}; evaluate one clip length at a time.`);
+  });
+  const withLpips = lpipsNet !== undefined;
+  if (withLpips && rows.some((r) => !r.lpips)) throw new Error('reconstructionMetrics: LPIPS was asked for but a pair has none (a stored result from a run without LPIPS?).');
+  const skipped: ReconstructionMetrics['skipped'] = [];
+  if (!withLpips) skipped.push({ metric: 'lpips', reason: 'no LPIPS weights given (--lpips-weights FILE.safetensors); they cannot be downloaded here' });
+  skipped.push({ metric: 'flolpips', reason: 'FloLPIPS needs PWC-Net flow weights and is not implemented' });
+  const out: ReconstructionMetrics = { videos: rows.length, frames: T, psnr: series(rows.map((r) => r.psnr)), ssim: series(rows.map((r) => r.ssim)), skipped };
+  if (withLpips) {
+    out.lpips = series(rows.map((r) => r.lpips!));
+    out.lpipsNet = lpipsNet;
+  }
+  return out;
+}
+
 /** PSNR, SSIM (and LPIPS when given) over pairs of real and reconstructed videos of equal geometry. */
 export function reconstructionMetrics(pairs: { real: Video; recon: Video }[], o: ReconstructionOptions = {}): ReconstructionMetrics {
   if (pairs.length === 0) throw new Error('reconstructionMetrics: no video pairs.');
   const T = pairs[0]!.real.numFrames;
-  const p: number[][] = [];
-  const s: number[][] = [];
-  const l: number[][] = [];
-  pairs.forEach(({ real, recon }, i) => {
-    checkSameGeometry(real, recon, `pair ${i}`);
+  const rows = pairs.map(({ real, recon }, i) => {
+    // Checked before the (costly) metrics of a pair of another length.
     if (real.numFrames !== T) throw new Error(`pair ${i}: ${real.numFrames} frames, the first pair has ${T}; evaluate one clip length at a time.`);
-    p.push(psnrPerFrame(real, recon));
-    s.push(ssimPerFrame(real, recon));
-    if (o.lpips) l.push(lpipsPerFrame(real, recon, o.lpips.fn));
+    const r = pairMetrics(real, recon, o, `pair ${i}`);
     o.onVideo?.(i + 1, pairs.length);
+    return r;
   });
-  const skipped: ReconstructionMetrics['skipped'] = [];
-  if (!o.lpips) skipped.push({ metric: 'lpips', reason: 'no LPIPS weights given (--lpips-weights FILE.safetensors); they cannot be downloaded here' });
-  skipped.push({ metric: 'flolpips', reason: 'FloLPIPS needs PWC-Net flow weights and is not implemented' });
-  const out: ReconstructionMetrics = { videos: pairs.length, frames: T, psnr: series(p), ssim: series(s), skipped };
-  if (o.lpips) {
-    out.lpips = series(l);
-    out.lpipsNet = o.lpips.net;
-  }
-  return out;
+  return combinePairMetrics(rows, o.lpips?.net);
 }

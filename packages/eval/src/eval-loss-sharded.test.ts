@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { shardOf, tf } from '@opensora-ts/kernels';
+import { inProcessGroups, shardOf, tf } from '@opensora-ts/kernels';
 import type { EvalBatch, ModelFn } from '@opensora-ts/flow';
-import { fakeGroups } from '../test/fake-groups.js';
 import { parseEvalLossConfig, type EvalBucket } from './eval-loss-config.js';
 import { runEvalLoss, type BatchLosses, type EvalLossSource } from './eval-loss.js';
 import { ItemStore } from './item-store.js';
@@ -56,7 +55,7 @@ describe('runEvalLoss sharded', () => {
     expect(one.skipped.map((s) => s.resolution + '/' + s.numFrames)).toEqual(['240p/33']);
     for (const n of [2, 3, 7]) {
       const loaded: string[][] = Array.from({ length: n }, () => []);
-      const reports = await Promise.all(fakeGroups(n).map((g) => runEvalLoss(model, source(loaded[g.rank]!), config, { group: g })));
+      const reports = await Promise.all(inProcessGroups(n).map((g) => runEvalLoss(model, source(loaded[g.rank]!), config, { group: g })));
       for (const r of reports) {
         expect(r.buckets).toEqual(one.buckets);
         expect(r.skipped).toEqual(one.skipped);

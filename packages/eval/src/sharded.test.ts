@@ -2,8 +2,7 @@
 // gets the single-process results, resumed items are not recomputed, and one rank's failure
 // fails every rank with that rank named.
 import { describe, expect, it } from 'vitest';
-import { shardOwner } from '@opensora-ts/kernels';
-import { fakeGroups } from '../test/fake-groups.js';
+import { inProcessGroups, shardOwner } from '@opensora-ts/kernels';
 import { groundTruthSampler, shapesPromptSuite } from './sampler.js';
 import { scoreShapesSamples } from './samples-eval.js';
 import { runSharded, ShardedWorkError } from './sharded.js';
@@ -15,7 +14,7 @@ describe('runSharded', () => {
     for (let n = 1; n <= 5; n++) {
       const ran: [number, number][] = [];
       const all = await Promise.all(
-        fakeGroups(n).map((g) => runSharded(11, async (i) => (ran.push([g.rank, i]), { i, sq: i * i }), { group: g })),
+        inProcessGroups(n).map((g) => runSharded(11, async (i) => (ran.push([g.rank, i]), { i, sq: i * i }), { group: g })),
       );
       for (const r of all) expect(r).toEqual(Array.from({ length: 11 }, (_, i) => ({ i, sq: i * i })));
       expect(ran.map(([, i]) => i).sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i));
@@ -33,7 +32,7 @@ describe('runSharded', () => {
   });
 
   it('a failure on one rank fails every rank, naming it', async () => {
-    const groups = fakeGroups(3);
+    const groups = inProcessGroups(3);
     const r = await Promise.allSettled(
       groups.map((g) => runSharded(6, async (i) => {
         if (i === 4) throw new Error('video 4 is unreadable');
@@ -63,7 +62,7 @@ describe('sharded VAE metrics and samples', () => {
     }));
     const one = reconstructionMetrics(pairs);
     const merged = await Promise.all(
-      fakeGroups(3).map(async (g) => combinePairMetrics(await runSharded(pairs.length, async (i) => pairMetrics(pairs[i]!.real, pairs[i]!.recon), { group: g }))),
+      inProcessGroups(3).map(async (g) => combinePairMetrics(await runSharded(pairs.length, async (i) => pairMetrics(pairs[i]!.real, pairs[i]!.recon), { group: g }))),
     );
     for (const m of merged) expect(m).toEqual(one);
   });
@@ -76,7 +75,7 @@ describe('sharded VAE metrics and samples', () => {
     const calls: string[] = [];
     const saved: string[] = [];
     const both = await Promise.all(
-      fakeGroups(2).map((g) =>
+      inProcessGroups(2).map((g) =>
         scoreShapesSamples(prompts, (p, s) => (calls.push(`${g.rank}:${s}`), gt(p, s)), {
           seeds: [3, 50],
           generationMetrics: true,

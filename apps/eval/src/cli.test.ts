@@ -1,7 +1,7 @@
 // The app end to end on tiny random models and a small synthetic set: `loss` reproduces the eval
 // package's (and so the flow package's) per-timestep losses and writes the report; `samples`
 // writes the adherence JSON; `report` puts two runs side by side.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,7 +54,45 @@ describe('opensora-eval', () => {
     expect(res.loss!.buckets[0]!.loss).toBeGreaterThan(0);
     expect(existsSync(join(dir, 'rep', 'loss-per-timestep.png'))).toBe(true);
     expect(readFileSync(join(dir, 'rep', 'report.md'), 'utf8')).toContain('| 144p/5f | ');
+    // The per-batch resume files are gone once the merged results are written.
+    expect(existsSync(`${out}.parts`)).toBe(false);
     text.dispose();
+  });
+
+  it('vae: a failed run keeps its finished pairs, and the re-run reuses them instead of decoding them again', async () => {
+    const { csvPath } = await writeShapesWorld(join(dir, 'pairs'), { numClips: 3, height: 72, width: 128, numFrames: 5, seed: 9 });
+    const videos = (await readMetadata(csvPath)).rows.map((r) => r.path).sort();
+    const real = join(dir, 'real');
+    const recon = join(dir, 'recon');
+    mkdirSync(real);
+    mkdirSync(recon);
+    videos.forEach((v, i) => {
+      copyFileSync(v, join(real, `clip${i}.mp4`));
+      if (i < 2) copyFileSync(v, join(recon, `clip${i}.mp4`));
+    });
+    writeFileSync(join(recon, 'clip2.mp4'), 'not a video');
+    const out = join(dir, 'vae.json');
+    const errs: string[] = [];
+    const orig = console.error;
+    console.error = (m: string) => errs.push(m);
+    try {
+      expect(await main(['vae', '--real', real, '--recon', recon, '--num-frames', '5', '--out', out])).toBe(1);
+    } finally {
+      console.error = orig;
+    }
+    expect(errs.join('\n')).toMatch(/clip2\.mp4/);
+    expect(readdirSync(`${out}.parts`).sort()).toEqual(['vae-000000.json', 'vae-000001.json']);
+    // Mark a stored pair: if the re-run reuses it, the mark shows in the results.
+    const part = join(`${out}.parts`, 'vae-000000.json');
+    const stored = JSON.parse(readFileSync(part, 'utf8')) as { value: { psnr: number[] } };
+    stored.value.psnr = stored.value.psnr.map(() => 42);
+    writeFileSync(part, JSON.stringify(stored));
+    copyFileSync(videos[2]!, join(recon, 'clip2.mp4'));
+    expect(await main(['vae', '--real', real, '--recon', recon, '--num-frames', '5', '--out', out])).toBe(0);
+    const r = readResults(out).vae!;
+    expect(r.videos).toBe(3);
+    expect(r.psnr.perVideo).toEqual([42, 100, 100]);
+    expect(existsSync(`${out}.parts`)).toBe(false);
   });
 
   it('samples --suite shapes --json with the ground-truth sampler gives ~1.0', async () => {

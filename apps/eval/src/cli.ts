@@ -1,4 +1,5 @@
 // opensora-eval: flags and config in, the eval package's protocol called, progress and files out.
+// loss, vae and samples split their items over the ranks when launched by torchrun.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -8,23 +9,30 @@ import { loadTextEncoder } from '@opensora-ts/conditioning';
 import { loadSTDiT3, stdit3FlowModelFn, stdit3Preset, STDIT3_PRESETS } from '@opensora-ts/stdit';
 import { ChunkedVideoCodec, createVae, loadLpips, loadVaeWeights } from '@opensora-ts/vae';
 import {
+  combinePairMetrics,
+  evalBatchCount,
   evalLossTables,
   loadEvalBatches,
   newResults,
   parseEvalLossConfig,
   readPromptSuite,
+  pairMetrics,
   readResults,
-  reconstructionMetrics,
   runEvalLoss,
+  runSharded,
   scoreShapesSamples,
   shapesPromptSuite,
   writeReport,
   writeResults,
   writeVBenchSamples,
+  type BatchLosses,
+  type PairMetrics,
+  type SampleScore,
   type Video,
 } from '@opensora-ts/eval';
 import { loadSampler } from './load-sampler.js';
 import { Progress } from './progress.js';
+import { closeShardedRun, fileIdentity, fingerprintOf, openShardedRun } from './sharded-run.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -87,31 +95,44 @@ async function lossCommand(o: {
   loadVaeWeights(vae, o.vae);
   const codec = new ChunkedVideoCodec(vae);
   const name = o.name ?? basename(resolve(o.ckpt));
+  // Under torchrun each rank scores its share of every bucket's batches; rank 0 writes the merged report.
+  const run = await openShardedRun<BatchLosses>('loss', o.out, {
+    ckpt: fileIdentity(o.ckpt), data: fileIdentity(o.data), config, vae: fileIdentity(o.vae), vaeConfig: o.vaeConfig, modelConfig: o.modelConfig ?? null, textEncoder: o.textEncoder,
+  });
+  const itemKey = (b: { resolution: string; numFrames: number }, i: number) => `loss-${b.resolution.replace(/[^A-Za-z0-9]/g, '_')}-${b.numFrames}f-b${String(i).padStart(6, '0')}`;
   let bar: Progress | undefined;
   const report = await runEvalLoss(
     stdit3FlowModelFn(model.eval()), // eval mode: no caption dropout, no drop path
-    async (bucket) => {
-      console.error(`bucket ${bucket.resolution}/${bucket.numFrames}f: reading and encoding`);
-      return loadEvalBatches(meta.rows, bucket, {
-        encodeVideo: (x) => codec.encode(x as tf.Tensor5D, { seed: config.seed }),
-        encodeText: async (p) => text.encode(p),
-      }, { seed: config.seed, onSkip: (l) => console.error(`skipped: ${l}`) });
+    {
+      count: (bucket) => evalBatchCount(meta.rows, bucket, config.seed),
+      load: async (bucket, positions) => {
+        console.error(`${run.label}bucket ${bucket.resolution}/${bucket.numFrames}f: reading and encoding ${positions.length} batch(es)`);
+        return loadEvalBatches(meta.rows, bucket, {
+          encodeVideo: (x) => codec.encode(x as tf.Tensor5D, { seed: config.seed }),
+          encodeText: async (p) => text.encode(p),
+        }, { seed: config.seed, batches: positions, onSkip: (l) => console.error(`${run.label}skipped: ${l}`) });
+      },
     },
     config,
     {
+      group: run.group,
+      ...(run.store ? { done: (b, i) => run.store!.get(itemKey(b, i)), onBatchDone: (b, i, l) => run.store!.put(itemKey(b, i), l) } : {}),
       onProgress: (p) => {
         if (p.timestepIndex === 0 && p.batch === 0) {
           bar?.stop();
-          bar = new Progress(`loss ${p.bucket.resolution}/${p.bucket.numFrames}f`, p.timesteps * p.batchesInBucket);
+          bar = new Progress(`${run.label}loss ${p.bucket.resolution}/${p.bucket.numFrames}f`, p.timesteps * p.batchesInBucket);
         }
-        bar?.update(p.timestepIndex * p.batchesInBucket + p.batch + 1, p.timesteps * p.batchesInBucket, `t ${p.timestepIndex + 1}/${p.timesteps}`);
+        bar?.update(p.batch * p.timesteps + p.timestepIndex + 1, p.timesteps * p.batchesInBucket, `batch ${p.batch + 1}/${p.batchesInBucket}`);
       },
     },
   );
   bar?.stop();
   text.dispose();
-  console.log(evalLossTables(report));
-  await finish(name, o.out, o.report, { ...newResults(name), loss: report });
+  if (run.writer) {
+    console.log(evalLossTables(report));
+    await finish(name, o.out, o.report, { ...newResults(name), loss: report });
+  }
+  await closeShardedRun(run);
 }
 
 function listVideos(dir: string): string[] {
@@ -140,17 +161,35 @@ async function vaeCommand(o: { real: string; recon: string; numFrames: number; l
     const net = loadLpips(o.lpipsWeights);
     lpips = { fn: (a, b) => net.forward(a, b), net: 'vgg16 (the vae package; the reference evaluates with AlexNet)' };
   } else console.error('LPIPS skipped: no --lpips-weights FILE given (weights cannot be downloaded here). FloLPIPS is not implemented.');
-  const pairs: { real: Video; recon: Video }[] = [];
-  const bar = new Progress('decode', real.length);
-  for (let i = 0; i < real.length; i++) {
-    pairs.push({ real: await loadClip(real[i]!, o.numFrames), recon: await loadClip(recon[i]!, o.numFrames) });
-    bar.update(i + 1, real.length, basename(real[i]!));
-  }
+  // Under torchrun each rank decodes and scores its share of the pairs; rank 0 writes the merged metrics.
+  const run = await openShardedRun<PairMetrics>('vae', o.out, {
+    real: resolve(o.real), recon: resolve(o.recon), numFrames: o.numFrames, lpips: o.lpipsWeights ? fileIdentity(o.lpipsWeights) : null,
+  });
+  // A stored pair is reused while its two files are unchanged (replacing one file recomputes that pair only).
+  const pairTag = (i: number) => `:${fingerprintOf([fileIdentity(real[i]!), fileIdentity(recon[i]!)])}`;
+  const pairKey = (i: number) => `vae-${String(i).padStart(6, '0')}`;
+  const bar = new Progress(`${run.label}pairs`, real.length);
+  const rows = await runSharded(
+    real.length,
+    async (i) => {
+      const a = await loadClip(real[i]!, o.numFrames);
+      const b = await loadClip(recon[i]!, o.numFrames);
+      return pairMetrics(a, b, lpips ? { lpips } : {}, `${basename(real[i]!)} vs ${basename(recon[i]!)}`);
+    },
+    {
+      group: run.group,
+      ...(run.store ? { done: (i: number) => run.store!.get(pairKey(i), pairTag(i)), onDone: (i: number, v: PairMetrics) => run.store!.put(pairKey(i), v, pairTag(i)) } : {}),
+      onProgress: (d, t, i, reused) => bar.update(d, t, `${reused ? 'kept ' : ''}${basename(real[i]!)}`),
+    },
+  );
   bar.stop();
-  const m = reconstructionMetrics(pairs, { ...(lpips ? { lpips } : {}) });
-  console.log(`PSNR ${m.psnr.mean.toFixed(3)} dB  SSIM ${m.ssim.mean.toFixed(4)}${m.lpips ? `  LPIPS ${m.lpips.mean.toFixed(4)}` : ''}  (${m.videos} videos x ${m.frames} frames)`);
-  const name = o.name ?? basename(resolve(o.recon));
-  await finish(name, o.out, o.report, { ...newResults(name), vae: m });
+  const m = combinePairMetrics(rows, lpips?.net);
+  if (run.writer) {
+    console.log(`PSNR ${m.psnr.mean.toFixed(3)} dB  SSIM ${m.ssim.mean.toFixed(4)}${m.lpips ? `  LPIPS ${m.lpips.mean.toFixed(4)}` : ''}  (${m.videos} videos x ${m.frames} frames)`);
+    const name = o.name ?? basename(resolve(o.recon));
+    await finish(name, o.out, o.report, { ...newResults(name), vae: m });
+  }
+  await closeShardedRun(run);
 }
 
 async function samplesCommand(o: {
@@ -165,16 +204,26 @@ async function samplesCommand(o: {
   // The ground truth is rendered at the generator's default size unless one is given.
   const suite = shapesPromptSuite(o.n, Object.fromEntries(Object.entries(size).filter(([, v]) => v !== undefined)));
   const sampler = await loadSampler(o.sampler, { ...size, ...(o.weights ? { weights: o.weights } : {}), ...(o.sampleConfig ? { sampleConfig: o.sampleConfig } : {}) }, suite);
-  const bar = new Progress('samples', suite.length);
+  // Under torchrun each rank samples and scores its share of the videos (and saves those); rank 0 writes the summary.
+  const resumeFile = o.out ?? o.json;
+  const run = await openShardedRun<SampleScore>('samples', resumeFile, {
+    suite: o.suite, n: o.n, sampler: o.sampler ?? null, weights: o.weights ? fileIdentity(o.weights) : null, sampleConfig: o.sampleConfig ? fileIdentity(o.sampleConfig) : null,
+    size, seed: o.seed, seeds: o.seeds ?? null, generationMetrics: o.generationMetrics ?? false, save: o.save ? resolve(o.save) : null,
+  });
+  const bar = new Progress(`${run.label}samples`, suite.length);
+  const itemKey = (k: number) => `sample-${String(k).padStart(6, '0')}`;
   const r = await scoreShapesSamples(suite.map((s) => s.prompt), sampler, {
     suite: 'shapes',
     seed: o.seed,
     ...(o.seeds ? { seeds: o.seeds } : {}),
     generationMetrics: o.generationMetrics ?? false,
     ...(o.save ? { saveDir: resolve(o.save), write: (p: string, v: Video) => writeVideoOf(p, v) } : {}),
+    group: run.group,
+    ...(run.store ? { done: (k: number) => run.store!.get(itemKey(k)), onDone: (k: number, row: SampleScore) => run.store!.put(itemKey(k), row) } : {}),
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.stop();
+  if (!run.writer) return closeShardedRun(run);
   const summary = { color_accuracy: r.color_accuracy, direction_accuracy: r.direction_accuracy, camera_accuracy: r.camera_accuracy, n: r.n, n_direction: r.n_direction, ...(r.per_seed ? { per_seed: r.per_seed } : {}) };
   console.log(JSON.stringify(summary));
   if (o.json) {
@@ -183,6 +232,7 @@ async function samplesCommand(o: {
   }
   const name = o.name ?? (o.sampler ? basename(o.sampler) : 'samples');
   if (o.out || o.report) await finish(name, o.out, o.report, { ...newResults(name), samples: r });
+  await closeShardedRun(run);
 }
 
 async function writeVideoOf(path: string, v: Video): Promise<void> {

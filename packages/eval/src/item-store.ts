@@ -32,13 +32,17 @@ export class ItemStore<T> {
     return join(this.dir, `${key}.json`);
   }
 
-  /** The stored value of `key`, or undefined when absent, unreadable or from other inputs. */
-  get(key: string): T | undefined {
+  /**
+   * The stored value of `key`, or undefined when absent, unreadable or from other inputs. `tag`
+   * identifies the item's own inputs (e.g. its two video files), so changing one item's input
+   * recomputes that item alone.
+   */
+  get(key: string, tag = ''): T | undefined {
     const path = this.pathOf(key);
     if (!existsSync(path)) return undefined;
     try {
       const j = JSON.parse(readFileSync(path, 'utf8')) as StoredItem<T>;
-      if (j.fingerprint !== this.fingerprint || j.key !== key) return undefined;
+      if (j.fingerprint !== this.fingerprint + tag || j.key !== key) return undefined;
       this.touched.add(key);
       return j.value;
     } catch {
@@ -46,9 +50,9 @@ export class ItemStore<T> {
     }
   }
 
-  /** Stores `value` under `key` (temporary name, then rename). */
-  put(key: string, value: T): void {
-    const item: StoredItem<T> = { fingerprint: this.fingerprint, key, value };
+  /** Stores `value` under `key` (temporary name, then rename), with the item's `tag` (see get). */
+  put(key: string, value: T, tag = ''): void {
+    const item: StoredItem<T> = { fingerprint: this.fingerprint + tag, key, value };
     writeFileAtomic(this.pathOf(key), `${JSON.stringify(item)}\n`);
     this.touched.add(key);
   }

@@ -27,4 +27,36 @@ describe('LatentCache', () => {
     expect(existsSync(join(dir, 'index.json'))).toBe(true);
     again.close();
   });
+
+  it('several writers share one folder: own shards and index each, every reader sees all entries', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opensora-data-cache-'));
+    const entry = (v: number) => ({ z: { shape: [4], data: new Float32Array(4).fill(v) } });
+    const a = new LatentCache(dir, { writer: 'rank-0', shardBytes: 1 });
+    const b = new LatentCache(dir, { writer: 'rank-1', shardBytes: 1 });
+    a.put('s0', entry(0));
+    b.put('s1', entry(1));
+    a.put('s2', entry(2));
+    // Each writer flushed its own shards; neither overwrote the other's.
+    expect(readdirSync(dir).sort()).toEqual([
+      'index-rank-0.json', 'index-rank-1.json',
+      'shard-rank-0-00000.safetensors', 'shard-rank-0-00001.safetensors', 'shard-rank-1-00000.safetensors',
+    ]);
+    expect(a.has('s1')).toBe(false);
+    a.refresh();
+    expect(a.get('s1')!.get('z')!.data[0]).toBe(1);
+    a.close();
+    b.close();
+    // A single-writer reader (the train app) and a resumed writer see every entry.
+    const reader = new LatentCache(dir);
+    expect(reader.ids().sort()).toEqual(['s0', 's1', 's2']);
+    expect(reader.get('s2')!.get('z')!.data[0]).toBe(2);
+    reader.put('s3', entry(3));
+    reader.close();
+    const again = new LatentCache(dir, { writer: 'rank-1' });
+    expect(again.ids().sort()).toEqual(['s0', 's1', 's2', 's3']);
+    again.put('s4', entry(4));
+    again.close();
+    expect(readdirSync(dir)).toContain('shard-rank-1-00001.safetensors');
+    expect(() => new LatentCache(dir, { writer: 'rank/1' })).toThrow(/writer 'rank\/1'/);
+  });
 });

@@ -3,7 +3,11 @@
 // "<sample id>/<name>"), then `index.json` (sample id -> shard) is rewritten. Both writes go to a
 // temporary name and are renamed, so a crash leaves the previous complete state. The app that fills
 // the cache calls the VAE and the text encoder; this package only stores plain tensors.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Several processes (the ranks of a sharded cache fill or of data-parallel training) share one
+// folder by each naming itself a `writer`: a writer's shards and index are its own
+// (`shard-<writer>-00000.safetensors`, `index-<writer>.json`), and every reader sees the entries
+// of all the index files in the folder.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SafetensorsFile, writeSafetensors, type HostTensor, type WritableTensor } from '@opensora-ts/kernels';
 
@@ -21,35 +25,76 @@ interface CacheIndex {
 export interface LatentCacheOptions {
   /** Flush a shard once this many bytes are buffered (default 256 MiB). */
   shardBytes?: number;
+  /**
+   * This process's name among several that write the folder at once (e.g. `rank-3`): letters,
+   * digits, '-' and '_'. Default: the single writer (index.json, shard-00000.safetensors ...).
+   */
+  writer?: string;
+}
+
+const WRITER = /^[A-Za-z0-9_-]+$/;
+
+function readIndex(file: string): CacheIndex {
+  let idx: CacheIndex;
+  try {
+    idx = JSON.parse(readFileSync(file, 'utf8')) as CacheIndex;
+  } catch (e) {
+    throw new Error(`${file}: not readable as a latent cache index (${(e as Error).message}); delete the folder to rebuild it.`);
+  }
+  if (idx.version !== 1 || !Array.isArray(idx.shards)) throw new Error(`${file}: not a latent cache index (version 1); delete the folder to rebuild it.`);
+  return idx;
 }
 
 export class LatentCache {
   readonly dir: string;
+  /** This writer's own index (what flush extends). */
   private index: CacheIndex;
+  /** Every flushed entry of every writer: sample id -> shard file name. */
+  private lookup = new Map<string, string>();
   private pending = new Map<string, CacheEntry>();
   private pendingBytes = 0;
   private readonly shardBytes: number;
-  private open = new Map<number, SafetensorsFile>();
+  private readonly writer: string | undefined;
+  private readonly indexName: string;
+  private open = new Map<string, SafetensorsFile>();
 
   constructor(dir: string, opts: LatentCacheOptions = {}) {
     this.dir = resolve(dir);
     this.shardBytes = opts.shardBytes ?? 256 * 2 ** 20;
+    if (opts.writer !== undefined && !WRITER.test(opts.writer)) {
+      throw new Error(`latent cache writer '${opts.writer}': use letters, digits, '-' and '_' only (e.g. rank-3).`);
+    }
+    this.writer = opts.writer;
+    this.indexName = opts.writer === undefined ? 'index.json' : `index-${opts.writer}.json`;
     mkdirSync(this.dir, { recursive: true });
-    const file = join(this.dir, 'index.json');
-    if (existsSync(file)) {
-      const idx = JSON.parse(readFileSync(file, 'utf8')) as CacheIndex;
-      if (idx.version !== 1 || !Array.isArray(idx.shards)) throw new Error(`${file}: not a latent cache index (version 1); delete the folder to rebuild it.`);
-      this.index = idx;
-    } else this.index = { version: 1, shards: [], entries: {} };
+    const file = join(this.dir, this.indexName);
+    this.index = existsSync(file) ? readIndex(file) : { version: 1, shards: [], entries: {} };
+    this.refresh();
   }
 
-  /** Sample ids stored (flushed or pending). */
+  /**
+   * Re-reads every writer's index: entries other processes flushed since this one opened the
+   * folder become readable.
+   */
+  refresh(): void {
+    const lookup = new Map<string, string>();
+    const files = readdirSync(this.dir).filter((f) => f === 'index.json' || /^index-[A-Za-z0-9_-]+\.json$/.test(f)).sort();
+    for (const f of files) {
+      const idx = f === this.indexName ? this.index : readIndex(join(this.dir, f));
+      for (const [id, n] of Object.entries(idx.entries)) if (!lookup.has(id)) lookup.set(id, idx.shards[n]!);
+    }
+    // This writer's own entries win over another's copy of the same sample.
+    for (const [id, n] of Object.entries(this.index.entries)) lookup.set(id, this.index.shards[n]!);
+    this.lookup = lookup;
+  }
+
+  /** Sample ids stored (flushed by any writer, or pending here). */
   ids(): string[] {
-    return [...new Set([...Object.keys(this.index.entries), ...this.pending.keys()])];
+    return [...new Set([...this.lookup.keys(), ...this.pending.keys()])];
   }
 
   has(id: string): boolean {
-    return this.pending.has(id) || id in this.index.entries;
+    return this.pending.has(id) || this.lookup.has(id);
   }
 
   /** Buffers an entry; a later put of the same id replaces it. Flushes when the buffer is full. */
@@ -67,16 +112,17 @@ export class LatentCache {
   flush(): void {
     if (this.pending.size === 0) return;
     const n = this.index.shards.length;
-    const name = `shard-${String(n).padStart(5, '0')}.safetensors`;
+    const name = `shard-${this.writer === undefined ? '' : `${this.writer}-`}${String(n).padStart(5, '0')}.safetensors`;
     const tensors = new Map<string, WritableTensor>();
     for (const [id, entry] of this.pending) for (const [k, t] of Object.entries(entry)) tensors.set(`${id}/${k}`, t);
     writeSafetensors(join(this.dir, name), tensors, { format: 'opensora-ts latent cache' });
     const next: CacheIndex = { version: 1, shards: [...this.index.shards, name], entries: { ...this.index.entries } };
     for (const id of this.pending.keys()) next.entries[id] = n;
-    const tmp = join(this.dir, `index.json.tmp-${process.pid}`);
+    const tmp = join(this.dir, `${this.indexName}.tmp-${process.pid}`);
     writeFileSync(tmp, JSON.stringify(next));
-    renameSync(tmp, join(this.dir, 'index.json'));
+    renameSync(tmp, join(this.dir, this.indexName));
     this.index = next;
+    for (const id of this.pending.keys()) this.lookup.set(id, name);
     this.pending.clear();
     this.pendingBytes = 0;
   }
@@ -93,11 +139,11 @@ export class LatentCache {
       }
       return out;
     }
-    const shard = this.index.entries[id];
+    const shard = this.lookup.get(id);
     if (shard === undefined) return undefined;
     let f = this.open.get(shard);
     if (!f) {
-      f = new SafetensorsFile(join(this.dir, this.index.shards[shard]!));
+      f = new SafetensorsFile(join(this.dir, shard));
       this.open.set(shard, f);
     }
     const prefix = `${id}/`;

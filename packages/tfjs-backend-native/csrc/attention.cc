@@ -1,16 +1,23 @@
-// Fused scaled dot-product attention, forward and backward, with the maths of
-// packages/kernels/src/fused/attention-math.ts: one query row at a time (scores live in a row
-// buffer, never as an [Nq, Nk] matrix), scores, softmax and every sum in double, masked keys
-// (mask == 0) and keys past the causal limit (j > i) excluded, and a row with no allowed key
-// giving NaN as torch does. The backward recomputes each row's probabilities.
-// Work is split over the B*H (batch, head) pairs: each pair owns its output rows and its dk/dv
-// slices, so threads never write the same memory and results do not depend on scheduling.
+// Fused scaled dot-product attention, forward and backward, in float32 blocks (flash-attention
+// style): the [Nq, Nk] score matrix is never formed. Each (batch, head) pair is cut into blocks of
+// kBlockQ query rows; a block's scores against a block of keys are one small GEMM, masked, turned
+// into probabilities and multiplied into V by a second GEMM.
+// - Forward: an online softmax over key blocks (running row max and sum, the partial output
+//   rescaled when the max grows), so long key sequences need only a [kBlockQ, kBlockK] scratch.
+// - Backward: per query block, the scores against every key it may see are recomputed (exact row
+//   softmax, no saved statistics), then dP = dO V^T, dS = P (dP - rowsum(P dP)), and three GEMMs give
+//   dQ and add the block's share to dK and dV.
+// Semantics are those of packages/kernels/src/fused/attention-math.ts: masked keys (mask == 0) and
+// keys past the causal limit (j > i) get probability 0; a row with no allowed key is NaN, as torch.
+// GEMMs are OpenBLAS's, single-threaded inside our own threads (items are (pair, query block) in
+// the forward, pairs in the backward, which own their dK/dV slices): results do not depend on the
+// schedule. With fewer pairs than threads the items run in turn and OpenBLAS threads each GEMM.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "blas.h"
 #include "kernels.h"
 #include "simd.h"
 #include "threadpool.h"
@@ -18,176 +25,206 @@
 namespace osn {
 namespace {
 
-// exp(x) in double to a few ulps, branch-free so the softmax loop vectorises (libm's exp is a
-// scalar call, and exps are a large share of the work at small head sizes). Cody-Waite
-// reduction x = n ln2 + r, |r| <= ln2/2, then a degree-13 Taylor series (truncation < 1e-17).
-// Below -708 (where the result is subnormal or 0) it returns 0; -inf gives 0, NaN stays NaN.
-OSN_INLINE double exp_f64(double x) {
-  const double lo = -708.0, hi = 709.0;
-  const double xc = x < lo ? lo : (x > hi ? hi : x);
-  const double magic = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
-  const double t = xc * 1.4426950408889634 + magic;
-  int64_t tb;
-  std::memcpy(&tb, &t, 8);
-  const int64_t n = int64_t(int32_t(tb));  // the low 32 bits hold the rounded integer
-  const double fn = t - magic;
-  const double r = (xc - fn * 6.93147180369123816490e-01) - fn * 1.90821492927058770002e-10;
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  const int64_t bits = (n + 1023) << 52;
-  double scale;
-  std::memcpy(&scale, &bits, 8);
-  double out = p * scale;
-  out = x < lo ? 0.0 : out;
-  out = x > hi ? std::numeric_limits<double>::infinity() : out;
-  return x != x ? x : out;
-}
+constexpr int64_t kBlockQ = 128;
+// Key block of the forward: every key at the model's shapes (<= 1024 tokens), bounded beyond.
+constexpr int64_t kBlockK = 1024;
 
-// p[j] = exp(p[j] - mx) for j < end; returns their sum (a separate serial loop: a reduction
-// in the same loop would keep the exps from vectorising, and the JS kernel sums serially too).
-OSN_INLINE double exp_shift_sum(double* __restrict p, double mx, int64_t end) {
-  for (int64_t j = 0; j < end; ++j) p[j] = exp_f64(p[j] - mx);
-  double z = 0;
-  for (int64_t j = 0; j < end; ++j) z += p[j];
-  return z;
-}
-
-// kt[t * nk + j] = k[j * d + t] in double: scores then run along keys, one vector lane per key,
-// and each score still sums its d products in the serial order of the JS kernel.
-OSN_INLINE void transpose_to_f64(const float* __restrict k, double* __restrict kt, int64_t nk, int64_t d) {
-  for (int64_t j = 0; j < nk; ++j)
-    for (int64_t t = 0; t < d; ++t) kt[t * nk + j] = k[j * d + t];
-}
-
-// Fills p[0..end) with row i's softmax probabilities (0 where masked) and returns end.
-// q_row: this row of q; kt: this (b, h)'s keys transposed ([d, nk], double); mrow: this row of the mask.
-OSN_INLINE int64_t row_probs(const AttentionDims& dm, const float* __restrict q_row, const double* __restrict kt,
-                             const float* __restrict mrow, int64_t i, double* __restrict p) {
-  const int64_t end = dm.causal ? std::min<int64_t>(dm.nk, i + 1) : dm.nk;
-  const int64_t nk = dm.nk;
-  for (int64_t j = 0; j < end; ++j) p[j] = 0;
-  for (int64_t t = 0; t < dm.d; ++t) {
-    const double qt = q_row[t];
-    const double* __restrict kr = kt + t * nk;
-    for (int64_t j = 0; j < end; ++j) p[j] += qt * kr[j];
-  }
-  const double ninf = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < end; ++j) p[j] = mrow[j] == 0.0f ? ninf : p[j] * dm.scale;
-  // The row max in 8 lanes (a max is exact, so the order does not change it; NaN scores are
-  // skipped as in the JS kernel's `if (s > max)`).
-  double lanes[8] = {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf};
-  int64_t j8 = 0;
-  for (; j8 + 8 <= end; j8 += 8)
-    for (int l = 0; l < 8; ++l) lanes[l] = p[j8 + l] > lanes[l] ? p[j8 + l] : lanes[l];
-  double mx = ninf;
-  for (; j8 < end; ++j8) mx = p[j8] > mx ? p[j8] : mx;
-  for (int l = 0; l < 8; ++l) mx = lanes[l] > mx ? lanes[l] : mx;
-  // exp(-inf) = 0; with every key masked, mx = -inf and exp(-inf - -inf) = NaN: the row is NaN.
-  const double z = exp_shift_sum(p, mx, end);
-  const double inv = 1.0 / z;
-  for (int64_t j = 0; j < end; ++j) p[j] *= inv;
-  return end;
-}
+const float kNegInf = -std::numeric_limits<float>::infinity();
 
 const float* mask_row(const AttentionDims& dm, const float* mask, int64_t bi, int64_t i) {
   const int64_t mb = dm.mb == 1 ? 0 : bi;
   return mask + (dm.mask_rank == 2 ? mb * dm.nk : (mb * dm.nq + i) * dm.nk);
 }
 
-// One (b, h) pair of the forward. kt: [d, nk] scratch; p: [nk]; acc: [dv].
-OSN_CLONES void forward_head(const AttentionDims& dm, int64_t bi, const float* q, const float* k, const float* v,
-                             const float* mask, float* out, double* kt, double* p, double* acc) {
-  const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv;
-  transpose_to_f64(k, kt, nk, d);
-  for (int64_t i = 0; i < nq; ++i) {
-    const int64_t end = row_probs(dm, q + i * d, kt, mask_row(dm, mask, bi, i), i, p);
-    for (int64_t t = 0; t < dv; ++t) acc[t] = 0;
-    for (int64_t j = 0; j < end; ++j) {
-      const double pj = p[j];
-      if (pj == 0.0) continue;  // masked: skipping keeps 0 * inf out of the sum
-      const float* __restrict vr = v + j * dv;
-      for (int64_t t = 0; t < dv; ++t) acc[t] += pj * double(vr[t]);
+// c[m, n] = alpha op(a) op(b) + beta c, row-major.
+inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // BLAS wants leading dimensions >= 1; an empty sum is 0
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
+              alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+// Sets scores of disallowed keys to -inf: s is [n] for keys k0..k0+n of query row i.
+OSN_CLONES void mask_scores(float* __restrict s, const float* __restrict mrow, int64_t k0, int64_t n, int64_t limit) {
+  for (int64_t j = 0; j < n; ++j) s[j] = mrow[k0 + j] == 0.0f ? kNegInf : s[j];
+  for (int64_t j = std::max<int64_t>(limit - k0, 0); j < n; ++j) s[j] = kNegInf;
+}
+
+OSN_CLONES float row_max(const float* __restrict s, int64_t n) {
+  float lanes[16];
+  for (int l = 0; l < 16; ++l) lanes[l] = kNegInf;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int l = 0; l < 16; ++l) lanes[l] = s[j + l] > lanes[l] ? s[j + l] : lanes[l];
+  float mx = kNegInf;
+  for (; j < n; ++j) mx = s[j] > mx ? s[j] : mx;
+  for (int l = 0; l < 16; ++l) mx = lanes[l] > mx ? lanes[l] : mx;
+  return mx;
+}
+
+// s[j] = exp(s[j] - mx); returns their sum (16 partial sums, so the loop vectorises).
+OSN_CLONES float exp_sum(float* __restrict s, float mx, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) s[j] = fast_exp(s[j] - mx);
+  float lanes[16] = {0};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int l = 0; l < 16; ++l) lanes[l] += s[j + l];
+  float z = 0;
+  for (; j < n; ++j) z += s[j];
+  for (int l = 0; l < 16; ++l) z += lanes[l];
+  return z;
+}
+
+OSN_CLONES void scale_row(float* __restrict x, float a, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) x[j] *= a;
+}
+
+// dS = P (dP - rowsum(P dP)) * scale, in place in dp; p and dp are [n].
+OSN_CLONES void softmax_grad_row(const float* __restrict p, float* __restrict dp, float scale, int64_t n) {
+  float lanes[16] = {0};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int l = 0; l < 16; ++l) lanes[l] += p[j + l] * dp[j + l];
+  float dsum = 0;
+  for (; j < n; ++j) dsum += p[j] * dp[j];
+  for (int l = 0; l < 16; ++l) dsum += lanes[l];
+  for (j = 0; j < n; ++j) dp[j] = p[j] * (dp[j] - dsum) * scale;
+}
+
+// The causal limit of query row i: keys j < limit are allowed.
+inline int64_t row_limit(const AttentionDims& dm, int64_t i) { return dm.causal ? std::min(dm.nk, i + 1) : dm.nk; }
+
+// With a per-key mask ([mb, nk]), keys after the last allowed one get probability 0 in every row:
+// they are left out of the GEMMs (a caption padded to 300 tokens with 120 valid costs 120).
+// Returns the key count to process for batch bi (nk when the mask is per query or allows nothing).
+int64_t key_extent(const AttentionDims& dm, const float* mask, int64_t bi) {
+  if (dm.mask_rank != 2) return dm.nk;
+  const float* m = mask_row(dm, mask, bi, 0);
+  int64_t n = dm.nk;
+  while (n > 0 && m[n - 1] == 0.0f) --n;
+  return n == 0 ? dm.nk : n;  // no allowed key: the rows' NaNs come from the full path
+}
+
+// Forward of query rows q0..q0+m of pair bh. s: [kBlockQ * kBlockK], acc: [kBlockQ * dv], mx/sum: [kBlockQ].
+void forward_block(const AttentionDims& dm, int64_t bh, int64_t q0, const float* q, const float* k, const float* v,
+                   const float* mask, float* out, float* s, float* acc, float* mx, float* sum) {
+  const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv, bi = bh / dm.h;
+  const int64_t m = std::min(kBlockQ, nq - q0);
+  const float* qb = q + (bh * nq + q0) * d;
+  const float* kb = k + bh * nk * d;
+  const float* vb = v + bh * nk * dv;
+  const int64_t kend = std::min(row_limit(dm, q0 + m - 1), key_extent(dm, mask, bi));  // the last row sees the most keys
+  const int64_t bk = std::min(kBlockK, std::max<int64_t>(kend, 1));
+  std::fill(acc, acc + m * dv, 0.0f);
+  std::fill(mx, mx + m, kNegInf);
+  std::fill(sum, sum + m, 0.0f);
+  for (int64_t k0 = 0; k0 < kend; k0 += bk) {
+    const int64_t n = std::min(bk, kend - k0);
+    gemm(false, true, m, n, d, float(dm.scale), qb, d, kb + k0 * d, d, 0.0f, s, n);
+    for (int64_t r = 0; r < m; ++r) {
+      float* sr = s + r * n;
+      mask_scores(sr, mask_row(dm, mask, bi, q0 + r), k0, n, row_limit(dm, q0 + r));
+      const float bm = row_max(sr, n);
+      const float newmax = std::max(mx[r], bm);
+      if (newmax == kNegInf) {  // nothing allowed yet: this block adds nothing to the row
+        std::fill(sr, sr + n, 0.0f);
+        continue;
+      }
+      const float z = exp_sum(sr, newmax, n);
+      if (newmax != mx[r]) {
+        const float alpha = fast_exp(mx[r] - newmax);  // 0 when the row had nothing before
+        sum[r] *= alpha;
+        scale_row(acc + r * dv, alpha, dv);
+        mx[r] = newmax;
+      }
+      sum[r] += z;
     }
-    float* __restrict o = out + i * dv;
-    if (end == 0) {
-      for (int64_t t = 0; t < dv; ++t) o[t] = std::numeric_limits<float>::quiet_NaN();
-    } else {
-      for (int64_t t = 0; t < dv; ++t) o[t] = float(acc[t]);
-    }
+    gemm(false, false, m, dv, n, 1.0f, s, n, vb + k0 * dv, dv, 1.0f, acc, dv);
+  }
+  float* ob = out + (bh * nq + q0) * dv;
+  for (int64_t r = 0; r < m; ++r) {
+    // sum is 0 for a row with no allowed key: 0 / 0 gives its NaN.
+    const float inv = 1.0f / sum[r];
+    for (int64_t t = 0; t < dv; ++t) ob[r * dv + t] = sum[r] == 0.0f ? std::numeric_limits<float>::quiet_NaN() : acc[r * dv + t] * inv;
   }
 }
 
-// One (b, h) pair of the backward, writing this pair's dq rows and its dk, dv slices.
-// kt: [d, nk], vt: [dv, nk], p/ds: [nk], dk_acc: [nk, d], dv_acc: [nk, dv], dq_row: [d] scratch.
-OSN_CLONES void backward_head(const AttentionDims& dm, int64_t bi, const float* dy, const float* q, const float* k,
-                              const float* v, const float* mask, float* dq, float* dk, float* dvo, double* kt,
-                              double* vt, double* p, double* ds, double* dk_acc, double* dv_acc, double* dq_row) {
-  const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv;
-  const double scale = dm.scale;
-  transpose_to_f64(k, kt, nk, d);
-  transpose_to_f64(v, vt, nk, dv);
-  for (int64_t t = 0; t < nk * d; ++t) dk_acc[t] = 0;
-  for (int64_t t = 0; t < nk * dv; ++t) dv_acc[t] = 0;
-  for (int64_t i = 0; i < nq; ++i) {
-    const float* __restrict q_row = q + i * d;
-    const float* __restrict dy_row = dy + i * dv;
-    const int64_t end = row_probs(dm, q_row, kt, mask_row(dm, mask, bi, i), i, p);
-    // ds[j] = dy_row . v[j], along keys as the scores are.
-    for (int64_t j = 0; j < end; ++j) ds[j] = 0;
-    for (int64_t t = 0; t < dv; ++t) {
-      const double g = dy_row[t];
-      const double* __restrict vr = vt + t * nk;
-      for (int64_t j = 0; j < end; ++j) ds[j] += g * vr[j];
+// Backward of pair bh: every query block against the keys it sees, dK and dV accumulated in place.
+// p, dp: [kBlockQ * nk].
+void backward_pair(const AttentionDims& dm, int64_t bh, const float* dy, const float* q, const float* k,
+                   const float* v, const float* mask, float* dq, float* dk, float* dvo, float* p, float* dp) {
+  const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv, bi = bh / dm.h;
+  const float scale = float(dm.scale);
+  const float* kb = k + bh * nk * d;
+  const float* vb = v + bh * nk * dv;
+  float* dkb = dk + bh * nk * d;
+  float* dvb = dvo + bh * nk * dv;
+  std::fill(dkb, dkb + nk * d, 0.0f);
+  std::fill(dvb, dvb + nk * dv, 0.0f);
+  const int64_t extent = key_extent(dm, mask, bi);
+  for (int64_t q0 = 0; q0 < nq; q0 += kBlockQ) {
+    const int64_t m = std::min(kBlockQ, nq - q0);
+    const float* qb = q + (bh * nq + q0) * d;
+    const float* dyb = dy + (bh * nq + q0) * dv;
+    float* dqb = dq + (bh * nq + q0) * d;
+    const int64_t n = std::min(row_limit(dm, q0 + m - 1), extent);
+    if (n == 0) {
+      std::fill(dqb, dqb + m * d, 0.0f);
+      continue;
     }
-    double row_sum = 0;
-    for (int64_t j = 0; j < end; ++j) {
-      const double pj = p[j];
-      if (pj == 0.0) {
-        ds[j] = 0;
+    gemm(false, true, m, n, d, scale, qb, d, kb, d, 0.0f, p, n);
+    for (int64_t r = 0; r < m; ++r) {
+      float* pr = p + r * n;
+      mask_scores(pr, mask_row(dm, mask, bi, q0 + r), 0, n, row_limit(dm, q0 + r));
+      const float rmx = row_max(pr, n);
+      if (rmx == kNegInf) {  // no allowed key: NaN, as the forward
+        std::fill(pr, pr + n, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
-      double* __restrict dvr = dv_acc + j * dv;
-      for (int64_t t = 0; t < dv; ++t) dvr[t] += pj * double(dy_row[t]);
-      row_sum += pj * ds[j];
+      const float z = exp_sum(pr, rmx, n);
+      scale_row(pr, 1.0f / z, n);
     }
-    for (int64_t t = 0; t < d; ++t) dq_row[t] = 0;
-    for (int64_t j = 0; j < end; ++j) {
-      const double pj = p[j];
-      if (pj == 0.0) continue;
-      const double g = pj * (ds[j] - row_sum) * scale;
-      const float* __restrict kr = k + j * d;
-      double* __restrict dkr = dk_acc + j * d;
-      for (int64_t t = 0; t < d; ++t) dq_row[t] += g * double(kr[t]);
-      for (int64_t t = 0; t < d; ++t) dkr[t] += g * double(q_row[t]);
-    }
-    float* __restrict dq_out = dq + i * d;
-    for (int64_t t = 0; t < d; ++t) dq_out[t] = float(dq_row[t]);
+    gemm(false, true, m, n, dv, 1.0f, dyb, dv, vb, dv, 0.0f, dp, n);        // dP = dO V^T
+    gemm(true, false, n, dv, m, 1.0f, p, n, dyb, dv, 1.0f, dvb, dv);        // dV += P^T dO
+    for (int64_t r = 0; r < m; ++r) softmax_grad_row(p + r * n, dp + r * n, scale, n);
+    gemm(false, false, m, d, n, 1.0f, dp, n, kb, d, 0.0f, dqb, d);          // dQ = dS K
+    gemm(true, false, n, d, m, 1.0f, dp, n, qb, d, 1.0f, dkb, d);           // dK += dS^T Q
   }
-  for (int64_t t = 0; t < nk * d; ++t) dk[t] = float(dk_acc[t]);
-  for (int64_t t = 0; t < nk * dv; ++t) dvo[t] = float(dv_acc[t]);
+}
+
+// Runs fn(begin, end) over items: on our threads with single-threaded GEMMs when there are enough
+// items to share, else in turn on this thread with OpenBLAS threading each GEMM.
+void run_items(int64_t items, const std::function<void(int64_t, int64_t)>& fn) {
+  const int t = threads();
+  if (t == 1 || items < 2 * t) {
+    fn(0, items);
+    return;
+  }
+  openblas_set_num_threads(1);
+  try {
+    parallel_for(items, 1, fn);
+  } catch (...) {
+    openblas_set_num_threads(t);
+    throw;
+  }
+  openblas_set_num_threads(t);
 }
 
 }  // namespace
 
 void attention(const AttentionDims& dm, const float* q, const float* k, const float* v, const float* mask, float* out) {
-  const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv;
-  parallel_for(dm.b * dm.h, 1, [&](int64_t begin, int64_t end_bh) {
-    std::vector<double> kt(nk * d), p(std::max<int64_t>(nk, 1)), acc(std::max<int64_t>(dv, 1));
-    for (int64_t bh = begin; bh < end_bh; ++bh) {
-      forward_head(dm, bh / dm.h, q + bh * nq * d, k + bh * nk * d, v + bh * nk * dv, mask, out + bh * nq * dv,
-                   kt.data(), p.data(), acc.data());
+  const int64_t qblocks = (dm.nq + kBlockQ - 1) / kBlockQ;
+  const int64_t bk = std::min(kBlockK, std::max<int64_t>(dm.nk, 1));
+  run_items(dm.b * dm.h * qblocks, [&](int64_t begin, int64_t end) {
+    std::vector<float> s(kBlockQ * bk), acc(kBlockQ * std::max<int64_t>(dm.dv, 1)), mx(kBlockQ), sum(kBlockQ);
+    for (int64_t it = begin; it < end; ++it) {
+      forward_block(dm, it / qblocks, (it % qblocks) * kBlockQ, q, k, v, mask, out, s.data(), acc.data(), mx.data(),
+                    sum.data());
     }
   });
 }
@@ -196,15 +233,9 @@ void attention(const AttentionDims& dm, const float* q, const float* k, const fl
 // dS = P * (dP - rowsum(P * dP)), dQ = scale dS K, dK = scale dS^T Q.
 void attention_grad(const AttentionDims& dm, const float* dy, const float* q, const float* k, const float* v,
                     const float* mask, float* dq, float* dk, float* dvo) {
-  const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv;
-  parallel_for(dm.b * dm.h, 1, [&](int64_t begin, int64_t end_bh) {
-    std::vector<double> kt(nk * d), vt(nk * dv), p(std::max<int64_t>(nk, 1)), ds(std::max<int64_t>(nk, 1));
-    std::vector<double> dk_acc(nk * d), dv_acc(nk * dv), dq_row(std::max<int64_t>(d, 1));
-    for (int64_t bh = begin; bh < end_bh; ++bh) {
-      backward_head(dm, bh / dm.h, dy + bh * nq * dv, q + bh * nq * d, k + bh * nk * d, v + bh * nk * dv, mask,
-                    dq + bh * nq * d, dk + bh * nk * d, dvo + bh * nk * dv, kt.data(), vt.data(), p.data(), ds.data(),
-                    dk_acc.data(), dv_acc.data(), dq_row.data());
-    }
+  run_items(dm.b * dm.h, [&](int64_t begin, int64_t end) {
+    std::vector<float> p(kBlockQ * std::max<int64_t>(dm.nk, 1)), dp(kBlockQ * std::max<int64_t>(dm.nk, 1));
+    for (int64_t bh = begin; bh < end; ++bh) backward_pair(dm, bh, dy, q, k, v, mask, dq, dk, dvo, p.data(), dp.data());
   });
 }
 

@@ -32,6 +32,12 @@ const cases: Case[] = [
   { what: 'causal Nq != Nk with key mask', b: 2, h: 2, nq: 6, nk: 9, d: 8, dv: 8, causal: true, mask: [2, 9] },
   { what: 'Nq != Nk, D != Dv, custom scale', b: 2, h: 2, nq: 13, nk: 5, d: 12, dv: 7, scale: 0.9 },
   { what: 'long rows, large scores', b: 1, h: 2, nq: 40, nk: 70, d: 32, dv: 24, mask: [1, 70], scale: 1 },
+  // The addon works in blocks of 128 query rows and 1024 keys (online softmax across key blocks):
+  // several of each, ragged ends, masks and causal rows crossing block edges, enough pairs to thread.
+  { what: 'query blocks, 3-D mask', b: 2, h: 3, nq: 300, nk: 77, d: 16, dv: 16, mask: [2, 300, 77] },
+  { what: 'causal across query blocks', b: 1, h: 4, nq: 260, nk: 260, d: 8, dv: 12, causal: true },
+  { what: 'key blocks (online softmax), key mask', b: 1, h: 2, nq: 70, nk: 2100, d: 8, dv: 8, mask: [1, 2100], scale: 1 },
+  { what: 'causal over key blocks', b: 1, h: 1, nq: 1100, nk: 1100, d: 4, dv: 4, causal: true, scale: 2 },
 ];
 
 /** 0/1 mask with about a quarter masked; every key row keeps at least one allowed key unless `allowEmpty`. */
@@ -84,6 +90,20 @@ describe.skipIf(!nativeAvailable())('OpensoraAttention on native', () => {
       const cpu = runOn('cpu', () => kernelOutputs(c, mv, 10 * ci + 1));
       compare(native, cpu, c.what);
     });
+  });
+
+  it('padded keys (a key mask ending in zeros, which the addon leaves out of its GEMMs) as the cpu kernel', () => {
+    const c: Case = { what: 'padded keys', b: 3, h: 2, nq: 140, nk: 30, d: 8, dv: 6, mask: [3, 30] };
+    const mv = new Float32Array(3 * 30);
+    mv.fill(1, 0, 7); // batch 0: 7 valid tokens then padding
+    mv.fill(1, 30, 60); // batch 1: no padding
+    mv.fill(1, 60, 65); // batch 2: 5 valid, one hole, padding
+    mv[62] = 0;
+    const native = runOn('native', () => kernelOutputs(c, mv, 5));
+    const cpu = runOn('cpu', () => kernelOutputs(c, mv, 5));
+    compare(native, cpu, c.what);
+    // Padding keys get exactly zero gradients.
+    for (const i of [2, 3]) expect(native[i]!.values.slice(7 * (i === 2 ? 8 : 6), 30 * (i === 2 ? 8 : 6)).every((x) => x === 0)).toBe(true);
   });
 
   it('a row with every key masked gives NaN as the cpu kernel (and zero gradients there)', () => {

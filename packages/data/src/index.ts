@@ -28,6 +28,8 @@ export { DecodedVideoCache } from './decoded-video-cache.js';
 export type { LoadedBatch, LoadedItem, LoaderOptions } from './loader.js';
 export { LatentCache } from './latent-cache.js';
 export type { CacheEntry, LatentCacheOptions } from './latent-cache.js';
+export { cachePlan, CacheItemSampler } from './cache-plan.js';
+export type { CacheItem } from './cache-plan.js';
 
 export { CAMERA_MOTIONS, DEFAULT_SCENE_WEIGHTS, SHAPES_WORLD_COLUMNS, SHAPE_COLORS, SHAPE_KINDS, planShapesClip, renderShapesClip, writeShapesWorld } from './shapes-world.js';
 export type { CameraMotion, Direction, RenderedClip, SceneKind, ShapeInstance, ShapeKind, ShapesClip, ShapesWorldOptions, ShapesWorldRow } from './shapes-world.js';

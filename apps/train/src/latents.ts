@@ -25,6 +25,8 @@ export interface LatentEncoderOptions {
   seed: number;
   samplePosterior: boolean;
   frameInterval: number;
+  /** This process's writer name when several fill the cache at once (e.g. rank-3; see LatentCache). */
+  cacheWriter?: string;
 }
 
 export class LatentEncoder {
@@ -43,7 +45,7 @@ export class LatentEncoder {
     vae.freeze();
     this.codec = new ChunkedVideoCodec(vae);
     const h = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
-    this.cache = new LatentCache(join(cacheRoot, `latents-${h}`), { shardBytes: 64 * 2 ** 20 });
+    this.cache = new LatentCache(join(cacheRoot, `latents-${h}`), { shardBytes: 64 * 2 ** 20, ...(o.cacheWriter ? { writer: o.cacheWriter } : {}) });
     this.text = new EmbeddingCache(join(cacheRoot, 'text'), textEncoder);
   }
 

@@ -15,6 +15,7 @@
         "csrc/addon.cc",
         "csrc/convert.cc",
         "csrc/tensor_table.cc",
+        "csrc/process_group.cc",
         "csrc/ops/elementwise.cc",
         "csrc/ops/reduce.cc",
         "csrc/ops/copy.cc",

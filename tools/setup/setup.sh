@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PNPM_VERSION=10.34.9
-APT_PACKAGES=(ffmpeg libopenblas-dev libdnnl-dev libtorch-dev build-essential python3 pkg-config fonts-dejavu-core)
+APT_PACKAGES=(ffmpeg libopenblas-dev libdnnl-dev libtorch-dev libgloo-dev build-essential python3 pkg-config fonts-dejavu-core)
 # PyTorch is only for benchmarks against the reference; skip with OPENSORA_SKIP_TORCH=1.
 [ "${OPENSORA_SKIP_TORCH:-0}" = 1 ] || APT_PACKAGES+=(python3-torch python3-numpy)
 

@@ -16,6 +16,7 @@
 
 #include "convert.h"
 #include "ops.h"
+#include "process_group.h"
 #include "tensor_table.h"
 
 namespace ost {
@@ -321,6 +322,8 @@ napi_value ResetPeakMemory(napi_env env, napi_callback_info info) {
 
 at::Device currentDevice() { return g->device; }
 
+TensorTable& tensorTable() { return g->table; }
+
 Precision currentPrecision() { return g->precision; }
 
 at::Tensor lowp(const at::Tensor& t) {
@@ -359,6 +362,7 @@ NAPI_MODULE_INIT() {
       {"resetPeakMemory", nullptr, ResetPeakMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  addProcessGroupFunctions(env, exports);
   napi_value dtypes;
   napi_create_object(env, &dtypes);
   napi_set_named_property(env, dtypes, "float32", makeNumber(env, kF32));

@@ -108,6 +108,16 @@ function cudaIncludeDir(torchRoot) {
   return candidates.find((d) => fs.existsSync(path.join(d, 'cuda_runtime.h')));
 }
 
+/** A folder holding nccl.h: NCCL_HOME, the pip nvidia wheels beside torch, the CUDA folder, /usr/include. */
+function ncclIncludeDir(torchRoot, cudaInc) {
+  const candidates = [];
+  if (process.env.NCCL_HOME) candidates.push(path.join(process.env.NCCL_HOME, 'include'));
+  const nvidia = path.join(torchRoot, '..', 'nvidia');
+  for (const sub of ['nccl', 'cu13', 'cu12']) candidates.push(path.join(nvidia, sub, 'include'));
+  candidates.push(cudaInc, '/usr/include');
+  return candidates.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
+}
+
 function detect() {
   // An explicit LIBTORCH or OPENSORA_PYTHON is the only place looked at: building against
   // another libtorch than the one asked for would be a surprise.
@@ -135,6 +145,12 @@ function finish(r) {
     if (cudaInc) {
       defines.push('OST_WITH_CUDA');
       include = [...include, cudaInc];
+      // c10d's ProcessGroupNCCL (csrc/process_group.cc) needs nccl.h as well.
+      const ncclInc = ncclIncludeDir(r.root, cudaInc);
+      if (ncclInc) {
+        defines.push('OST_WITH_NCCL');
+        if (!include.includes(ncclInc)) include = [...include, ncclInc];
+      }
     }
   }
   return { ...r, include, std: major >= 2 ? 'c++20' : 'c++17', defines };

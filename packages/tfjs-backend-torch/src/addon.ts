@@ -44,6 +44,33 @@ export interface TorchAddon {
   memory(): { tensors: number; bytes: number; cuda?: { allocated: number; peak: number; reserved: number } };
   /** Restarts the CUDA allocator's peak (no-op on the CPU). */
   resetPeakMemory(): void;
+  // c10d (csrc/process_group.cc); absent from an addon built before it. Group ids are handles.
+  /** Which c10d process groups this build has (Gloo needs its headers at build time, NCCL a CUDA libtorch). */
+  c10dFeatures?(): { gloo: boolean; nccl: boolean };
+  /** Resolves with a group id once every rank has connected. */
+  c10dConnect?(opts: C10dAddonConnect): Promise<number>;
+  c10dClose?(group: number): Promise<void>;
+  c10dAllReduce?(group: number, data: Float32Array, op: string): Promise<void>;
+  c10dBroadcast?(group: number, data: HostValues, root: number): Promise<void>;
+  c10dAllGather?(group: number, data: HostValues): Promise<HostValues[]>;
+  c10dBarrier?(group: number): Promise<void>;
+  /** Reduces a copy of tensor `id` on the group's device; resolves with the new tensor's id (on the tensor's device). */
+  c10dAllReduceTensor?(group: number, id: number, op: string): Promise<number>;
+}
+
+export interface C10dAddonConnect {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  backend: 'gloo' | 'nccl';
+  timeoutMs: number;
+  lostAfterMs: number;
+  /** torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE): rank 0 connects to it too. */
+  agentStore: boolean;
+  /** Prefix of this run's keys in the store (a restart must not read the last attempt's). */
+  storePrefix: string;
+  device?: string;
 }
 
 /**

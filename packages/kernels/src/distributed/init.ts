@@ -49,6 +49,10 @@ export interface C10dConnectOptions {
   backend: 'gloo' | 'nccl';
   timeoutMs: number;
   lostAfterMs: number;
+  /** torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True): rank 0 connects to it like the others. */
+  agentStore?: boolean;
+  /** Prefix of this run's keys in the store: each torchrun restart gets its own. */
+  storePrefix?: string;
   /** NCCL: the CUDA device of this rank ('cuda:LOCAL_RANK' unless the torch backend says otherwise). */
   device?: string;
 }
@@ -99,7 +103,21 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
   const torchDevice = tf.getBackend() === 'torch' ? torch.torchBackendInfo?.()?.device : undefined;
   const backend = wanted === 'auto' ? (torchDevice?.startsWith('cuda') ? 'nccl' : 'gloo') : wanted;
   const device = backend === 'nccl' ? (torchDevice?.startsWith('cuda') ? torchDevice : `cuda:${env.localRank}`) : undefined;
-  const raw = await torch.connectC10d!({ rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, backend, timeoutMs, lostAfterMs, ...(device ? { device } : {}) });
+  const vars = options.env ?? process.env;
+  const raw = await torch.connectC10d!({
+    rank: env.rank,
+    worldSize: env.worldSize,
+    masterAddr: env.masterAddr,
+    masterPort: env.masterPort,
+    backend,
+    timeoutMs,
+    lostAfterMs,
+    // torchrun's agent already listens on MASTER_PORT with a store of its own and tells the
+    // workers so; a hand-made launch (no agent) has rank 0 host it.
+    agentStore: vars.TORCHELASTIC_USE_AGENT_STORE === 'True',
+    storePrefix: `ost/${vars.TORCHELASTIC_RUN_ID ?? 'run'}/${vars.TORCHELASTIC_RESTART_COUNT ?? '0'}/`,
+    ...(device ? { device } : {}),
+  });
   return wrapC10d(raw, env);
 }
 

@@ -1,0 +1,173 @@
+// The process group across real processes: 2 ranks launched by Debian's torchrun
+// (`/usr/bin/python3 -m torch.distributed.run`, PyTorch 1.13) or, for the fault cases, by hand
+// with torchrun's variables (torchrun's own agent would kill the survivors before they can say
+// who was lost). Needs the torch addon with Gloo; skipped, with the reason printed, only when
+// the addon is not built.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const worker = join(here, 'c10d.worker.ts');
+const kernelsRoot = join(here, '..', '..');
+const tsx = createRequire(join(kernelsRoot, 'package.json')).resolve('tsx');
+const PYTHON = '/usr/bin/python3';
+
+type Features = { gloo: boolean; nccl: boolean; reason?: string };
+const torch = (await import('@opensora-ts/tfjs-backend-torch')) as { c10dFeatures: () => Features };
+const features = torch.c10dFeatures();
+const built = features.reason === undefined;
+if (!built) console.log(`c10d tests skipped: the torch addon is not built (${features.reason})`);
+const torchrun = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch.distributed.run'], { timeout: 60_000 }).status === 0;
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function outDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'c10d-test-'));
+  dirs.push(d);
+  return d;
+}
+function readRank(dir: string, rank: number): Record<string, unknown> {
+  const f = join(dir, `rank-${rank}.json`);
+  if (!existsSync(f)) throw new Error(`rank ${rank} wrote no result`);
+  return JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+}
+
+/** A port nobody listens on now. */
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+const baseEnv = (out: string) => ({ ...process.env, C10D_OUT: out, OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' });
+const nodeArgs = ['--conditions=source', '--import', tsx, worker];
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+  at: number;
+}
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Exit> {
+  return new Promise((res) => {
+    const p = spawn(cmd, args, { env, cwd: kernelsRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, output, at: Date.now() });
+    });
+  });
+}
+
+/** torchrun from Debian's python3-torch 1.13: underscore flags; --redirects/--tee 1 work around its Python 3.11 bug with the default 0. */
+async function torchrunRanks(scenario: string, n: number, extraEnv: Record<string, string> = {}): Promise<{ out: string; exit: Exit }> {
+  const out = outDir();
+  const port = await freePort();
+  const args = ['-m', 'torch.distributed.run', '--nproc_per_node', String(n), '--master_addr', '127.0.0.1', '--master_port', String(port), '--redirects', '1', '--tee', '1', '--no_python', process.execPath, ...nodeArgs, scenario];
+  const exit = await run(PYTHON, args, { ...baseEnv(out), ...extraEnv }, 170_000);
+  return { out, exit };
+}
+
+/** n ranks started by hand with torchrun's variables (rank 0 hosts the store). */
+async function handRanks(scenario: string, n: number, extraEnv: Record<string, string> = {}): Promise<{ out: string; exits: Exit[] }> {
+  const out = outDir();
+  const port = await freePort();
+  const exits = await Promise.all(
+    Array.from({ length: n }, (_, r) =>
+      run(process.execPath, [...nodeArgs, scenario], { ...baseEnv(out), RANK: String(r), WORLD_SIZE: String(n), LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...extraEnv }, 170_000),
+    ),
+  );
+  return { out, exits };
+}
+
+describe.skipIf(!built)('c10d process group (2 processes, Gloo)', () => {
+  it('this build has Gloo (Debian: libgloo-dev at build time)', () => {
+    expect(features.gloo, 'the torch addon was built without Gloo: apt-get install libgloo-dev and rebuild it').toBe(true);
+  });
+
+  for (const backend of ['cpu', 'torch']) {
+    it(`torchrun --nproc_per_node 2: every collective and averageGradients agree on both ranks (tfjs backend ${backend})`, async () => {
+      expect(torchrun, `${PYTHON} -m torch.distributed.run is not available (Debian: apt-get install python3-torch)`).toBe(true);
+      const { out, exit } = await torchrunRanks('collectives', 2, { OPENSORA_BACKEND: backend });
+      expect(exit.code, exit.output.slice(-3000)).toBe(0);
+      for (const r of [0, 1]) {
+        const res = readRank(out, r);
+        expect(res.fatal).toBeUndefined();
+        expect(res).toMatchObject({
+          rank: r,
+          worldSize: 2,
+          backend: 'gloo',
+          tfBackend: backend,
+          allReduce_sum: [3, -1, 0.5],
+          allReduce_avg: [1.5, -0.5, 0.25],
+          allReduce_max: [2, 0, 0.5],
+          allReduce_min: [1, -1, 0],
+          bigAllReduceDistinct: [3],
+          broadcast: { f32: [1, 1, 1], i32: [100], u8: [7, 200] },
+          allGather: { f32: [[0, 0.25], [1, 1.25]], i32: [[0], [-1]], u8: [[0, 255], [1, 255]] },
+          allGatherJson: [{ rank: 0, text: '', list: [] }, { rank: 1, text: 'ééé', list: [0] }],
+          allReduceTensor: { input: [r, 1, 5 - r], output: [1, 1, 5] },
+          afterClose: 'process group: barrier after close()',
+        });
+        for (const b of [8, 1048576]) {
+          expect(res[`averageGradients_${b}`]).toEqual({
+            w: { shape: [2, 2], values: [0.5, 1, 3, 4] },
+            b: { shape: [2], values: [1, 0.5] },
+            big: { shape: [1000], values: [1.5] },
+          });
+          expect(res[`leak_${b}`]).toBe(0);
+        }
+      }
+    }, 180_000);
+  }
+
+  // Rank 1 with the default lostAfterMs (20 s): what a user gets; rank 0 (the store's host) with 5 s.
+  for (const [victim, lostAfter] of [[1, undefined], [0, '5000']] as const) {
+    it(`kill -9 of rank ${victim}: the other rank fails within 60 s naming rank ${victim} (lostAfterMs ${lostAfter ?? 'default'})`, async () => {
+      const { out, exits } = await handRanks('kill', 2, { C10D_VICTIM: String(victim), ...(lostAfter ? { C10D_LOST_AFTER_MS: lostAfter } : {}) });
+      const survivor = 1 - victim;
+      expect(exits[victim]!.signal, exits[victim]!.output).toBe('SIGKILL');
+      expect(exits[survivor]!.code, exits[survivor]!.output).toBe(3);
+      const killed = readRank(out, victim) as { killedAt: number };
+      const res = readRank(out, survivor) as { error: string; failedAt: number };
+      expect(res.error).toMatch(new RegExp(`rank ${victim} of 2 is lost`));
+      expect(res.error).toMatch(/relaunch to resume/);
+      const seconds = (res.failedAt - killed.killedAt) / 1000;
+      expect(seconds).toBeLessThan(60);
+      console.log(`kill -9 of rank ${victim}: rank ${survivor} failed after ${seconds.toFixed(1)} s: ${res.error}`);
+    }, 180_000);
+  }
+
+  it('a rank whose JS thread is stuck (a long checkpoint write) is not taken for a dead one', async () => {
+    const { out, exits } = await handRanks('slow', 2, { C10D_LOST_AFTER_MS: '2000', C10D_BLOCK_MS: '7000' });
+    for (const r of [0, 1]) {
+      expect(exits[r]!.code, exits[r]!.output).toBe(0);
+      const res = readRank(out, r) as { sum: number; waitedMs: number };
+      expect(res.sum).toBe(3);
+    }
+    expect((readRank(out, 1) as { waitedMs: number }).waitedMs).toBeGreaterThan(6000); // rank 1 really waited past lostAfterMs
+  }, 180_000);
+
+  it('WORLD_SIZE 2 with no addon: the error says what to install', async () => {
+    const { out } = await handRanks('missing', 1, { WORLD_SIZE: '2', OPENSORA_TORCH_ADDON: '/nonexistent/opensora_torch.node' });
+    const res = readRank(out, 0) as { error: string | null };
+    expect(res.error).toMatch(/tfjs-backend-torch/);
+    expect(res.error).toMatch(/libtorch-dev/);
+  }, 60_000);
+});

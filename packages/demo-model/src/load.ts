@@ -61,7 +61,7 @@ export function loadDemoModel(dir?: string): DemoModel {
  * null when the demo text encoder still gives the features the DiT was trained on (or the manifest
  * has no fingerprint); otherwise a message saying that they changed and what to do.
  */
-export async function checkDemoTextEncoder(model: DemoModel): Promise<string | null> {
+export async function checkDemoTextEncoder(model: Pick<DemoModel, 'manifest' | 'textEncoder'>): Promise<string | null> {
   const want = model.manifest.text_encoder.fingerprint;
   if (!want) return null;
   const got = await textEncoderFingerprint(model.textEncoder);

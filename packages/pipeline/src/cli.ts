@@ -30,6 +30,7 @@ export function buildCommand(): Command {
     .description('Text (or image/video) to video with Open-Sora 1.3 models; the bundled demo model unless --weights is given.')
     .option('-p, --prompt <text>', 'a prompt (repeatable); "|0|a|2|b" switches text per loop; a JSON suffix {"reference_path": ...} is allowed', collect)
     .option('--prompt-path <file>', 'a text file with one prompt per line')
+    .option('--prompt-file <file>', 'the same as --prompt-path; under torchrun the prompts are split over the ranks')
     .option('--negative-prompt <text>', 'negative prompt for the unconditional branch')
     .option('--resolution <name|HxW>', 'a resolution name (144p, 240p, 360p, 480p, 720p, 256, 512, ...) or HxW (default: the model\'s size)')
     .option('--aspect-ratio <H:W>', 'aspect ratio with a resolution name, e.g. 9:16 (landscape 16:9 video is "9:16": H:W)')
@@ -57,6 +58,7 @@ export function buildCommand(): Command {
     .option('--weights <folder>', `official-format checkpoints instead of the demo model (vae/, stdit/, t5/ or text-embeddings/)`)
     .option('--text-encoder <folder>', 'a T5 folder as published (config.json, spiece.model or tokenizer.json, safetensors or .bin weights), instead of the t5/ of --weights')
     .option('--text-cache <folder>', 'read and fill a text-embedding cache (EmbeddingCache) there')
+    .addOption(new Option('--offload <mode>', "models in memory: 'none' keeps all three; 'model' one at a time (T5 freed before the DiT runs, the DiT before the VAE decodes); each phase's peak memory goes to the sidecar").choices(['none', 'model']))
     .option('-o, --out <file>', 'output file: .mp4 for video, .png for one frame; a .json sidecar is written beside it')
     .option('--save-dir <folder>', 'output folder when --out is not given (files sample_0000.mp4, ...)')
     .option('--overwrite', 'replace existing output files (default: an existing --out or sample_NNNN file is refused before any work)')
@@ -79,7 +81,9 @@ export function flagsToSettings(o: Record<string, unknown>, explicit: (k: string
     if (v !== undefined) s[key] = v;
   };
   set('prompt', 'prompt');
+  if (o.promptPath !== undefined && o.promptFile !== undefined) throw new InvalidArgumentError('pass either --prompt-path or --prompt-file (the same option), not both.');
   set('prompt_path', 'promptPath');
+  set('prompt_path', 'promptFile');
   set('negative_prompt', 'negativePrompt');
   set('resolution', 'resolution');
   set('aspect_ratio', 'aspectRatio');
@@ -124,6 +128,7 @@ export function flagsToSettings(o: Record<string, unknown>, explicit: (k: string
   set('weights', 'weights');
   set('text_encoder', 'textEncoder');
   set('text_cache', 'textCache');
+  set('offload', 'offload');
   set('out', 'out');
   set('save_dir', 'saveDir');
   set('crf', 'crf');

@@ -1,11 +1,13 @@
-// One sample from settings + models: prompt text -> embeddings -> latent (RFlow sampler, with
-// I2V/V2V references, mask strategies and loops as the 1.3 inference script) -> VAE decode ->
-// uint8 frames. All model maths lives in the packages; this file only wires them.
+// One sample from a job + models: reference files -> latents (VAE), prompt text -> embeddings (text
+// encoder), noise -> latent (RFlow sampler on the DiT, with I2V/V2V references, mask strategies and
+// loops as the 1.3 inference script) -> VAE decode -> uint8 frames. Each of those is a phase with its
+// own memory report; with offload 'model' each phase holds only its own model.
 import { toUint8 } from '@opensora-ts/data';
 import { RFlowSampler, SeededRandom, extendedLatentLength, sampleClips, type AsyncModelFn, type CondType, type TextConditioning } from '@opensora-ts/flow';
+import { nullEncoding } from '@opensora-ts/conditioning';
 import { NonFiniteError, countNonFinite, describeNonFinite, tf, type Tensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn } from '@opensora-ts/stdit';
-import { checkVideoSize } from '@opensora-ts/vae';
+import { PhaseMeter, type PhaseMemory } from './memory.js';
 import type { ModelDefaults, Models } from './models.js';
 import type { PromptItem } from './prompts.js';
 import type { SampleSettings } from './settings.js';
@@ -70,6 +72,10 @@ export interface GenerateHooks {
   log?: (line: string) => void;
   /** Something changed from what was asked (a reference resized to the run's size). */
   warn?: (line: string) => void;
+  /** Checked between steps, chunks and phases: an aborted generation rejects with the signal's reason and frees its tensors. */
+  signal?: AbortSignal;
+  /** How sizes are named in messages (default: the CLI's flags). */
+  names?: { size: string; frames: string };
 }
 
 export interface GeneratedVideo {
@@ -83,16 +89,25 @@ export interface GeneratedVideo {
   mergedLatentFrames: number;
   /** Each reference file with its own size, and whether it was resized to the run's. */
   references: { path: string; height: number; width: number; resized: boolean }[];
+  /** Each phase's time and peak memory, in order. */
+  memory: PhaseMemory[];
 }
 
+const CLI_NAMES = { size: '--resolution', frames: '--num-frames' };
+
 /** Latent shape [1, C, T', h, w] of one clip (the VAE package's size check: grid and frame count). */
-export function latentShape(models: Models, numFrames: number, height: number, width: number): number[] {
-  const { latent } = checkVideoSize(models.codec, { numFrames, height, width }, { size: '--resolution', frames: '--num-frames' });
-  return [1, models.vae.zChannels, ...latent];
+export function latentShape(models: Models, numFrames: number, height: number, width: number, names = CLI_NAMES): number[] {
+  const { latent, zChannels } = models.checkSize({ numFrames, height, width }, names);
+  return [1, zChannels, ...latent];
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new Error('generation was aborted');
 }
 
 export async function generate(models: Models, job: SampleJob, hooks: GenerateHooks = {}): Promise<GeneratedVideo> {
-  const shape = latentShape(models, job.numFrames, job.height, job.width);
+  checkAborted(hooks.signal);
+  const shape = latentShape(models, job.numFrames, job.height, job.width, hooks.names);
   const T = shape[2]!;
   const isImage = job.numFrames === 1;
   const hasRefs = job.item.referencePaths.length > 0;
@@ -102,19 +117,60 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
   if (job.perLoop.length < job.loops) throw new Error(`generate: ${job.perLoop.length} prompt text(s) for ${job.loops} loops; pass one per loop.`);
 
   const owned: Tensor[] = [];
+  const memory: PhaseMemory[] = [];
+  let meter: PhaseMeter | null = null;
+  const phase = (name: string) => {
+    checkAborted(hooks.signal);
+    meter = new PhaseMeter(name, () => models.resident());
+  };
+  const endPhase = () => {
+    memory.push(meter!.end());
+    meter = null;
+  };
+  const sample = () => meter?.sample();
   try {
-    // Text: one encoding per distinct loop text; the null caption is the DiT's y_embedding.
+    // References first (the VAE is already loaded for the size check): latents [C, T', h, w] per file.
+    const refs: Tensor[] = [];
+    const references: GeneratedVideo['references'] = [];
+    if (hasRefs) {
+      phase('encode');
+      for (const [r, path] of job.item.referencePaths.entries()) {
+        hooks.log?.(`reference ${path}: encoding`);
+        const clip = await readReference(path, job.height, job.width, job.numFrames);
+        owned.push(clip.pixels);
+        const resized = referenceResizeWarning(clip, job.height, job.width);
+        if (resized) hooks.warn?.(resized);
+        references.push({ path, ...clip.source, resized: resized !== null });
+        const onChunk = (done: number, total: number) => {
+          sample();
+          hooks.onEncodeChunk?.(done, total);
+        };
+        const z = encodeReference(models.codec, clip, job.seed + 2 + r, onChunk, models.demoManifest?.vae_posterior ?? 'sample');
+        owned.push(z);
+        refs.push(z);
+        checkAborted(hooks.signal);
+      }
+      endPhase();
+    }
+
+    // Text: one encoding per distinct loop text.
+    phase('text');
     const distinct = [...new Set(job.perLoop)];
     const enc = await models.encode(distinct);
     owned.push(enc.states, enc.mask);
-    const nul = models.text.null(1);
-    owned.push(nul.states, nul.mask);
     let negative: TextConditioning['negative'];
     if (job.negativePrompt) {
       const n = await models.encode([job.negativePrompt]);
       owned.push(n.states, n.mask);
       negative = { y: n.states, mask: n.mask };
     }
+    endPhase();
+
+    // Denoising on the DiT; the null caption is its y_embedding.
+    phase('denoise');
+    const stdit = models.stdit;
+    const nul = nullEncoding(stdit.yEmbedder.yEmbedding.tensor!, 1, stdit.config.model_max_length);
+    owned.push(nul.states, nul.mask);
     const textOf = (i: number): TextConditioning => {
       const k = distinct.indexOf(job.perLoop[i]!);
       const y = tf.slice(enc.states, [k, 0, 0, 0], [1, -1, -1, -1]);
@@ -122,22 +178,6 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
       owned.push(y, mask);
       return { y, mask, yNull: nul.states, ...(negative ? { negative } : {}) };
     };
-
-    // References: latents [C, T', h, w] per reference file.
-    const refs: Tensor[] = [];
-    const references: GeneratedVideo['references'] = [];
-    for (const [r, path] of job.item.referencePaths.entries()) {
-      hooks.log?.(`reference ${path}: encoding`);
-      const clip = await readReference(path, job.height, job.width, job.numFrames);
-      owned.push(clip.pixels);
-      const resized = referenceResizeWarning(clip, job.height, job.width);
-      if (resized) hooks.warn?.(resized);
-      references.push({ path, ...clip.source, resized: resized !== null });
-      const z = encodeReference(models.codec, clip, job.seed + 2 + r, hooks.onEncodeChunk, models.demoManifest?.vae_posterior ?? 'sample');
-      owned.push(z);
-      refs.push(z);
-    }
-
     const sampler = new RFlowSampler({
       numSamplingSteps: job.steps,
       cfgScale: job.cfgScale,
@@ -147,17 +187,21 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
       scaleImageWeight: job.scaleImageWeight,
     });
     const fps = isImage ? IMAGE_FPS : job.fps;
-    const model: AsyncModelFn = stdit3FlowModelFn(models.stdit, { fps });
+    const model: AsyncModelFn = stdit3FlowModelFn(stdit, { fps });
     const meta = { height: job.height, width: job.width, numFrames: job.numFrames, fps };
     const total = job.steps * job.loops;
     let done = 0;
-    const onProgress = () => hooks.onStep?.(++done, total);
+    const onProgress = () => {
+      sample();
+      hooks.onStep?.(++done, total);
+    };
+    const signal = hooks.signal ? { signal: hooks.signal } : {};
 
     let latent: Tensor;
     if (job.loops === 1 && !job.condType && !job.item.maskStrategy) {
       const z = new SeededRandom(job.seed).normalTensor(shape);
       owned.push(z);
-      latent = await sampler.sample(model, { text: textOf(0), meta, z, rng: new SeededRandom(job.seed + 1), onProgress });
+      latent = await sampler.sample(model, { text: textOf(0), meta, z, rng: new SeededRandom(job.seed + 1), onProgress, ...signal });
     } else {
       latent = await sampleClips(sampler, model, {
         loops: job.loops,
@@ -171,12 +215,15 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
         useSdedit: job.useSdedit,
         ...(job.condType ? { condType: job.condType, refs: [refs] } : { refs: [refs], maskStrategies: [job.item.maskStrategy] }),
         onProgress,
+        ...signal,
       });
     }
     owned.push(latent);
+    endPhase();
     hooks.onLatent?.(latent);
 
     // Decode chunk by chunk, converting each stretch of frames to uint8 at once.
+    phase('decode');
     const pieces: Uint8Array[] = [];
     let frames = 0;
     for (const piece of models.codec.decodeFrames(latent as tf.Tensor5D)) {
@@ -195,7 +242,9 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
       pieces.push(toUint8(values));
       frames += thwc.shape[0]!;
       thwc.dispose();
+      sample();
       hooks.onDecodeChunk?.(piece.chunk + 1, piece.chunks);
+      checkAborted(hooks.signal);
     }
     const out = new Uint8Array(frames * job.height * job.width * 3);
     let off = 0;
@@ -203,7 +252,8 @@ export async function generate(models: Models, job: SampleJob, hooks: GenerateHo
       out.set(p, off);
       off += p.length;
     }
-    return { frames: out, numFrames: frames, height: job.height, width: job.width, latentShape: shape, mergedLatentFrames: latent.shape[2]!, references };
+    endPhase();
+    return { frames: out, numFrames: frames, height: job.height, width: job.width, latentShape: shape, mergedLatentFrames: latent.shape[2]!, references, memory };
   } finally {
     tf.dispose(owned);
   }

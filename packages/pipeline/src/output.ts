@@ -49,7 +49,7 @@ export function prepareOutputs(paths: readonly string[], o: { image: boolean; ov
   }
 }
 
-export async function writeSample(path: string, video: GeneratedVideo, fps: number, crf: number, o: { overwrite?: boolean; out?: string | null } = {}): Promise<void> {
+export async function writeSample(path: string, video: Pick<GeneratedVideo, 'frames' | 'numFrames' | 'height' | 'width'>, fps: number, crf: number, o: { overwrite?: boolean; out?: string | null } = {}): Promise<void> {
   mkdirSync(dirname(path) || '.', { recursive: true });
   const safe = { overwrite: o.overwrite ?? true, existsHint: existsHint(o.out ?? null) };
   if (video.numFrames === 1) await writePng(path, video.frames, video.height, video.width, safe);

@@ -1,5 +1,5 @@
 // Progress of a run: a cli-progress bar per phase on a terminal, plain lines elsewhere (CI, logs,
-// tests), and the run's time and peak memory at the end.
+// tests).
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -49,9 +49,4 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, forc
     },
     stop() {},
   };
-}
-
-/** Peak resident set size of this process so far, in MiB. */
-export function peakRssMiB(): number {
-  return process.resourceUsage().maxRSS / 1024;
 }

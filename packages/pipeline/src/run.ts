@@ -1,20 +1,18 @@
-// A sampling run: settings -> prompts -> models -> one generated file (+ sidecar) per prompt and
-// sample, with progress, warnings, time and peak memory. The CLI and the tests call runSample.
+// A sampling run of the CLI: settings -> prompts -> the pipeline -> one generated file (+ sidecar)
+// per prompt and sample, with progress, warnings, time and peak memory (per phase too). The CLI and
+// the tests call runSample; the generation itself is OpenSoraPipeline's.
 import { resolve } from 'node:path';
-import { mediaType } from '@opensora-ts/data';
 import { describeRuntime } from '@opensora-ts/kernels';
-import { generate, sampleJob } from './generate.js';
+import type { RefineOptions } from '@opensora-ts/conditioning';
 import { hashFile, type FileHash } from './hash.js';
-import { loadModels, type Models } from './models.js';
+import { peakRssMiB } from './memory.js';
 import { outputPath, prepareOutputs, sidecarPath, writeJsonAtomic, writeSample } from './output.js';
-import { parsePromptLine, preparePromptText, readPromptFile, type PromptItem } from './prompts.js';
-import { createProgress, peakRssMiB, type Progress } from './progress.js';
-import type { SampleSettings } from './settings.js';
+import { OpenSoraPipeline } from './pipeline.js';
+import { parsePromptLine, readPromptFile, type PromptItem } from './prompts.js';
+import { createProgress, type Progress } from './progress.js';
+import { generateOptionsOf, type SampleSettings } from './settings.js';
 import { checkOutFlags } from './out-flags.js';
 import { checkReferences } from './references.js';
-import { resolveImageSize } from './size.js';
-import { checkVideoSize } from '@opensora-ts/vae';
-import type { PromptTokens, RefineOptions } from '@opensora-ts/conditioning';
 
 export interface RunIO {
   log: (line: string) => void;
@@ -55,38 +53,7 @@ export function collectPrompts(s: SampleSettings): PromptItem[] {
   });
 }
 
-function demoVocabularyWarning(models: Models, index: number, text: string): string | null {
-  const unknown = models.unknownWords?.(text) ?? [];
-  if (unknown.length === 0) return null;
-  return `prompt ${index}: the demo model does not know ${unknown.map((w) => `"${w}"`).join(', ')}; those words are spelled letter by letter and carry no meaning. It was trained on shapes world and knows: ${models.knownWords!().join(' ')}. Example: "a red circle moves to the left", "the camera pans right over blue squares".`;
-}
-
-/** What the text encoder makes of a prompt's texts: the longest (for truncation) and every unknown word. */
-function promptTokens(models: Models, texts: string[]): { longest: PromptTokens; unknown: string[] } | null {
-  if (!models.text.promptTokens) return null;
-  const reports = [...new Set(texts)].map((t) => models.text.promptTokens!(t));
-  const longest = reports.reduce((a, b) => (b.tokens > a.tokens ? b : a));
-  return { longest, unknown: [...new Set(reports.flatMap((r) => r.unknown))] };
-}
-
-/** The warnings of one prompt: nothing the encoder receives may differ from what was asked without a word. */
-function promptWarnings(models: Models, index: number, given: string, text: { emptyAfterCleaning: boolean; perLoop: string[] }, tokens: ReturnType<typeof promptTokens>): string[] {
-  const out: string[] = [];
-  if (text.emptyAfterCleaning) {
-    out.push(
-      `prompt ${index}: ${JSON.stringify(given)} is empty after the reference's text cleaning (it removes CJK characters, URLs, @handles, file names and most symbols), so the sample follows no description. Write the prompt in English.`,
-    );
-  }
-  if (tokens && tokens.longest.tokens > tokens.longest.kept) {
-    const t = tokens.longest;
-    out.push(`prompt ${index}: ${t.tokens} tokens, but the text encoder keeps ${t.kept} (its max length ${t.maxLength}); the last ${t.tokens - t.kept} tokens are dropped. Shorten the prompt.`);
-  }
-  // The demo model has its own, longer message (with the words it knows).
-  if (tokens && tokens.unknown.length && !models.unknownWords) {
-    out.push(`prompt ${index}: the text encoder has no tokens for ${tokens.unknown.map((w) => `"${w}"`).join(', ')}; they become its unknown token and carry no meaning.`);
-  }
-  return out;
-}
+const FLAG_NAMES = { size: '--resolution', frames: '--num-frames' };
 
 export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult> {
   const started = performance.now();
@@ -94,26 +61,16 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
   const items = collectPrompts(s);
   checkOutFlags(s);
   checkReferences(items);
-  const models = loadModels({ weights: s.weights, textCache: s.text_cache, textEncoder: s.text_encoder });
+  const pipe = await OpenSoraPipeline.load({ weights: s.weights, textCache: s.text_cache, textEncoder: s.text_encoder, offload: s.offload });
   try {
-    if (models.demoManifest?.status === 'untrained-placeholder') {
-      io.warn('the bundled demo model is an UNTRAINED PLACEHOLDER (random weights): the pipeline runs, but the video will not follow the prompt. See packages/demo-model/README.md.');
-    }
-    const drift = await models.checkText?.();
-    if (drift) io.warn(drift);
-    const d = models.defaults;
-    const [height, width] = resolveImageSize(s.resolution, s.aspect_ratio, [d.height, d.width]);
-    const numFrames = s.num_frames ?? d.numFrames;
+    for (const w of await pipe.modelWarnings()) io.warn(w);
     // The VAE package's check (train uses the same): whole latent cells, at least one latent frame.
     // The DiT pads latents to its patch size (360p works).
-    const size = checkVideoSize(models.codec, { numFrames, height, width }, { size: '--resolution', frames: '--num-frames' });
-    const runWarnings: string[] = [];
-    if (size.framesOut !== numFrames) {
-      const near = size.nearest?.length ? `; pass --num-frames ${size.nearest.join(' or ')} to get exactly what you ask` : '';
-      runWarnings.push(`--num-frames ${numFrames}: this VAE decodes whole chunks and gives back ${size.framesOut} frames, so the video has ${size.framesOut}${near}.`);
-    }
+    const size = pipe.videoSize({ resolution: s.resolution, aspectRatio: s.aspect_ratio, ...(s.num_frames !== null ? { numFrames: s.num_frames } : {}) }, FLAG_NAMES);
+    const { height, width, numFrames } = size;
+    const runWarnings = size.warning ? [size.warning] : [];
     for (const w of runWarnings) io.warn(w);
-    const fps = s.fps ?? d.fps;
+    const fps = s.fps ?? pipe.defaults.fps;
     const saveFps = Math.max(1, Math.floor(fps / s.frame_interval));
     const image = numFrames === 1;
     const overwrite = io.overwrite ?? false;
@@ -123,8 +80,9 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
       { image, overwrite, out: s.out, log: io.log },
     );
 
+    const info = pipe.info;
     const hashes: FileHash[] = [];
-    for (const f of models.files) hashes.push({ role: f.role, ...(await hashFile(f.path)), path: resolve(f.path) } as FileHash);
+    for (const f of info.files) hashes.push({ role: f.role, ...(await hashFile(f.path)), path: resolve(f.path) } as FileHash);
     const runtime = await describeRuntime();
     const outputs: SampleOutput[] = [];
 
@@ -138,54 +96,56 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
             onWarning: (m, info) => io.warn(info.timedOut ? `prompt ${index}: ${m} Give it longer with --refine-timeout SECONDS.` : `prompt ${index}: ${m}`),
           }
         : undefined;
-      const text = await preparePromptText(item.text, s.loop, { aes: s.aes, flow: s.flow, cameraMotion: s.camera_motion, refine });
-      const warning = demoVocabularyWarning(models, index, [...new Set(text.perLoop)].join(' '));
-      if (warning) io.warn(warning);
-      const tokens = promptTokens(models, text.perLoop);
-      const warnings = promptWarnings(models, index, item.text, text, tokens);
-      for (const w of warnings) io.warn(w);
-      const firstRef = item.referencePaths[0];
-      const condType = s.cond_type ?? (firstRef && !item.maskStrategy ? (mediaType(firstRef) === 'video' ? 'v2v_head' : 'i2v_head') : null);
+      const prompt = await pipe.preparePrompt(item.text, { loops: s.loop, aes: s.aes ?? undefined, flow: s.flow ?? undefined, cameraMotion: s.camera_motion ?? undefined, ...(refine ? { refine } : {}), index });
+      for (const w of prompt.warnings) io.warn(w);
+      const shown = new Set([...runWarnings, ...prompt.warnings]);
       for (let k = 0; k < s.num_sample; k++) {
         const t0 = performance.now();
         const path = pathOf(index, k);
-        const job = sampleJob(s, models.defaults, { item, perLoop: text.perLoop, height, width, numFrames, fps, seed: s.seed + k, condType });
-        io.log(`sample ${index}${s.num_sample > 1 ? `-${k}` : ''}: "${text.final}" ${height}x${width}, ${numFrames} frame(s)${s.loop > 1 ? ` x ${s.loop} loops` : ''}, ${job.steps} steps, cfg ${job.cfgScale}, seed ${job.seed}${condType ? `, ${condType} from ${item.referencePaths.join(', ')}` : ''}`);
-        const sampleWarnings: string[] = [];
-        const video = await generate(models, job, {
-          onStep: (done, total) => progress.update('denoise', done, total),
-          onDecodeChunk: (done, total) => progress.update('decode', done, total),
-          onEncodeChunk: (done, total) => progress.update('encode', done, total),
-          log: (l) => {
+        const seed = s.seed + k;
+        const video = await pipe.generate({
+          prompt: { ...prompt, referencePaths: item.referencePaths, maskStrategy: item.maskStrategy },
+          index,
+          messageNames: FLAG_NAMES,
+          height,
+          width,
+          numFrames,
+          fps,
+          seed,
+          ...generateOptionsOf(s),
+          onStart: (job) => io.log(`sample ${index}${s.num_sample > 1 ? `-${k}` : ''}: "${prompt.final}" ${height}x${width}, ${numFrames} frame(s)${s.loop > 1 ? ` x ${s.loop} loops` : ''}, ${job.steps} steps, cfg ${job.cfgScale}, seed ${seed}${job.condType ? `, ${job.condType} from ${item.referencePaths.join(', ')}` : ''}`),
+          onProgress: (p) => progress.update(p.phase, p.done, p.total),
+          onLog: (l) => {
             progress.stop();
             io.log(l);
           },
-          warn: (l) => {
+          onWarning: (l) => {
+            if (shown.has(l)) return;
             progress.stop();
             io.warn(l);
-            sampleWarnings.push(l);
           },
         });
         progress.stop();
+        const m = video.metadata;
         await writeSample(path, video, saveFps, s.crf, { overwrite, out: s.out });
         const output = await hashFile(path);
         const seconds = (performance.now() - t0) / 1000;
         const settings: SampleSettings = {
           ...s,
           // The sidecar's settings reproduce this one sample: the refined text, its seed, one sample, this file.
-          prompt: [item.maskStrategy || item.referencePaths.length ? `${text.refined} ${JSON.stringify({ ...(item.referencePaths.length ? { reference_path: item.referencePaths.map((p) => resolve(p)).join(';') } : {}), ...(item.maskStrategy ? { mask_strategy: item.maskStrategy } : {}) })}` : text.refined],
+          prompt: [item.maskStrategy || item.referencePaths.length ? `${prompt.refined} ${JSON.stringify({ ...(item.referencePaths.length ? { reference_path: item.referencePaths.map((p) => resolve(p)).join(';') } : {}), ...(item.maskStrategy ? { mask_strategy: item.maskStrategy } : {}) })}` : prompt.refined],
           prompt_path: null,
           llm_refine: false,
           reference_path: null,
-          cond_type: condType,
+          cond_type: m.condType,
           resolution: `${height}x${width}`,
           aspect_ratio: null,
           num_frames: numFrames,
           fps,
-          num_sampling_steps: job.steps,
-          cfg_scale: job.cfgScale,
-          use_timestep_transform: job.useTimestepTransform,
-          seed: job.seed,
+          num_sampling_steps: m.steps,
+          cfg_scale: m.cfgScale,
+          use_timestep_transform: m.useTimestepTransform,
+          seed: m.seed,
           num_sample: 1,
           weights: s.weights ? resolve(s.weights) : null,
           out: resolve(path),
@@ -200,25 +160,30 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
           settings,
           prompt: {
             given: item.text,
-            refined: text.refined,
-            final: text.final,
-            per_loop: text.perLoop,
+            refined: prompt.refined,
+            final: prompt.final,
+            per_loop: prompt.perLoop,
             negative: s.negative_prompt,
-            empty_after_cleaning: text.emptyAfterCleaning,
+            empty_after_cleaning: prompt.emptyAfterCleaning,
             // null where the encoder cannot tell (cached embeddings).
-            tokens: tokens ? { count: tokens.longest.tokens, kept: tokens.longest.kept, max_length: tokens.longest.maxLength } : null,
-            unknown_words: tokens ? tokens.unknown : null,
+            tokens: prompt.tokens ? { count: prompt.tokens.count, kept: prompt.tokens.kept, max_length: prompt.tokens.maxLength } : null,
+            unknown_words: prompt.unknownWords,
           },
-          warnings: [...runWarnings, ...(warning ? [warning] : []), ...warnings, ...sampleWarnings],
-          references: video.references,
-          video: { height, width, num_frames: video.numFrames, num_frames_asked: numFrames, save_fps: image ? null : saveFps, latent_shape: video.latentShape, merged_latent_frames: video.mergedLatentFrames },
-          models: { source: models.source, demo_status: models.demoManifest?.status ?? null, configs: models.configs, files: hashes },
+          warnings: m.warnings,
+          references: m.references,
+          video: { height, width, num_frames: m.numFrames, num_frames_asked: numFrames, save_fps: image ? null : saveFps, latent_shape: m.latentShape, merged_latent_frames: m.mergedLatentFrames },
+          models: { source: info.source, demo_status: info.demoStatus, configs: pipe.info.configs, files: hashes },
           runtime: { ...runtime, node: process.version, note: 'bit-for-bit reproduction needs the same backend and thread count' },
           output: { path: resolve(path), bytes: output.bytes, sha256: output.sha256 },
           timing: { seconds: Number(seconds.toFixed(2)), peak_rss_mib: Number(peakRssMiB().toFixed(0)) },
+          // Each phase's own peak (RSS; tensor bytes, which are GPU memory on CUDA) and the models it held.
+          memory: {
+            offload: m.memory.offload,
+            phases: [pipe.loadMemory, ...m.memory.phases].map((p) => ({ phase: p.phase, seconds: p.seconds, peak_rss_mib: p.peakRssMiB, peak_rss_scope: p.peakRssScope, tensor_mib: p.tensorMiB, tensor_peak_mib: p.tensorPeakMiB, models: p.models })),
+          },
         }, { overwrite, out: s.out });
-        outputs.push({ path, sidecar, numFrames: video.numFrames, height, width, seconds });
-        io.log(`wrote ${path} (${video.numFrames} frame(s), ${height}x${width}) and ${sidecar} in ${seconds.toFixed(1)} s`);
+        outputs.push({ path, sidecar, numFrames: m.numFrames, height, width, seconds });
+        io.log(`wrote ${path} (${m.numFrames} frame(s), ${height}x${width}) and ${sidecar} in ${seconds.toFixed(1)} s`);
       }
     }
     const total = (performance.now() - started) / 1000;
@@ -226,6 +191,6 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
     io.log(`done: ${outputs.length} file(s) in ${total.toFixed(1)} s, peak RSS ${peak.toFixed(0)} MiB`);
     return { outputs, seconds: total, peakRssMiB: peak };
   } finally {
-    models.dispose();
+    pipe.dispose();
   }
 }

@@ -3,6 +3,7 @@
 // earlier run (its `settings`) and the command-line flags all produce this object; flags win.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { GenerateOptions } from './pipeline.js';
 
 const posInt = z.number().int().positive();
 const score = z.union([z.number(), z.string()]).nullable().default(null);
@@ -57,6 +58,8 @@ export const sampleSettingsSchema = z
     weights: z.string().nullable().default(null),
     /** A T5 folder as published (DeepFloyd/t5-v1_1-xxl) instead of the weights folder's t5/ (or the demo model's encoder). */
     text_encoder: z.string().nullable().default(null),
+    /** Models in memory: 'none' keeps all three; 'model' one at a time (T5 freed before the DiT runs, the DiT before the VAE decodes). */
+    offload: z.enum(['none', 'model']).default('none'),
     /** Text-embedding cache folder (EmbeddingCache) to read and fill. */
     text_cache: z.string().nullable().default(null),
     /** Output file (.mp4 for video, .png for one frame); several prompts get _0001... suffixes. */
@@ -113,4 +116,26 @@ export function mergeSettings(...layers: (SampleSettingsInput | undefined)[]): S
     for (const [k, v] of Object.entries(layer)) if (v !== undefined) out[k] = v;
   }
   return out as SampleSettingsInput;
+}
+
+/** The generation options of settings (reference keys -> generate()'s camelCase; unset keys stay the model's defaults). */
+export function generateOptionsOf(s: SampleSettings): Omit<GenerateOptions, 'prompt'> {
+  return {
+    loops: s.loop,
+    ...(s.cond_type ? { condType: s.cond_type } : {}),
+    ...(s.negative_prompt !== null ? { negativePrompt: s.negative_prompt } : {}),
+    ...(s.num_sampling_steps !== null ? { steps: s.num_sampling_steps } : {}),
+    ...(s.cfg_scale !== null ? { cfgScale: s.cfg_scale } : {}),
+    ...(s.aes !== null ? { aes: s.aes } : {}),
+    ...(s.flow !== null ? { flow: s.flow } : {}),
+    ...(s.camera_motion !== null ? { cameraMotion: s.camera_motion } : {}),
+    imageCfgScale: s.image_cfg_scale,
+    conditionFrameLength: s.condition_frame_length,
+    conditionFrameEdit: s.condition_frame_edit,
+    useOscillationGuidance: s.use_oscillation_guidance,
+    useFlawFix: s.use_flaw_fix,
+    ...(s.use_timestep_transform !== null ? { useTimestepTransform: s.use_timestep_transform } : {}),
+    useSdedit: s.use_sdedit,
+    scaleImageWeight: s.scale_image_weight,
+  };
 }

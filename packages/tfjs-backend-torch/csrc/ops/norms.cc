@@ -20,6 +20,32 @@ int64_t channels(const OpCall& c, const at::Tensor& x) {
   return x.size(-1);
 }
 
+
+/** Group statistics of a channels-last x viewed as [N, P, C]: centred x and rstd per channel. */
+struct GroupStats {
+  int64_t n, ch, groups;
+  double count;  // elements per group: P * C / G
+  at::Tensor xc;    // x - mean, [N, P, C]
+  at::Tensor rstd;  // 1 / sqrt(var + eps) of each channel's group, [N, 1, C]
+  /** Per-channel sums [N, C] -> per-group means [N, G, 1]. */
+  at::Tensor toGroups(const at::Tensor& sums) const { return sums.view({n, groups, ch / groups}).sum(2, true).div_(count); }
+  /** Per-group values [N, G, 1] -> each channel's [N, 1, C]. */
+  at::Tensor perChannel(const at::Tensor& g) const { return g.expand({n, groups, ch / groups}).reshape({n, 1, ch}); }
+};
+
+GroupStats groupStats(const OpCall& c, const at::Tensor& x) {
+  GroupStats s;
+  s.n = x.size(0);
+  s.ch = x.size(-1);
+  s.groups = c.attrs.i("groups");
+  if (s.groups < 1 || s.ch % s.groups != 0) fail(c, "groups must divide the channels");
+  at::Tensor xr = x.reshape({s.n, -1, s.ch});
+  s.count = static_cast<double>(xr.size(1) * (s.ch / s.groups));
+  s.xc = xr - s.perChannel(s.toGroups(xr.sum(1)));
+  at::Tensor var = s.toGroups(s.xc.square().sum(1));
+  s.rstd = s.perChannel(var.add_(c.attrs.num("eps")).rsqrt_());
+  return s;
+}
 }  // namespace
 
 void addNormOps(OpTable& t) {
@@ -53,36 +79,37 @@ void addNormOps(OpTable& t) {
     at::Tensor dgamma = gamma ? (dy * xhat).reshape({-1, ch}).sum(0).reshape(gamma->sizes()) : at::Tensor();
     return withParamGrads(dx, dgamma, dy, gamma.has_value(), false, ch);
   };
-  // GroupNorm in two passes over a [N, P, G, C/G] view (mean, then the centred variance):
-  // a group of one element normalises to exactly 0, as in the reference composite, where
-  // ATen's native_group_norm (E[x^2] - E[x]^2) leaves rounding noise.
+  // GroupNorm on channels-last data, two-pass (mean, then the centred variance) so a group of
+  // one element normalises to exactly 0 as in the reference composite (ATen's native_group_norm
+  // takes E[x^2] - E[x]^2 on channels-last input and leaves noise there and where the variance
+  // is of the order of eps). Every reduction sums over positions into per-channel sums (a
+  // contiguous reduction over [N, P, C], fast) and folds those into groups; reducing over a
+  // [N, P, G, C/G] view directly was 10-20x slower on the VAE's activations.
   t["OpensoraGroupNorm"] = [](OpCall& c) -> Outputs {
     const at::Tensor& x = c.x(0);
     if (x.dim() < 2) fail(c, "expected x of shape [N, ..., C]");
-    int64_t ch = x.size(-1), groups = c.attrs.i("groups");
-    if (groups < 1 || ch % groups != 0) fail(c, "groups must divide the channels");
-    at::Tensor xg = x.reshape({x.size(0), -1, groups, ch / groups});
-    at::Tensor xc = xg - xg.mean({1, 3}, true);
-    at::Tensor y = (xc * at::rsqrt((xc * xc).mean({1, 3}, true) + c.attrs.num("eps"))).reshape(x.sizes());
-    if (auto gamma = c.maybe(1)) y = y * gamma->reshape({ch});
-    if (auto beta = c.maybe(2)) y = y + beta->reshape({ch});
-    return {y};
+    GroupStats s = groupStats(c, x);
+    at::Tensor scale = s.rstd;  // [N, 1, C]
+    if (auto gamma = c.maybe(1)) scale = scale * gamma->reshape({1, 1, s.ch});
+    at::Tensor y = c.maybe(2) ? at::addcmul(c.maybe(2)->reshape({1, 1, s.ch}), s.xc, scale) : s.xc.mul_(scale);
+    return {y.view(x.sizes())};
   };
   t["OpensoraGroupNormGrad"] = [](OpCall& c) -> Outputs {
+    // With g = dy * gamma and xhat = (x - mean) * rstd, per group:
+    // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); dgamma = sum dy * xhat; dbeta = sum dy.
     const at::Tensor &dy = c.x(0), &x = c.x(1);
     auto gamma = c.maybe(2);
-    int64_t ch = x.size(-1), groups = c.attrs.i("groups");
-    if (groups < 1 || ch % groups != 0) fail(c, "groups must divide the channels");
-    std::vector<int64_t> view{x.size(0), -1, groups, ch / groups};
-    at::Tensor xg = x.reshape(view);
-    at::Tensor xc = xg - xg.mean({1, 3}, true);
-    at::Tensor rstd = at::rsqrt((xc * xc).mean({1, 3}, true) + c.attrs.num("eps"));
-    at::Tensor xhat = xc * rstd;
-    at::Tensor dyg = dy.reshape(view);
-    at::Tensor g = gamma ? dyg * gamma->reshape({groups, ch / groups}) : dyg;
-    at::Tensor dx = rstd * (g - g.mean({1, 3}, true) - xhat * (g * xhat).mean({1, 3}, true));
-    at::Tensor dgamma = gamma ? (dyg * xhat).sum(at::IntArrayRef{0, 1}).reshape(gamma->sizes()) : at::Tensor();
-    return withParamGrads(dx.reshape(x.sizes()), dgamma, dy, gamma.has_value(), c.attrs.b("hasBeta"), ch);
+    GroupStats s = groupStats(c, x);
+    at::Tensor dyr = dy.reshape({s.n, -1, s.ch});
+    at::Tensor xhat = s.xc.mul_(s.rstd);
+    at::Tensor dyxhat = (dyr * xhat).sum(1);  // [N, C]
+    at::Tensor g = gamma ? dyr * gamma->reshape({1, 1, s.ch}) : dyr;
+    at::Tensor gamma2 = gamma ? gamma->reshape({1, s.ch}) : at::Tensor();
+    at::Tensor meanG = s.perChannel(s.toGroups(g.sum(1)));
+    at::Tensor meanGX = s.perChannel(s.toGroups(gamma ? dyxhat * gamma2 : dyxhat));
+    at::Tensor dx = at::addcmul(g - meanG, xhat, meanGX, -1).mul_(s.rstd);
+    at::Tensor dgamma = gamma ? dyxhat.sum(0).reshape(gamma->sizes()) : at::Tensor();
+    return withParamGrads(dx.view(x.sizes()), dgamma, dy, gamma.has_value(), c.attrs.b("hasBeta"), s.ch);
   };
   t["OpensoraGeluTanh"] = [](OpCall& c) -> Outputs { return {at::gelu(c.x(0), "tanh")}; };
   t["OpensoraGeluTanhGrad"] = [](OpCall& c) -> Outputs { return {at::gelu_backward(c.x(0), c.x(1), "tanh")}; };

@@ -61,6 +61,40 @@ describe.skipIf(!torchAvailable())('fused norm kernels on torch', () => {
       fused.forEach((f, i) => expectClose(f.values, ref[i]!.values, 1e-4, 5e-5, `groups ${groups} output ${i}`));
     }
   });
+  it('OpensoraGroupNorm without gamma, with beta only, and with a variance of the order of eps', () => {
+    const eps = 1e-6;
+    const dy = () => rand([2, 4, 3, 8], 4);
+    // Nearly constant input (0.5 +- 1e-3): the variance is of the order of eps, where a one-pass
+    // E[x^2] - E[x]^2 loses most of its digits.
+    const inputs = { spread: () => tf.add(rand([2, 4, 3, 8], 1, 2), 0.5), flat: () => tf.add(rand([2, 4, 3, 8], 5, 1e-3), 0.5) };
+    for (const [what, x] of Object.entries(inputs)) {
+      const b = () => rand([8], 3, 0.1);
+      const ones = () => tf.ones([8]);
+      const zeros = () => tf.zeros([8]);
+      const fused = runOn('torch', () => [
+        run('OpensoraGroupNorm', { x: x() }, { eps, groups: 2, hasGamma: 0, hasBeta: 0 }) as tf.Tensor,
+        run('OpensoraGroupNorm', { x: x(), beta: b() }, { eps, groups: 2, hasGamma: 0, hasBeta: 1 }) as tf.Tensor,
+        ...list(run('OpensoraGroupNormGrad', { dy: dy(), x: x() }, { eps, groups: 2, hasGamma: 0, hasBeta: 1 })),
+      ]);
+      const ref = runOn('cpu', () => [
+        groupNorm(x(), ones(), zeros(), 2, eps),
+        groupNorm(x(), ones(), b(), 2, eps),
+        ...tf.grads((a: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(groupNorm(a, ones(), d, 2, eps), dy())))([x(), b()]),
+      ]);
+      expect(fused.map((f) => f.shape)).toEqual([[2, 4, 3, 8], [2, 4, 3, 8], [2, 4, 3, 8], [8]]);
+      // The flat case's dx is ill-conditioned (rstd ~ 700): cpu's float32 composite is itself off by ~2e-4 there.
+      fused.forEach((f, i) => expectClose(f.values, ref[i]!.values, what === 'flat' && i === 2 ? 1e-3 : 1e-4, 5e-5, `${what} output ${i}`));
+    }
+  });
+  it('OpensoraGroupNorm: a group of one element normalises to exactly 0 (beta exactly, with beta)', () => {
+    const x = () => rand([3, 8], 1, 2);
+    const [y, yb] = runOn('torch', () => [
+      run('OpensoraGroupNorm', { x: x() }, { eps: 1e-5, groups: 8, hasGamma: 0, hasBeta: 0 }) as tf.Tensor,
+      run('OpensoraGroupNorm', { x: x(), gamma: rand([8], 2), beta: tf.fill([8], 0.25) }, { eps: 1e-5, groups: 8, hasGamma: 1, hasBeta: 1 }) as tf.Tensor,
+    ]);
+    expect(Array.from(y!.values)).toEqual(new Array(24).fill(0));
+    expect(Array.from(yb!.values)).toEqual(new Array(24).fill(0.25));
+  });
   it('OpensoraGeluTanh and its Grad', () => {
     const x = () => rand([5, 7], 1, 3);
     const dy = () => rand([5, 7], 2);

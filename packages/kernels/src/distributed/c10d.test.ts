@@ -171,3 +171,70 @@ describe.skipIf(!built)('c10d process group (2 processes, Gloo)', () => {
     expect(res.error).toMatch(/libtorch-dev/);
   }, 60_000);
 });
+
+// Two hosts on this machine: two network namespaces joined by a veth pair, one torchrun per
+// "host" (--nnodes 2 --node_rank i), rank 0's namespace address as --master_addr. Needs root
+// and `ip netns`; where they are not permitted the test's name says so (it does not pass).
+const netnsTag = `${process.pid % 10000}`;
+const hosts = [`ost-h0-${netnsTag}`, `ost-h1-${netnsTag}`];
+const veth = [`ostv0${netnsTag}`, `ostv1${netnsTag}`];
+const subnet = `10.231.${process.pid % 250}`;
+const addrs = [`${subnet}.1`, `${subnet}.2`];
+
+function ip(args: string[]): { ok: boolean; why: string } {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 30_000 });
+  return { ok: r.status === 0, why: (r.error?.message ?? r.stderr ?? '').trim() || `exit ${r.status}` };
+}
+function removeHosts() {
+  for (const h of hosts) spawnSync('ip', ['netns', 'del', h], { timeout: 30_000 });
+}
+function makeHosts(): string | undefined {
+  removeHosts();
+  const steps: string[][] = [
+    ['netns', 'add', hosts[0]!],
+    ['netns', 'add', hosts[1]!],
+    ['link', 'add', veth[0]!, 'type', 'veth', 'peer', 'name', veth[1]!],
+    ['link', 'set', veth[0]!, 'netns', hosts[0]!],
+    ['link', 'set', veth[1]!, 'netns', hosts[1]!],
+  ];
+  for (const i of [0, 1]) {
+    steps.push(['-n', hosts[i]!, 'addr', 'add', `${addrs[i]}/24`, 'dev', veth[i]!]);
+    steps.push(['-n', hosts[i]!, 'link', 'set', veth[i]!, 'up']);
+    steps.push(['-n', hosts[i]!, 'link', 'set', 'lo', 'up']);
+  }
+  for (const s of steps) {
+    const r = ip(s);
+    if (!r.ok) {
+      removeHosts();
+      spawnSync('ip', ['link', 'del', veth[0]!], { timeout: 30_000 });
+      return `\`ip ${s.join(' ')}\` failed: ${r.why}`;
+    }
+  }
+  return undefined;
+}
+
+const netnsProblem = !built ? 'the torch addon is not built' : !torchrun ? `${PYTHON} -m torch.distributed.run is not available` : process.getuid?.() !== 0 ? 'not root' : makeHosts();
+if (netnsProblem === undefined) afterAll(removeHosts);
+
+describe.skipIf(!built)('c10d across two hosts (network namespaces)', () => {
+  const title = 'torchrun --nnodes 2 --node_rank 0|1 in two network namespaces joined by a veth pair: collectives agree';
+  it.skipIf(netnsProblem !== undefined)(netnsProblem === undefined ? title : `${title} — NOT RUN: network namespaces are not permitted here (${netnsProblem})`, async () => {
+    const out = outDir();
+    const port = await freePort();
+    const exits = await Promise.all(
+      [0, 1].map((node) =>
+        run(
+          'ip',
+          ['netns', 'exec', hosts[node]!, PYTHON, '-m', 'torch.distributed.run', '--nnodes', '2', '--node_rank', String(node), '--nproc_per_node', '1', '--master_addr', addrs[0]!, '--master_port', String(port), '--redirects', '1', '--tee', '1', '--no_python', process.execPath, ...nodeArgs, 'collectives'],
+          { ...baseEnv(out), OPENSORA_BACKEND: 'cpu' },
+          170_000,
+        ),
+      ),
+    );
+    for (const e of exits) expect(e.code, e.output.slice(-3000)).toBe(0);
+    for (const r of [0, 1]) {
+      const res = readRank(out, r);
+      expect(res).toMatchObject({ rank: r, worldSize: 2, backend: 'gloo', allReduce_sum: [3, -1, 0.5], allGatherJson: [{ rank: 0 }, { rank: 1 }], bigAllReduceDistinct: [3] });
+    }
+  }, 180_000);
+});

@@ -36,6 +36,22 @@ describe('opensora-sample', () => {
     expect(side.models.source).toBe('demo');
     expect(Number(probe.streams[0].nb_frames)).toBe(side.video.num_frames);
     expect(side.models.files.map((f: { role: string }) => f.role)).toEqual(['demo-manifest', 'vae', 'stdit']);
+    expect(side.runtime).toMatchObject({ rank: 0, world_size: 1 });
+    expect(side.memory.offload).toBe('none');
+    expect(side.memory.phases.map((p: { phase: string; models: string[] }) => [p.phase, p.models.length])).toEqual([['load', 3], ['text', 3], ['denoise', 3], ['decode', 3]]);
+    for (const p of side.memory.phases) expect(p.peak_rss_mib).toBeGreaterThan(0);
+  });
+
+  it('--offload model keeps one model at a time, says so in the sidecar, and writes the same video', async () => {
+    const args = ['--prompt', 'a red circle moves to the left', '--steps', '2', '--resolution', '32x32', '--plain-progress'];
+    const a = await runCli([...args, '--out', join(dir, 'all.mp4')]);
+    const b = await runCli([...args, '--offload', 'model', '--out', join(dir, 'lean.mp4')]);
+    expect([a.code, b.code], b.stderr).toEqual([0, 0]);
+    expect(readFileSync(join(dir, 'lean.mp4')).equals(readFileSync(join(dir, 'all.mp4')))).toBe(true);
+    const side = JSON.parse(readFileSync(join(dir, 'lean.json'), 'utf8'));
+    expect(side.settings.offload).toBe('model');
+    expect(side.memory.phases.map((p: { phase: string; models: string[] }) => [p.phase, p.models])).toEqual([['load', []], ['text', ['text']], ['denoise', ['dit']], ['decode', ['vae']]]);
+    expect((await runCli([...args, '--offload', 'layer', '--out', join(dir, 'x.mp4')])).stderr).toMatch(/--offload <mode>' argument 'layer' is invalid\. Allowed choices are none, model/);
   });
 
   it('names the missing file of a wrong --weights folder and exits non-zero', async () => {

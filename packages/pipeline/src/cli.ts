@@ -1,7 +1,7 @@
 // opensora-sample: the reference's inference options as flags (or a JSON config / an earlier
 // sidecar with --config), the demo model unless --weights names official-format checkpoints.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { initRuntime } from '@opensora-ts/kernels';
+import { initProcessGroup, initRuntime, type ProcessGroup } from '@opensora-ts/kernels';
 import { mediaType } from '@opensora-ts/data';
 import { referenceKindProblem } from './references.js';
 import { runSample } from './run.js';
@@ -150,6 +150,7 @@ export async function main(argv: string[]): Promise<number> {
     return code ?? 2;
   }
   const o = program.opts();
+  let group: ProcessGroup | undefined;
   try {
     const fromFile = o.config ? readSettingsFile(o.config as string) : undefined;
     const flags = flagsToSettings(o, (k) => program.getOptionValueSource(k) === 'cli');
@@ -157,18 +158,24 @@ export async function main(argv: string[]): Promise<number> {
     const base = fromFile && (flags.prompt || flags.prompt_path) ? { ...fromFile, prompt: undefined, prompt_path: undefined } : fromFile;
     const settings = parseSettings(mergeSettings(base, flags), o.config ? `${o.config as string} + flags` : 'flags');
     await initRuntime();
+    // Under torchrun each rank samples its share of the prompts; alone, a world of one.
+    group = await initProcessGroup();
+    const label = group.worldSize > 1 ? `[rank ${group.rank}/${group.worldSize}] ` : '';
     const { createProgress } = await import('./progress.js');
     await runSample(settings, {
-      log: (l) => console.error(l),
-      warn: (l) => console.error(`warning: ${l}`),
-      progress: createProgress(process.stderr, Boolean(o.plainProgress)),
+      log: (l) => console.error(`${label}${l}`),
+      warn: (l) => console.error(`${label}warning: ${l}`),
+      progress: createProgress(process.stderr, Boolean(o.plainProgress), label),
       argv: ['opensora-sample', ...argv],
       overwrite: Boolean(o.overwrite),
+      group,
     });
     return 0;
   } catch (err) {
     console.error(`opensora-sample: ${(err as Error).message}`);
     if (process.env.OPENSORA_DEBUG) console.error((err as Error).stack);
     return 1;
+  } finally {
+    await group?.close();
   }
 }

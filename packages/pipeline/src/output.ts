@@ -36,13 +36,14 @@ export function existsHint(out: string | null): string {
  * Before any generation: every output and sidecar can be written (folders made, existing files
  * refused unless `overwrite`), and temporary files of killed runs in those folders are removed.
  */
-export function prepareOutputs(paths: readonly string[], o: { image: boolean; overwrite: boolean; out: string | null; log: (line: string) => void }): void {
+export function prepareOutputs(paths: readonly string[], o: { image: boolean; overwrite: boolean; out: string | null; log: (line: string) => void; removeStale?: boolean }): void {
   const dirs = new Set<string>();
   for (const path of paths) {
     checkExtension(path, o.image);
     for (const p of [path, sidecarPath(path)]) checkOutputPath(p, { overwrite: o.overwrite, createFolder: true, existsHint: existsHint(o.out) });
     dirs.add(dirname(path) || '.');
   }
+  if (o.removeStale === false) return;
   for (const dir of dirs) {
     const line = describeStaleTemps(removeStaleTemps(dir));
     if (line) o.log(line);

@@ -10,7 +10,8 @@ export interface Progress {
 }
 
 /** Bars on a TTY, else one line per ~10% (and the last step) of each phase. */
-export function createProgress(stream: NodeJS.WriteStream = process.stderr, forcePlain = false): Progress {
+/** `label` prefixes every line (a rank's "[rank 1/2] " under torchrun). */
+export function createProgress(stream: NodeJS.WriteStream = process.stderr, forcePlain = false, label = ''): Progress {
   if (stream.isTTY && !forcePlain) {
     let bar: cliProgress.SingleBar | null = null;
     let current = '';
@@ -19,7 +20,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, forc
         if (phase !== current || !bar) {
           bar?.stop();
           current = phase;
-          bar = new cliProgress.SingleBar({ format: `${phase.padEnd(8)} [{bar}] {value}/{total} | {duration_formatted} | eta {eta_formatted}`, stream, hideCursor: true }, cliProgress.Presets.shades_classic);
+          bar = new cliProgress.SingleBar({ format: `${label}${phase.padEnd(8)} [{bar}] {value}/{total} | {duration_formatted} | eta {eta_formatted}`, stream, hideCursor: true }, cliProgress.Presets.shades_classic);
           bar.start(total, 0);
         }
         bar.setTotal(total);
@@ -43,7 +44,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, forc
       const tenth = Math.floor((10 * done) / total);
       if (done === total || tenth !== last.get(phase)) {
         last.set(phase, tenth);
-        stream.write(`${phase} ${done}/${total}\n`);
+        stream.write(`${label}${phase} ${done}/${total}\n`);
       }
       if (done === total) last.delete(phase);
     },

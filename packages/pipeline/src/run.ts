@@ -2,7 +2,7 @@
 // per prompt and sample, with progress, warnings, time and peak memory (per phase too). The CLI and
 // the tests call runSample; the generation itself is OpenSoraPipeline's.
 import { resolve } from 'node:path';
-import { describeRuntime } from '@opensora-ts/kernels';
+import { describeRuntime, shardOf, singleProcessGroup, type ProcessGroup } from '@opensora-ts/kernels';
 import type { RefineOptions } from '@opensora-ts/conditioning';
 import { hashFile, type FileHash } from './hash.js';
 import { peakRssMiB } from './memory.js';
@@ -22,6 +22,8 @@ export interface RunIO {
   argv?: string[];
   /** Replace existing outputs (default false: an existing file is refused before any generation). */
   overwrite?: boolean;
+  /** Under torchrun: this rank samples its share of the prompts (strided), rank 0 prints the summary. Default: a world of one. */
+  group?: ProcessGroup;
 }
 
 export interface SampleOutput {
@@ -34,7 +36,10 @@ export interface SampleOutput {
 }
 
 export interface RunResult {
+  /** This rank's outputs (every output in a world of one). */
   outputs: SampleOutput[];
+  /** Files written by all ranks together. */
+  totalOutputs: number;
   seconds: number;
   peakRssMiB: number;
 }
@@ -61,15 +66,19 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
   const items = collectPrompts(s);
   checkOutFlags(s);
   checkReferences(items);
+  const group = io.group ?? singleProcessGroup();
+  const lead = group.rank === 0;
+  // Each prompt (with all its samples, which share its refined text) has one owner, so each video is written once.
+  const mine = new Set(shardOf(items.length, group));
   const pipe = await OpenSoraPipeline.load({ weights: s.weights, textCache: s.text_cache, textEncoder: s.text_encoder, offload: s.offload });
   try {
-    for (const w of await pipe.modelWarnings()) io.warn(w);
+    if (lead) for (const w of await pipe.modelWarnings()) io.warn(w);
     // The VAE package's check (train uses the same): whole latent cells, at least one latent frame.
     // The DiT pads latents to its patch size (360p works).
     const size = pipe.videoSize({ resolution: s.resolution, aspectRatio: s.aspect_ratio, ...(s.num_frames !== null ? { numFrames: s.num_frames } : {}) }, FLAG_NAMES);
     const { height, width, numFrames } = size;
     const runWarnings = size.warning ? [size.warning] : [];
-    for (const w of runWarnings) io.warn(w);
+    if (lead) for (const w of runWarnings) io.warn(w);
     const fps = s.fps ?? pipe.defaults.fps;
     const saveFps = Math.max(1, Math.floor(fps / s.frame_interval));
     const image = numFrames === 1;
@@ -77,7 +86,8 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
     const pathOf = (index: number, k: number) => outputPath({ out: s.out, saveDir: s.save_dir, index, count: items.length, k, samples: s.num_sample, image });
     prepareOutputs(
       items.flatMap((_, index) => Array.from({ length: s.num_sample }, (_, k) => pathOf(index, k))),
-      { image, overwrite, out: s.out, log: io.log },
+      // Every rank checks every output (all refuse alike); rank 0 alone removes temporary files of killed runs.
+      { image, overwrite, out: s.out, log: io.log, removeStale: lead },
     );
 
     const info = pipe.info;
@@ -87,6 +97,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
     const outputs: SampleOutput[] = [];
 
     for (const [index, item] of items.entries()) {
+      if (!mine.has(index)) continue;
       const refine: RefineOptions | undefined = s.llm_refine
         ? {
             url: s.refine_url ?? undefined,
@@ -173,7 +184,7 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
           references: m.references,
           video: { height, width, num_frames: m.numFrames, num_frames_asked: numFrames, save_fps: image ? null : saveFps, latent_shape: m.latentShape, merged_latent_frames: m.mergedLatentFrames },
           models: { source: info.source, demo_status: info.demoStatus, configs: pipe.info.configs, files: hashes },
-          runtime: { ...runtime, node: process.version, note: 'bit-for-bit reproduction needs the same backend and thread count' },
+          runtime: { ...runtime, node: process.version, note: 'bit-for-bit reproduction needs the same backend and thread count', rank: group.rank, world_size: group.worldSize },
           output: { path: resolve(path), bytes: output.bytes, sha256: output.sha256 },
           timing: { seconds: Number(seconds.toFixed(2)), peak_rss_mib: Number(peakRssMiB().toFixed(0)) },
           // Each phase's own peak (RSS; tensor bytes, which are GPU memory on CUDA) and the models it held.
@@ -186,10 +197,13 @@ export async function runSample(s: SampleSettings, io: RunIO): Promise<RunResult
         io.log(`wrote ${path} (${m.numFrames} frame(s), ${height}x${width}) and ${sidecar} in ${seconds.toFixed(1)} s`);
       }
     }
+    const mineDone = { files: outputs.length, peak: peakRssMiB() };
+    const all = await group.allGatherJson(mineDone);
+    const files = all.reduce((n, r) => n + r.files, 0);
     const total = (performance.now() - started) / 1000;
-    const peak = peakRssMiB();
-    io.log(`done: ${outputs.length} file(s) in ${total.toFixed(1)} s, peak RSS ${peak.toFixed(0)} MiB`);
-    return { outputs, seconds: total, peakRssMiB: peak };
+    const peak = Math.max(...all.map((r) => r.peak));
+    if (lead) io.log(`done: ${files} file(s) in ${total.toFixed(1)} s, peak RSS ${peak.toFixed(0)} MiB${group.worldSize > 1 ? ` (the largest of ${group.worldSize} ranks)` : ''}`);
+    return { outputs, totalOutputs: files, seconds: total, peakRssMiB: mineDone.peak };
   } finally {
     pipe.dispose();
   }

@@ -1,8 +1,9 @@
-// Where `samples` and `vbench` get their videos: the sample app's pipeline ('demo', the default:
-// the bundled demo model, or official weights with --weights), a module given with --sampler
-// exporting `createSampler(options, suite)` (or a default export of that shape) that returns a
-// VideoSampler (`suite`: the prompts it will be asked for, with their ground-truth plans), or the
-// built-in 'ground-truth' sampler that renders the shapes-world generator's own clips.
+// Where `samples` and `vbench` get their videos: @opensora-ts/pipeline's createSampler ('demo', the
+// default: the bundled demo model, or official weights with --weights; the generation of
+// opensora-sample), a module given with --sampler exporting `createSampler(options, suite)` (or a
+// default export of that shape) that returns a VideoSampler (`suite`: the prompts it will be asked
+// for, with their ground-truth plans), or the built-in 'ground-truth' sampler that renders the
+// shapes-world generator's own clips.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +17,7 @@ export interface SamplerSettings {
   fps?: number;
   /** Official-format weights folder for the 'demo' (sample app) sampler. */
   weights?: string;
-  /** A JSON file of sample-app settings (as opensora-sample --config) for the 'demo' sampler. */
+  /** A JSON file of sample settings (as opensora-sample --config) for the 'demo' sampler. */
   sampleConfig?: string;
 }
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { initRuntime } from '@opensora-ts/kernels';
+import { initProcessGroup, initRuntime, type ProcessGroup } from '@opensora-ts/kernels';
 import { listCheckpoints } from './checkpoint.js';
 import { loadTrainConfig } from './config.js';
 import { trainDit } from './dit-trainer.js';
@@ -26,6 +26,8 @@ const program = new Command()
   .option('--stop-after <steps>', 'stop after this many steps without a final checkpoint (simulates a kill)', (v) => Number.parseInt(v, 10))
   .showHelpAfterError();
 
+let group: ProcessGroup | undefined;
+
 async function main(): Promise<void> {
   program.parse();
   const opts = program.opts<{ config: string; dataPath?: string; textEncoder?: string; out?: string; set: string[]; resume?: string | true; backend?: string; plain?: boolean; stopAfter?: number; allowEmptyCaptions?: boolean }>();
@@ -47,17 +49,23 @@ async function main(): Promise<void> {
   }
   if (resume && !existsSync(resume)) throw new Error(`--resume ${resume}: no such folder.`);
   await initRuntime(opts.backend ? { backend: opts.backend } : {});
-  const common = { outDir: out, resume, plainProgress: opts.plain, stopAfter: Number.isFinite(opts.stopAfter) ? opts.stopAfter : undefined };
+  // Under torchrun (RANK, WORLD_SIZE, ...) this process is one rank of a data-parallel run; alone, a world of one.
+  group = await initProcessGroup();
+  const common = { outDir: out, resume, plainProgress: opts.plain, stopAfter: Number.isFinite(opts.stopAfter) ? opts.stopAfter : undefined, group };
   const r = config.task === 'vae' ? await trainVae({ ...common, config }) : await trainDit({ ...common, config });
   const last = r.steps.at(-1);
-  process.stderr.write(
-    `done: step ${r.finalStep}${last ? `, loss ${last.loss.toFixed(5)}` : ''}; log ${r.paths.log}, plot ${r.paths.plot}, last checkpoint ${r.lastCheckpoint ?? 'none'}\n`,
-  );
+  if (group.rank === 0) {
+    process.stderr.write(
+      `done: step ${r.finalStep}${last ? `, loss ${last.loss.toFixed(5)}` : ''}${group.worldSize > 1 ? ` (mean over ${group.worldSize} ranks)` : ''}; log ${r.paths.log}, plot ${r.paths.plot}, last checkpoint ${r.lastCheckpoint ?? 'none'}\n`,
+    );
+  }
+  await group.close();
 }
 
 main().catch((err: unknown) => {
   const e = err as Error;
-  process.stderr.write(`opensora-train: ${e instanceof NonFiniteLossError ? 'stopped: ' : ''}${e.message}\n`);
+  const who = group && group.worldSize > 1 ? ` [rank ${group.rank}]` : '';
+  process.stderr.write(`opensora-train${who}: ${e instanceof NonFiniteLossError ? 'stopped: ' : ''}${e.message}\n`);
   if (process.env.OPENSORA_DEBUG) process.stderr.write(`${e.stack}\n`);
   process.exit(e instanceof NonFiniteLossError ? 2 : 1);
 });

@@ -67,6 +67,8 @@ export interface OpenDataSourceOptions {
   log: (line: string) => void;
   /** Where the skipped rows are listed (the run folder's skipped.csv): path, reason and detail of each. */
   skippedCsv?: string;
+  /** Data parallel: this rank's slice of every global batch (default one process). */
+  replicas?: { numReplicas: number; rank: number };
 }
 
 export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: OpenDataSourceOptions): Promise<DataSource> {
@@ -90,13 +92,13 @@ export async function openDataSource(cfg: TrainConfig, csvPath: string, opts: Op
   const frameInterval = cfg.dataset.frame_interval;
   let sampler: BatchSampler;
   if (cfg.bucket_config) {
-    const buckets = new BucketSampler(shapes, cfg.bucket_config, { seed: cfg.seed, frameInterval });
+    const buckets = new BucketSampler(shapes, cfg.bucket_config, { seed: cfg.seed, frameInterval, ...opts.replicas });
     sampler = buckets;
     const { rejected } = buckets.groups();
     if (rejected) opts.log(`bucket_config: ${rejected} of ${rows.length} samples fit no bucket and are left out.`);
   } else {
     const [height, width] = cfg.dataset.image_size!;
-    const fixed = new FixedSizeSampler(shapes, { numFrames: cfg.dataset.num_frames!, height, width, batchSize: cfg.batch_size, seed: cfg.seed, frameInterval });
+    const fixed = new FixedSizeSampler(shapes, { numFrames: cfg.dataset.num_frames!, height, width, batchSize: cfg.batch_size, seed: cfg.seed, frameInterval, ...opts.replicas });
     sampler = fixed;
     if (fixed.rejected) opts.log(`dataset: ${fixed.rejected} of ${rows.length} samples are shorter than num_frames ${cfg.dataset.num_frames} and are left out.`);
   }

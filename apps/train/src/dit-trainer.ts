@@ -7,17 +7,21 @@ import {
   corruptReference,
   drawTrainingCondition,
   evalBucketLoss,
+  rowNormalTensor,
+  sampleRandoms,
+  sampleSeeds,
+  streamSeed,
   TimeSampler,
   trainingLoss,
   type EvalBatch,
 } from '@opensora-ts/flow';
-import { AdamW, clipCoefficient, Ema, globalGradNorm, lrSchedule, SeededRandom, tf, type HostTensor, type Module, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, clipCoefficient, Ema, globalGradNorm, lrSchedule, SeededRandom, singleProcessGroup, tf, type HostTensor, type Module, type ProcessGroup, type WritableTensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn, type STDiT3 } from '@opensora-ts/stdit';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DitTrainConfig } from './config.js';
 import { openDataSource, ensureDataset } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
-import { JsonlLog } from './jsonl-log.js';
+import { averageStepGradients, describeWorldSizeChange, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
 import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
 import { createProgress, type Progress } from './progress.js';
@@ -40,6 +44,11 @@ export interface TrainOptions<C = DitTrainConfig> {
   onStep?: (rec: StepRecord) => void;
   /** Skip the PNG plot (tests). */
   plot?: boolean;
+  /**
+   * The data-parallel group (initProcessGroup() under torchrun); default a world of one. Rank 0
+   * alone writes the run folder; gradients and the logged loss are averaged over the ranks.
+   */
+  group?: ProcessGroup;
 }
 
 export type { StepRecord } from './step-meter.js';
@@ -60,40 +69,49 @@ interface DitState {
   sampler: SamplerState;
   optimizerStep: number;
   lr: number;
-  /** Draws of micro-step m come from mixSeed(seed, m, stream): the RNG state is (seed, microStep). */
-  rng: { seed: number; scheme: 'mixSeed(seed, microStep, stream)' };
+  /** Draws of micro-step m: batch-level from mixSeed(seed, m, stream), per sample from sampleSeeds(seed, m, global index). */
+  rng: { seed: number; scheme: typeof RNG_SCHEME };
+  /** Ranks of the run that wrote it (absent in checkpoints of single-process runs before data parallel). */
+  worldSize?: number;
   config: DitTrainConfig;
 }
+
+export const RNG_SCHEME = 'mixSeed(seed, microStep, stream); per sample sampleSeeds(seed, microStep, globalIndex)';
 
 /** Keys whose change between a checkpoint and the resumed run cannot alter the losses. */
 const RESUME_FREE_KEYS = new Set(['max_steps', 'epochs', 'ckpt_every', 'log_every', 'keep_last', 'load', 'prefetch', 'cache_dir', 'eval_every', 'allow_empty_captions']);
 
 export async function trainDit(o: TrainOptions): Promise<TrainResult> {
-  return withRunFolder(o.outDir, o.log ?? ((l: string) => process.stderr.write(l + '\n')), () => trainDitLocked(o));
+  const ctx = rankContext(o.group ?? singleProcessGroup(), o.log ?? ((l: string) => process.stderr.write(l + '\n')));
+  // Rank 0 holds the run folder's lock; the other ranks write nothing there.
+  return ctx.writer ? withRunFolder(o.outDir, ctx.say, () => trainDitLocked(o, ctx)) : trainDitLocked(o, ctx);
 }
 
-async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
+async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainResult> {
   const cfg = o.config;
-  const say = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const { pg, writer, say } = rc;
   const resumeFrom = o.resume ?? cfg.load;
-  const ckptDir = resumeFrom ? resolveCheckpoint(resumeFrom) : null;
+  // Every rank resumes from the checkpoint rank 0 resolved (the newest one it sees).
+  const ckptDir = await fromRankZero(pg, resumeFrom && writer ? resolveCheckpoint(resumeFrom) : null);
   const paths = runPaths(o.outDir);
-  prepareRunFolder(paths, cfg);
-  const log = new JsonlLog(paths.log);
-
-  const csv = await ensureDataset(cfg, paths.out, say);
+  const log = openRunLog(paths.log, writer);
+  const csv = (await rankZeroFirst(rc, async () => {
+    prepareRunFolder(paths, cfg);
+    return ensureDataset(cfg, paths.out, say);
+  })) ?? (await ensureDataset(cfg, paths.out, say));
   const textEncoder = buildTextEncoder(cfg);
   const vae = buildVae(cfg.vae, say, 'vae', cfg.seed);
   const model = buildDit(cfg, textEncoder, vae.zChannels, say);
   const enc = new LatentEncoder(
     vae,
     textEncoder,
-    resolve(cfg.cache_dir ?? `${paths.out}/cache`),
+    // One cache per rank: a LatentCache has one writer (its shards and index are not shared).
+    resolve(cfg.cache_dir ?? `${paths.out}/cache`, pg.worldSize > 1 ? `rank-${pg.rank}` : '.'),
     { vae: cfg.vae, csv: resolve(csv), sample: cfg.latent_sample, seed: cfg.seed, dataset: cfg.dataset },
     { seed: cfg.seed, samplePosterior: cfg.latent_sample === 'sample', frameInterval: cfg.dataset.frame_interval },
   );
   checkTrainSizes(cfg, enc.codec, say);
-  const ds = await openDataSource(cfg, csv, { cache: enc.cache, log: say, skippedCsv: join(paths.out, 'skipped.csv') });
+  const ds = await openDataSource(cfg, csv, { cache: enc.cache, log: say, skippedCsv: join(paths.out, pg.worldSize > 1 ? `skipped-rank-${pg.rank}.csv` : 'skipped.csv'), replicas: { numReplicas: pg.worldSize, rank: pg.rank } });
 
   model.train();
   const named = [...model.namedParameters()].filter(([, p]) => p.trainable && p.variable);
@@ -116,6 +134,9 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
 
   const resumed = ckptDir ? new LoadedCheckpoint<DitState>(ckptDir) : null;
   if (resumed) restore(resumed, model, ema, opt, ds.sampler, cfg, say);
+  else await syncParameters(pg, vars);
+  const worldChange = resumed ? describeWorldSizeChange(resumed.state.worldSize, pg.worldSize) : null;
+  if (worldChange) say(`warning: ${worldChange}`);
   let { step, microStep, samplesSeen, lastCheckpoint, lastSavedStep } = startOrResume(log, say, resumed, {
     params: model.parameterCount(),
     trainable: model.parameterCount({ trainableOnly: true }),
@@ -123,9 +144,11 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
     steps_per_epoch: stepsPerEpoch,
     total_steps: total,
   });
+  if (pg.worldSize > 1) say(`data parallel: rank ${pg.rank} of ${pg.worldSize} (${pg.backend}); global batch = ${pg.worldSize} x the bucket's batch size`);
   say(`DiT: ${(model.parameterCount() / 1e6).toFixed(2)}M parameters (${(model.parameterCount({ trainableOnly: true }) / 1e6).toFixed(2)}M trainable); ${ds.rows.length} samples, ${stepsPerEpoch} steps/epoch, ${total} steps`);
 
-  const evalSet = cfg.eval_every > 0 ? await buildEvalSet(cfg, csv, enc, say) : null;
+  // Eval runs on rank 0 alone (the others go on to the next step and wait for it there).
+  const evalSet = cfg.eval_every > 0 && writer ? await buildEvalSet(cfg, csv, enc, say) : null;
   const runEval = async () => {
     if (!evalSet) return;
     model.eval();
@@ -142,11 +165,31 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
     progress.log(`eval loss at step ${step}: ${loss.toFixed(5)} (${n} samples, 10 fixed timesteps)`);
   };
 
-  const progress: Progress = createProgress({ every: cfg.log_every, plain: o.plainProgress, write: o.log });
+  const progress: Progress = createProgress({ every: cfg.log_every, plain: o.plainProgress || !writer, write: writer ? o.log : () => {} });
   const records: StepRecord[] = [];
   const stopAt = o.stopAfter !== undefined ? Math.min(total, step + o.stopAfter) : total;
   const save = async () => {
     enc.flush();
+    // Rank 0 writes; the others wait for its outcome, so every rank knows the checkpoint (or the
+    // reason there is none) and none runs ahead of a checkpoint being written.
+    let written: { path: string } | { error: string } = { error: '' };
+    if (writer) {
+      try {
+        written = { path: writeCheckpoint() };
+      } catch (err) {
+        written = { error: (err as Error).message };
+      }
+    }
+    written = await fromRankZero(pg, written);
+    if ('error' in written) throw pg.rank === 0 ? new Error(written.error) : new Error(`rank 0 could not write the checkpoint of step ${step}: ${written.error}`);
+    lastCheckpoint = written.path;
+    lastSavedStep = step;
+    if (!writer) return;
+    log.write({ type: 'checkpoint', step, path: lastCheckpoint });
+    progress.log(`checkpoint: ${lastCheckpoint}`);
+    if (o.plot !== false) await refreshPlot(paths, log, `STDiT3 training (${cfg.model.type})`, progress);
+  };
+  const writeCheckpoint = (): string => {
     const tensors = new Map<string, Map<string, WritableTensor>>();
     tensors.set('model', hostStateDict(model));
     tensors.set('ema', ema.stateDict());
@@ -160,18 +203,16 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
       sampler: ds.loader.state(),
       optimizerStep: opt.step,
       lr: opt.lr,
-      rng: { seed: cfg.seed, scheme: 'mixSeed(seed, microStep, stream)' },
+      rng: { seed: cfg.seed, scheme: RNG_SCHEME },
+      worldSize: pg.worldSize,
       config: cfg,
     };
-    lastCheckpoint = saveCheckpoint(paths.checkpoints, step, { tensors, state }, cfg.keep_last);
-    lastSavedStep = step;
-    log.write({ type: 'checkpoint', step, path: lastCheckpoint });
-    progress.log(`checkpoint: ${lastCheckpoint}`);
-    if (o.plot !== false) await refreshPlot(paths, log, `STDiT3 training (${cfg.model.type})`, progress);
+    return saveCheckpoint(paths.checkpoints, step, { tensors, state }, cfg.keep_last);
   };
 
   let acc: Map<string, tf.Tensor> | null = null;
   let lastNorm = 0;
+  let allReduceMs = 0;
   const meter = new StepMeter();
   progress.start(total, step);
   if (!ckptDir && evalSet) await runEval();
@@ -183,21 +224,27 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
         try {
           if (meter.micro === 0) opt.lr = schedule(microStep);
           const micro = await microBatchLoss(b, lb, microStep);
+          // The loss of the global batch (all ranks): what is logged, and non-finite on every rank at once.
+          micro.loss = await globalMean(pg, micro.loss);
           if (!Number.isFinite(micro.loss)) {
             tf.dispose([...micro.grads.values()]);
             log.write({ type: 'nonfinite', step: step + 1, loss: String(micro.loss), samples: b.keys });
             throw new NonFiniteLossError(step + 1, micro.loss, b.keys, lastCheckpoint, { lr: cfg.lr, gradClip: cfg.grad_clip });
           }
           acc = addGrads(acc, micro.grads);
-          meter.addMicro(micro.loss, b.x0.shape[0]!);
+          meter.addMicro(micro.loss, b.x0.shape[0]! * pg.worldSize);
         } finally {
           b.dispose();
         }
         microStep++;
         if (meter.micro === A) {
           // Clipping rides on the update (gradScale): the numbers of clipGradNorm's copies, without the copies.
-          lastNorm = globalGradNorm(acc!);
-          opt.apply(acc!, { gradScale: clipCoefficient(lastNorm, cfg.grad_clip) });
+          // Gradients averaged over ranks (in buckets), then the norm and clip of the averaged ones.
+          const avg = await averageStepGradients(pg, acc!);
+          acc = avg.grads;
+          allReduceMs = avg.ms;
+          lastNorm = globalGradNorm(acc);
+          opt.apply(acc, { gradScale: clipCoefficient(lastNorm, cfg.grad_clip) });
           tf.dispose([...acc!.values()]);
           acc = null;
         }
@@ -205,7 +252,7 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
         if (meter.micro < A) continue;
         step++;
         samplesSeen += meter.stepSamples;
-        const rec: StepRecord = meter.finish({ step, epoch: lb.state.epoch, lr: opt.lr, grad_norm: lastNorm });
+        const rec: StepRecord = meter.finish({ step, epoch: lb.state.epoch, lr: opt.lr, grad_norm: lastNorm }, pg.worldSize > 1 ? { allreduce_ms: allReduceMs } : {});
         records.push(rec);
         log.write(rec as unknown as Record<string, unknown> & { type: string });
         progress.update({ step, loss: rec.loss, samplesPerSec: rec.samples_per_sec, lr: rec.lr });
@@ -237,16 +284,23 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
   // One micro-batch: its draws (seeded by the micro-step), the loss and its gradients.
   async function microBatchLoss(b: EncodedBatch, lb: LoadedBatch, m: number): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     const [T, H, W] = lb.batch.thw;
+    // Batch-level draws (mask type, drop condition) from (seed, m): the same on every rank. Per-sample
+    // draws (t, noise, caption dropout, drop path, noisy reference) from (seed, m, global sample index).
     const rng = new SeededRandom(microSeed(cfg.seed, m, STREAM.flow));
     model.rng.reseed(microSeed(cfg.seed, m, STREAM.model));
+    const seeds = sampleSeeds(cfg.seed, m, lb.batch.offset ?? 0, b.x0.shape[0]!);
     const draw = drawTrainingCondition(rng, { maskTypes: cfg.mask_types, numFrames: T, latentT: b.x0.shape[2], classDropoutProb: model.config.class_dropout_prob });
     let xNoisyRef: tf.Tensor | undefined;
     if (draw.noisyRatio !== null) {
       const px = await enc.pixels(lb);
-      const noise = new SeededRandom(microSeed(cfg.seed, m, STREAM.noisyRef)).normalTensor(px.shape);
+      const noise = rowNormalTensor(sampleRandoms(seeds, 'noisyRef'), px.shape.slice(1));
       const bad = corruptReference(px, draw.noisyRatio, noise) as tf.Tensor5D;
-      xNoisyRef = enc.codec.encode(bad, { samplePosterior: cfg.latent_sample === 'sample', seed: microSeed(cfg.seed, m, STREAM.noisyRef) });
-      tf.dispose([px, noise, bad]);
+      // Encoded row by row: each sample's posterior draw comes from its own seed.
+      const rows = seeds.map((s, i) =>
+        tf.tidy(() => enc.codec.encode(tf.slice(bad, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]) as tf.Tensor5D, { samplePosterior: cfg.latent_sample === 'sample', seed: streamSeed(s, 'posterior') })),
+      );
+      xNoisyRef = tf.concat(rows, 0);
+      tf.dispose([px, noise, bad, ...rows]);
     }
     const meta = { height: H, width: W, numFrames: T, fps: b.fps };
     const conditioned = draw.maskIndex.length > 0;
@@ -256,6 +310,7 @@ async function trainDitLocked(o: TrainOptions): Promise<TrainResult> {
           text: { y: b.y, mask: b.mask, yNull: yNull() },
           meta,
           rng,
+          sampleSeeds: seeds,
           timeSampler,
           maskIndex: draw.maskIndex,
           dropCondition: conditioned ? (dropCondition ?? { keep: 1 }) : undefined,

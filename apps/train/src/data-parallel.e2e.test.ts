@@ -1,0 +1,95 @@
+// Data parallel in one process: two ranks (kernels' inProcessGroups, whose collectives meet in
+// memory and follow c10d's rules) each with batch 2 must train as one process with batch 4: the same
+// per-step losses and the same weights, within 1e-5 relative. The conditioning paths (i2v/v2v mask
+// types, drop condition, a *_noisy reference) and gradient accumulation are on, so every per-sample
+// and per-batch draw is exercised. The torchrun test (dp-torchrun.e2e.test.ts) does the same
+// through real processes and c10d.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeShapesWorld } from '@opensora-ts/data';
+import { inProcessGroups, readSafetensors } from '@opensora-ts/kernels';
+import { parseTrainConfig, type DitTrainConfig } from './config.js';
+import { trainDit } from './dit-trainer.js';
+import { LoadedCheckpoint } from './checkpoint.js';
+import { tinyDitRunConfig } from '../test/tiny-dit-run.js';
+
+const root = mkdtempSync(join(tmpdir(), 'train-dp-'));
+let csv = '';
+const quiet = (l: string) => { if (process.env.DP_DEBUG) process.stderr.write(l + '\n'); };
+
+function config(batch: number, extra: Record<string, unknown> = {}): DitTrainConfig {
+  return parseTrainConfig({
+    ...tinyDitRunConfig(csv, root, { cache_dir: null }),
+    batch_size: batch,
+    max_steps: 4,
+    ckpt_every: 2,
+    accumulation_steps: 2,
+    mask_types: { none: 1, i2v_head: 1, v2v_tail: 1, v2v_head_noisy: 1 },
+    drop_condition: { keep: 0.7, cond: 0.1, text: 0.1, null: 0.1 },
+    ...extra,
+  }) as DitTrainConfig;
+}
+
+/**
+ * The largest relative L2 distance ||a-b|| / ||b|| over the tensors of two safetensors files (the
+ * parity measure of this project), less one slice: the key
+ * half of cross-attention's kv_linear.bias. Its true gradient is zero (adding one vector to every key
+ * shifts each query's scores by a constant, which softmax ignores), so what it gets is rounding noise,
+ * and AdamW (eps 1e-15) turns any noise into steps of +-lr: it is not trained, in either run. The
+ * value half of the same bias is compared.
+ */
+function maxRelDiff(a: string, b: string): number {
+  const x = readSafetensors(a);
+  const y = readSafetensors(b);
+  expect([...x.keys()].sort()).toEqual([...y.keys()].sort());
+  let worst = 0;
+  for (const [k, t] of x) {
+    const u = y.get(k)!.data as Float32Array;
+    const v = t.data as Float32Array;
+    const from = /(^|\.)cross_attn\.kv_linear\.bias$/.test(k) ? v.length / 2 : 0;
+    let d = 0;
+    let n = 0;
+    for (let i = from; i < v.length; i++) {
+      d += (v[i]! - u[i]!) ** 2;
+      n += u[i]! ** 2;
+    }
+    if (n > 0) worst = Math.max(worst, Math.sqrt(d / n));
+    else expect(d, k).toBe(0);
+  }
+  return worst;
+}
+
+beforeAll(async () => {
+  // 10 clips: batch 4 makes 2 global batches per epoch (2 clips left over, a different two each epoch).
+  csv = (await writeShapesWorld(join(root, 'data'), { numClips: 10, height: 32, width: 32, numFrames: 9, seed: 5 })).csvPath;
+});
+
+describe('data-parallel DiT training (2 ranks in one process)', () => {
+  it('2 ranks x batch 2 give the losses and weights of 1 rank x batch 4', async () => {
+    const one = await trainDit({ config: config(4), outDir: join(root, 'one'), log: quiet, plot: false });
+    const groups = inProcessGroups(2);
+    const runs = await Promise.all(groups.map((group) => trainDit({ config: config(2), outDir: join(root, 'two'), log: quiet, plot: false, group })));
+    const [r0, r1] = runs;
+    expect(r0!.steps.map((s) => s.step)).toEqual([1, 2, 3, 4]);
+    // Every rank logs the loss of the whole global batch; rank 0 alone writes it.
+    r0!.steps.forEach((s, i) => {
+      const ref = one.steps[i]!;
+      expect(Math.abs(s.loss - ref.loss) / Math.abs(ref.loss), `step ${s.step}`).toBeLessThan(1e-5);
+      expect(Math.abs(s.grad_norm - ref.grad_norm) / ref.grad_norm, `grad norm at step ${s.step}`).toBeLessThan(1e-4);
+      expect(s.samples).toBe(ref.samples);
+      expect(r1!.steps[i]!.loss).toBe(s.loss);
+    });
+    expect(r1!.lastCheckpoint).toBe(r0!.lastCheckpoint);
+    for (const f of ['model', 'ema', 'optimizer']) {
+      const d = maxRelDiff(join(r0!.paths.checkpoints, 'step-0000004', `${f}.safetensors`), join(one.paths.checkpoints, 'step-0000004', `${f}.safetensors`));
+      expect(d, f).toBeLessThan(1e-5);
+    }
+    const ck = new LoadedCheckpoint<{ worldSize?: number; sampler: { numReplicas?: number } }>(join(r0!.paths.checkpoints, 'step-0000004'));
+    expect(ck.state.worldSize).toBe(2);
+    expect(ck.state.sampler.numReplicas).toBe(2);
+    const steps = readFileSync(r0!.paths.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step');
+    expect(steps.map((r: { step: number }) => r.step)).toEqual([1, 2, 3, 4]);
+  }, 300_000);
+});

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ffprobePath } from '@opensora-ts/data';
+import { ffprobePath, writePng } from '@opensora-ts/data';
 import { tf } from '@opensora-ts/kernels';
 import { OpenSoraPipeline } from './pipeline.js';
 import { writeTinyOfficialFolder } from '../test/tiny-weights.js';
@@ -118,6 +118,13 @@ describe('OpenSoraPipeline on official-layout checkpoints', () => {
       const [a, b] = [await folder.generate(o), await apart.generate(o)];
       expect(Buffer.compare(Buffer.from(a.frames), Buffer.from(b.frames))).toBe(0);
       expect(apart.info.files.map((f) => f.role)).toEqual(expect.arrayContaining(['vae', 'stdit', 'stdit-config', 't5']));
+      // Image conditioning under offload: the VAE encodes the reference, is freed for the text encoder and the DiT, and comes back to decode.
+      const png = join(dir, 'first.png');
+      await writePng(png, new Uint8Array(16 * 16 * 3).map((_, i) => (i * 7) % 256), 16, 16);
+      const [c, d] = [await folder.generate({ ...o, image: png }), await apart.generate({ ...o, image: png })];
+      expect(Buffer.compare(Buffer.from(c.frames), Buffer.from(d.frames))).toBe(0);
+      expect(d.metadata.condType).toBe('i2v_head');
+      expect(d.metadata.memory.phases.map((p) => [p.phase, p.models])).toEqual([['encode', ['vae']], ['text', ['text']], ['denoise', ['dit']], ['decode', ['vae']]]);
     } finally {
       folder.dispose();
       apart.dispose();

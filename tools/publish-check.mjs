@@ -3,25 +3,18 @@
 // applied, workspace:/catalog: rewritten) and runs publint and attw on the tarball. Needs `pnpm build`.
 // attw uses the node16 profile: node10 resolution cannot see subpath exports (`./parity`) at all.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { packPackage, publishedPackages, root } from './pack.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const dirs = readdirSync(join(root, 'packages'))
-  .map((d) => join(root, 'packages', d))
-  .filter((d) => existsSync(join(d, 'package.json')) && !JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).private);
+const dirs = publishedPackages();
 let problems = 0;
-for (const dir of dirs) {
-  const name = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name;
-  const out = mkdtempSync(join(tmpdir(), 'pack-'));
-  const packed = spawnSync('pnpm', ['pack', '--pack-destination', out], { cwd: dir, encoding: 'utf8' });
-  if (packed.status !== 0) {
+for (const { dir, name } of dirs) {
+  const packed = packPackage(dir);
+  if (!packed.ok) {
     problems++;
-    console.log(`FAIL pack    ${name}\n       ${(packed.stdout + packed.stderr).trim()}`);
+    console.log(`FAIL pack    ${name}\n       ${packed.output}`);
     continue;
   }
-  const tgz = join(out, readdirSync(out).find((f) => f.endsWith('.tgz')));
+  const { tgz } = packed;
   for (const [tool, args] of [
     ['publint', ['exec', 'publint', 'run', tgz, '--strict']],
     ['attw', ['exec', 'attw', tgz, '--format', 'ascii', '--profile', 'node16']],

@@ -4,7 +4,8 @@
 # tools/device/README.md). Inside 8 minutes it:
 #   1. unpacks Node 20 (unless a node >= 20.19 is on PATH) and the reference's opensora/ package;
 #   2. builds the torch addon with g++ against the machine's torch (/opt/torch/.venv: 2.11 + CUDA 13);
-#   3. runs the torch backend's op tests and the parity cases (the fixture copies in the repo) on cuda;
+#   3. runs the torch backend's op tests and the parity cases (the fixture copies in the repo) on cuda,
+#      and a data-parallel step through the process group (NCCL at world size 1; Gloo under --dry-run);
 #   4. times, ours against the reference PyTorch code on the same GPU: (a) XL STDiT3 forward at the
 #      360p/49-frame latent in fp32 and bf16, (b) the VAE decode of 49 frames at 360p, (c) a 30-step
 #      360p/49-frame XL sample with random weights and CFG;
@@ -120,6 +121,9 @@ cd "$root"
 phase ops 120 env GPU_CHECK_OPS_JSON="$out/ops.json" "$NODE" "$work/gpu-check.mjs" ops
 cases=$(ls -d packages/*/test/fixtures/{stdit3-*,vae-*,rflow-*,t5-encoder}/ 2>/dev/null | while read -r d; do [ -f "$d/case.json" ] && echo "$d"; done | sort -u -t/ -k5,5)
 phase parity 120 "$NODE" "$work/gpu-check.mjs" parity "$out/parity.json" $cases
+# 3b. A data-parallel step through the process group (issue 32): NCCL at world size 1 on cuda (one
+#     GPU cannot hold two NCCL ranks), Gloo under --dry-run; writes ddp.json.
+phase ddp 60 "$NODE" "$work/gpu-check.mjs" ddp "$out/ddp.json"
 
 # 4. The models, ours then the reference's.
 phase models_ours 240 "$NODE" --max-old-space-size=16384 "$work/gpu-check.mjs" models "$size" "$out"

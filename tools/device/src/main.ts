@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareParityOutput, initRuntime, loadParityCase, tf, type ParityRunner } from '@opensora-ts/kernels';
+import { compareParityOutput, initProcessGroup, initRuntime, loadParityCase, tf, type ParityRunner } from '@opensora-ts/kernels';
 import { OPEN_SORA_13_SAMPLER, RFlowSampler } from '@opensora-ts/flow';
 import { parityRunners as flowRunners } from '@opensora-ts/flow/parity';
 import { parityRunners as stditRunners } from '@opensora-ts/stdit/parity';
@@ -20,7 +20,7 @@ import { parityRunners as vaeRunners } from '@opensora-ts/vae/parity';
 import { parityRunners as conditioningRunners } from '@opensora-ts/conditioning/parity';
 import { STDiT3, parseSTDiT3Config, stdit3FlowModelFn, stdit3Preset, type STDiT3Inputs } from '@opensora-ts/stdit';
 import { createVae, ChunkedVideoCodec, parseVaeConfig, VAE_PRESETS } from '@opensora-ts/vae';
-import { registerTorchBackend, torchBackendInfo } from '@opensora-ts/tfjs-backend-torch';
+import { connectC10d, registerTorchBackend, torchBackendInfo } from '@opensora-ts/tfjs-backend-torch';
 import { rflowSample } from '../../parity/src/kinds/rflow-sample.js';
 import { run as runTests } from './vitest-shim.js';
 
@@ -134,9 +134,9 @@ async function startTorch(): Promise<{ backend: string; device: string; version:
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@opensora-ts/tfjs-backend-torch', type: 'module', main: 'index.mjs' }));
   writeFileSync(
     join(pkg, 'index.mjs'),
-    'const m = globalThis.__gpuCheckTorch;\nexport const registerTorchBackend = (o) => m.registerTorchBackend(o);\nexport const torchBackendInfo = () => m.torchBackendInfo();\n',
+    'const m = globalThis.__gpuCheckTorch;\nexport const registerTorchBackend = (o) => m.registerTorchBackend(o);\nexport const torchBackendInfo = () => m.torchBackendInfo();\nexport const connectC10d = (o) => m.connectC10d(o);\n',
   );
-  (globalThis as { __gpuCheckTorch?: unknown }).__gpuCheckTorch = { registerTorchBackend, torchBackendInfo };
+  (globalThis as { __gpuCheckTorch?: unknown }).__gpuCheckTorch = { registerTorchBackend, torchBackendInfo, connectC10d };
   const d = await initRuntime({ backend: 'torch', announce: false });
   if (tf.getBackend() !== 'torch') throw new Error(`initRuntime chose ${tf.getBackend()}, not torch`);
   return { backend: d.backend, device: d.device ?? device, version: d.version ?? '?' };
@@ -243,11 +243,19 @@ function report(dir: string): number {
   const ours = readJson<{ device: string; version: string; cuda_peak_bytes: number | null; rows: ModelRow[] }>(join(dir, 'models.ours.json'));
   const ref = readJson<{ torch: string; device: string; gpu?: string; rows: ModelRow[] }>(join(dir, 'models.reference.json'));
   const phases = readJson<Record<string, { rc: number; s: number }>>(join(dir, 'phases.json')) ?? {};
+  const dp = readJson<{ backend: string; device: string; bucket_mib: number; step_ms_median: number; all_reduce_ms_median: number; host_all_reduce_ms: number; samples_per_s: number; max_abs_diff_reduced_vs_local: number }>(join(dir, 'ddp.json'));
   const lines: string[] = ['# gpu-check', ''];
   lines.push(`device ${ours?.device ?? par?.device ?? ops?.device ?? '?'}, libtorch ${ours?.version ?? par?.version ?? '?'}; reference PyTorch ${ref?.torch ?? '-'} on ${ref?.gpu ?? ref?.device ?? '-'}`, '');
   lines.push('| phase | rc | seconds |', '|---|---|---|');
   for (const [k, v] of Object.entries(phases)) lines.push(`| ${k} | ${v.rc} | ${v.s.toFixed(0)} |`);
   lines.push('');
+  if (dp) {
+    lines.push(
+      `data-parallel step (${dp.backend}, world size 1, ${dp.device}): step ${dp.step_ms_median.toFixed(1)} ms (${dp.samples_per_s.toFixed(0)} samples/s), ` +
+        `all-reduce of a ${dp.bucket_mib.toFixed(1)} MiB gradient bucket ${dp.all_reduce_ms_median.toFixed(2)} ms on the device, ${dp.host_all_reduce_ms.toFixed(1)} ms from host memory; max |reduced - local| ${dp.max_abs_diff_reduced_vs_local}`,
+      '',
+    );
+  }
   if (ops) lines.push(`op tests on torch: ${ops.passed} passed, ${ops.failed} failed, ${ops.skipped} skipped`, ...ops.failures.map((f) => `- FAIL ${f}`), '');
   if (par) {
     lines.push('| parity case | rel_l2 | max_abs | verdict |', '|---|---|---|---|');
@@ -268,9 +276,89 @@ function report(dir: string): number {
   }
   const md = lines.join('\n') + '\n';
   writeFileSync(join(dir, 'gpu-check.md'), md);
-  writeFileSync(join(dir, 'gpu-check.json'), JSON.stringify({ phases, ops, parity: par, models: { ours, reference: ref, table } }, null, 2));
+  writeFileSync(join(dir, 'gpu-check.json'), JSON.stringify({ phases, ops, parity: par, ddp: dp, models: { ours, reference: ref, table } }, null, 2));
   process.stdout.write(md);
   return 0;
+}
+
+// ---- a data-parallel step through the process group (issue 32) ----------------------------------
+
+/**
+ * One rank of data-parallel training on the device: a c10d group of world size 1 (NCCL on cuda,
+ * Gloo on the cpu of --dry-run; NCCL refuses two ranks on one GPU), then timed steps of forward +
+ * backward of a two-layer MLP whose gradients make one ~25 MiB bucket, the bucket all-reduced
+ * (avg) on the device with pg.allReduceTensor (what averageGradients does per bucket at N > 1;
+ * at N = 1 it skips the collective), and an SGD update. Checks that the reduced bucket equals the
+ * local one (the mean over one rank) and that a host all-reduce works too.
+ */
+async function ddp(outJson: string): Promise<number> {
+  const rt = await startTorch();
+  const backend = device.startsWith('cuda') ? 'nccl' : 'gloo';
+  const port = 20000 + (process.pid % 20000);
+  const env = { RANK: '0', WORLD_SIZE: '1', LOCAL_RANK: '0', LOCAL_WORLD_SIZE: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) };
+  const t0 = performance.now();
+  const pg = await initProcessGroup({ env, backend });
+  const connectMs = performance.now() - t0;
+  if (!pg.allReduceTensor) throw new Error(`the ${pg.backend} group has no allReduceTensor`);
+  const [din, hidden, dout, batch] = device.startsWith('cuda') ? [2048, 3072, 2048, 256] : [256, 384, 256, 16];
+  const w1 = tf.variable(tf.randomNormal([din, hidden], 0, 0.02, 'float32', 1));
+  const w2 = tf.variable(tf.randomNormal([hidden, dout], 0, 0.02, 'float32', 2));
+  const x = tf.randomNormal([batch, din], 0, 1, 'float32', 3);
+  const y = tf.randomNormal([batch, dout], 0, 1, 'float32', 4);
+  const bucketBytes = (w1.size + w2.size) * 4;
+  const steps: { stepMs: number; allReduceMs: number; loss: number }[] = [];
+  let maxDiff = 0;
+  for (let i = 0; i < 8; i++) {
+    const s0 = performance.now();
+    const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(y, tf.matMul(tf.relu(tf.matMul(x, w1)), w2)) as tf.Scalar, [w1, w2]);
+    const names = [w1.name, w2.name];
+    const flat = tf.tidy(() => tf.concat(names.map((n) => grads[n]!.reshape([-1])), 0));
+    await flat.data(); // the backward is done before the collective is timed
+    const a0 = performance.now();
+    const reduced = await pg.allReduceTensor(flat, 'avg');
+    await reduced.data();
+    const allReduceMs = performance.now() - a0;
+    maxDiff = Math.max(maxDiff, tf.tidy(() => tf.max(tf.abs(tf.sub(reduced, flat))).dataSync()[0]!));
+    tf.tidy(() => {
+      const [g1, g2] = tf.split(reduced, [w1.size, w2.size], 0);
+      w1.assign(tf.sub(w1, tf.mul(g1!.reshape(w1.shape), 0.1)));
+      w2.assign(tf.sub(w2, tf.mul(g2!.reshape(w2.shape), 0.1)));
+    });
+    const loss = (await value.data())[0]!;
+    tf.dispose([value, flat, reduced, ...Object.values(grads)]);
+    steps.push({ stepMs: performance.now() - s0, allReduceMs, loss });
+  }
+  const host = new Float32Array(bucketBytes / 4).fill(1.5);
+  const h0 = performance.now();
+  await pg.allReduce(host, 'sum');
+  const hostAllReduceMs = performance.now() - h0;
+  const hostOk = host.every((v) => v === 1.5);
+  await pg.barrier();
+  await pg.close();
+  tf.dispose([w1, w2, x, y]);
+  const timed = steps.slice(2); // the first steps pay for cuBLAS / NCCL set-up
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  const result = {
+    device: rt.device,
+    version: rt.version,
+    backend: pg.backend,
+    world_size: pg.worldSize,
+    bucket_mib: bucketBytes / 2 ** 20,
+    batch,
+    connect_ms: connectMs,
+    step_ms_median: median(timed.map((s) => s.stepMs)),
+    all_reduce_ms_median: median(timed.map((s) => s.allReduceMs)),
+    first_all_reduce_ms: steps[0]!.allReduceMs,
+    host_all_reduce_ms: hostAllReduceMs,
+    samples_per_s: batch / (median(timed.map((s) => s.stepMs)) / 1000),
+    losses: steps.map((s) => s.loss),
+    max_abs_diff_reduced_vs_local: maxDiff,
+    host_all_reduce_ok: hostOk,
+  };
+  writeFileSync(outJson, JSON.stringify(result, null, 2));
+  log(`ddp: ${pg.backend} on ${rt.device}: step ${result.step_ms_median.toFixed(1)} ms, all-reduce of ${result.bucket_mib.toFixed(1)} MiB ${result.all_reduce_ms_median.toFixed(2)} ms, host all-reduce ${hostAllReduceMs.toFixed(1)} ms, max |reduced - local| ${maxDiff}`);
+  const lossFell = steps[steps.length - 1]!.loss < steps[0]!.loss;
+  return maxDiff === 0 && hostOk && lossFell ? 0 : 1;
 }
 
 // ---- main ---------------------------------------------------------------------------------------
@@ -281,7 +369,8 @@ async function main(): Promise<number> {
   if (cmd === 'parity') return parity(args.slice(1), args[0]!);
   if (cmd === 'models') return models(args[0]!, args[1]!);
   if (cmd === 'report') return report(args[0]!);
-  process.stderr.write('usage: gpu-check.mjs ops | parity OUT.json DIR... | models full|tiny OUTDIR | report DIR\n');
+  if (cmd === 'ddp') return ddp(args[0]!);
+  process.stderr.write('usage: gpu-check.mjs ops | parity OUT.json DIR... | models full|tiny OUTDIR | ddp OUT.json | report DIR\n');
   return 2;
 }
 

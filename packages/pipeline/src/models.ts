@@ -397,6 +397,7 @@ export interface ModelSources {
 export function loadModels(sources: ModelSources | string | null): Models {
   const o: ModelSources = typeof sources === 'object' && sources !== null ? sources : { weights: sources };
   const { weights = null, dit = null, vae = null, textEncoder = null, textCache = null, offload = 'none' } = o;
+  if (!OFFLOAD_MODES.includes(offload)) throw new Error(`offload '${String(offload)}': expected ${OFFLOAD_MODES.map((m) => `'${m}'`).join(' or ')} ('model' keeps one model in memory at a time).`);
   let recipe: Recipe;
   if (dit !== null || vae !== null) {
     if (weights !== null && weights !== 'demo') throw new Error(`weights ${weights} and dit/vae paths were both given; pass either a weights folder or the dit, vae and textEncoder paths.`);

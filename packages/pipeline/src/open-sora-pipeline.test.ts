@@ -134,6 +134,8 @@ describe('OpenSoraPipeline on official-layout checkpoints', () => {
   it('says what is missing when the paths are given apart', async () => {
     await expect(OpenSoraPipeline.load({ dit: join(weights, 'stdit') })).rejects.toThrow(/^vae: missing; the DiT and the VAE are given together/);
     await expect(OpenSoraPipeline.load({ dit: join(weights, 'stdit'), vae: join(weights, 'vae') })).rejects.toThrow(/^textEncoder: missing/);
+    // @ts-expect-error: a JavaScript caller's typo
+    await expect(OpenSoraPipeline.load({ offload: 'layers' })).rejects.toThrow("offload 'layers': expected 'none' or 'model'");
     await expect(OpenSoraPipeline.load({ dit: join(dir, 'nowhere'), vae: join(weights, 'vae'), textEncoder: join(weights, 't5') })).rejects.toThrow(/^dit .*nowhere: no such file or folder/);
   });
 });

@@ -5,40 +5,24 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tf, writeSafetensors, type WritableTensor } from '@opensora-ts/kernels';
+import type { tf } from '@opensora-ts/kernels';
 import { readMetadata, writeShapesWorld } from '@opensora-ts/data';
 import { DemoTextEncoder } from '@opensora-ts/conditioning';
-import { STDiT3, loadSTDiT3, stdit3FlowModelFn, stdit3Preset } from '@opensora-ts/stdit';
-import { ChunkedVideoCodec, createVae, TINY_VAE } from '@opensora-ts/vae';
+import { loadSTDiT3, stdit3FlowModelFn } from '@opensora-ts/stdit';
+import { ChunkedVideoCodec, createVae } from '@opensora-ts/vae';
 import { loadEvalBatches, parseEvalLossConfig, readResults, runEvalLoss } from '@opensora-ts/eval';
 import { main } from './cli.js';
+import { writeTinyEvalRun } from '../test/tiny-eval-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eval-app-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function save(path: string, sd: Map<string, tf.Tensor>): void {
-  const out = new Map<string, WritableTensor>();
-  for (const [k, t] of sd) out.set(k, { shape: t.shape, data: t.dataSync() as Float32Array });
-  writeSafetensors(path, out);
-}
-
 describe('opensora-eval', () => {
   it('loss: per-timestep losses equal the eval package run, results and report written', async () => {
-    const ckpt = join(dir, 'ckpt');
-    mkdirSync(ckpt);
-    const cfg = stdit3Preset('STDiT3-tiny', { caption_channels: 64 });
-    const model = new STDiT3(cfg, { seed: 3 });
-    save(join(ckpt, 'model.safetensors'), model.stateDict());
-    writeFileSync(join(ckpt, 'config.json'), JSON.stringify(cfg));
-    const vae = createVae('tiny');
-    save(join(dir, 'vae.safetensors'), vae.stateDict());
-    // The VAE's config as a JSON file (how a non-preset VAE is given), here in the demo model's model.json form.
-    writeFileSync(join(dir, 'vae.json'), JSON.stringify({ status: 'trained', vae: TINY_VAE, stdit: cfg }));
-    const { csvPath } = await writeShapesWorld(join(dir, 'set'), { numClips: 2, height: 144, width: 256, numFrames: 6, seed: 5 });
-    const evalCfg = { bucket_config: { '144p': { '5': [1.0, 2] } }, num_eval_timesteps: 3, seed: 42 };
-    writeFileSync(join(dir, 'eval.json'), JSON.stringify(evalCfg));
+    const run = await writeTinyEvalRun(dir);
+    const { ckpt, csv: csvPath, evalCfg } = run;
     const out = join(dir, 'a.json');
-    const code = await main(['loss', '--ckpt', ckpt, '--data', csvPath, '--config', join(dir, 'eval.json'), '--vae', join(dir, 'vae.safetensors'), '--vae-config', join(dir, 'vae.json'), '--name', 'tiny-a', '--out', out, '--report', join(dir, 'rep')]);
+    const code = await main([...run.lossArgs, '--name', 'tiny-a', '--out', out, '--report', join(dir, 'rep')]);
     expect(code).toBe(0);
     const res = readResults(out);
     expect(res.loss!.buckets).toHaveLength(1);
@@ -46,7 +30,7 @@ describe('opensora-eval', () => {
     // The same protocol called directly on the same files.
     const m = loadSTDiT3(ckpt);
     const text = new DemoTextEncoder({ maxLength: m.config.model_max_length });
-    const codec = new ChunkedVideoCodec((() => { const v = createVae('tiny'); v.loadStateDict(vae.stateDict()); return v; })());
+    const codec = new ChunkedVideoCodec((() => { const v = createVae('tiny'); v.loadStateDict(run.vaeState); return v; })());
     const config = parseEvalLossConfig(evalCfg);
     const rows = (await readMetadata(csvPath)).rows;
     const direct = await runEvalLoss(stdit3FlowModelFn(m.eval()), (b) => loadEvalBatches(rows, b, { encodeVideo: (x) => codec.encode(x as tf.Tensor5D, { seed: 42 }), encodeText: (p) => text.encode(p) }, { seed: 42 }), config);

@@ -123,6 +123,7 @@ struct Group {
 
 std::unordered_map<int64_t, std::shared_ptr<Group>> groups;  // JS thread only
 int64_t nextGroupId = 1;
+int64_t connects = 0;  // groups asked for so far: every rank asks in the same order, so the n-th group's keys match
 bool cleanupHooked = false;
 
 std::vector<uint8_t> bytesOf(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
@@ -377,7 +378,7 @@ napi_value Connect(napi_env env, napi_callback_info info) {
     ms timeout(getInt(env, prop(env, o, "timeoutMs"), "c10dConnect: timeoutMs"));
     g->lostAfter = ms(getInt(env, prop(env, o, "lostAfterMs"), "c10dConnect: lostAfterMs"));
     g->agentStore = getBool(env, prop(env, o, "agentStore"), "c10dConnect: agentStore");
-    g->prefix = getString(env, prop(env, o, "storePrefix"), "c10dConnect: storePrefix");
+    g->prefix = getString(env, prop(env, o, "storePrefix"), "c10dConnect: storePrefix") + "g" + std::to_string(connects++) + "/";
     napi_value dev = prop(env, o, "device");
     napi_valuetype dt;
     check(env, napi_typeof(env, dev, &dt), "c10dConnect: device");

@@ -78,11 +78,12 @@ export async function connectC10d(opts: ConnectC10dOptions): Promise<C10dProcess
   const id = await addon.c10dConnect({ ...opts, agentStore: opts.agentStore ?? false, storePrefix: opts.storePrefix ?? 'ost/' });
   return {
     backend: opts.backend,
-    allReduce: (data, op) => addon.c10dAllReduce(id, data, op),
-    broadcast: (data, root) => addon.c10dBroadcast(id, data, root),
-    allGather: <T extends HostValues>(data: T) => addon.c10dAllGather(id, data) as Promise<T[]>,
-    barrier: () => addon.c10dBarrier(id),
-    close: () => addon.c10dClose(id),
+    // async: the addon throws a bad argument synchronously; callers get a rejected Promise.
+    allReduce: async (data, op) => addon.c10dAllReduce(id, data, op),
+    broadcast: async (data, root) => addon.c10dBroadcast(id, data, root),
+    allGather: async <T extends HostValues>(data: T) => (await addon.c10dAllGather(id, data)) as T[],
+    barrier: async () => addon.c10dBarrier(id),
+    close: async () => addon.c10dClose(id),
     async allReduceTensor(x, op) {
       if (x.dtype !== 'float32') throw new TypeError(`allReduceTensor: expected a float32 tensor, got ${x.dtype}`);
       if (tf.getBackend() !== TORCH_BACKEND_NAME) {

@@ -16,11 +16,17 @@ export interface NativeKernel {
 
 export type Attrs = Record<string, unknown>;
 
-/** The float32 values behind a tensor, or null when it is another dtype (use the fallback). */
+/**
+ * The float32 values behind a tensor, or null when it is another dtype (use the fallback).
+ * tfjs-cpu's `Cast` from int32 or bool to float32 keeps the integer array under the float32 dtype
+ * (nothing is lost), which is how masks usually arrive: those values are copied to a Float32Array
+ * here (a pass over the input) instead of sending the whole op to the pure-JS kernel.
+ */
 export function f32(backend: MathBackendCPU, t: TensorInfo | undefined): Float32Array | null {
   if (!t || t.dtype !== 'float32') return null;
   const v = backend.data.get(t.dataId).values;
-  return v instanceof Float32Array ? v : null;
+  if (v instanceof Float32Array) return v;
+  return v instanceof Int32Array || v instanceof Uint8Array ? Float32Array.from(v) : null;
 }
 
 /**

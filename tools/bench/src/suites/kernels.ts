@@ -1,7 +1,7 @@
 // `pnpm bench kernels`: the hot ops of Open-Sora, each on our backends and on PyTorch CPU with
 // the same shapes. Convolutions are NDHWC here and NCDHW in PyTorch (each framework's native
 // layout; same arithmetic).
-import { geluTanh, layerNorm, tf } from '@opensora-ts/kernels';
+import { geluTanh, layerNorm, scaledDotProductAttention, tf } from '@opensora-ts/kernels';
 import { torchRowNote, useBackend } from '../backends.js';
 import type { SuiteOptions } from '../cli.js';
 import { makeRow, REFERENCE_BACKEND, withTorchRatios, type Row } from '../report.js';
@@ -23,6 +23,65 @@ const conv3dFlops = 2 * 9 * 64 * 64 * 64 * 64 * 27;
 function inputs<T extends tf.Tensor[]>(make: () => T): T {
   return tf.tidy(make);
 }
+
+/**
+ * Attention at the model's shapes: q [b, h, nq, d], k and v [b, h, nk, d]; `valid` keys of nk
+ * allowed per batch entry (a padded caption) when given. Ours is `scaledDotProductAttention`
+ * (the fused kernel), PyTorch's is `F.scaled_dot_product_attention` with a boolean mask.
+ */
+interface AttnShape {
+  b: number;
+  h: number;
+  nq: number;
+  nk: number;
+  d: number;
+  valid?: number;
+}
+
+function attentionCase(op: string, a: AttnShape, backward: boolean): OpCase {
+  const { b, h, nq, nk, d, valid } = a;
+  // QK^T and PV: 4 b h nq nk d; the backward adds five GEMMs of the same size (recomputed scores, dP, dQ, dK, dV).
+  const fwd = 4 * b * h * nq * nk * d;
+  const torchMask = valid === undefined ? 'm = None' : `m = torch.zeros(${b}, 1, 1, ${nk}, dtype=torch.bool); m[..., :${valid}] = True`;
+  return {
+    op,
+    flops: backward ? fwd * 3.5 : fwd,
+    tfjs: () => {
+      const [q, k, v, dy, mask] = inputs(() => {
+        const m = valid === undefined ? null : tf.tile(tf.concat([tf.ones([1, valid], 'int32'), tf.zeros([1, nk - valid], 'int32')], 1), [b, 1]);
+        return [tf.randomNormal([b, h, nq, d]), tf.randomNormal([b, h, nk, d]), tf.randomNormal([b, h, nk, d]), tf.randomNormal([b, h, nq, d]), ...(m ? [m] : [])];
+      }) as tf.Tensor4D[];
+      const keyMask = mask ?? null;
+      const f = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => scaledDotProductAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { keyMask });
+      const loss = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => tf.sum(tf.mul(f(qq, kk, vv), dy!));
+      return {
+        step: backward ? () => tf.grads(loss)([q!, k!, v!]) : () => f(q!, k!, v!),
+        dispose: () => tf.dispose([q!, k!, v!, dy!, ...(mask ? [mask] : [])]),
+      };
+    },
+    torch: backward
+      ? [
+          `q = torch.randn(${b}, ${h}, ${nq}, ${d}, requires_grad=True); k = torch.randn(${b}, ${h}, ${nk}, ${d}, requires_grad=True)`,
+          `v = torch.randn(${b}, ${h}, ${nk}, ${d}, requires_grad=True); dy = torch.randn(${b}, ${h}, ${nq}, ${d})`,
+          torchMask,
+          'def step():',
+          '    q.grad = None; k.grad = None; v.grad = None',
+          '    F.scaled_dot_product_attention(q, k, v, attn_mask=m).backward(dy)',
+        ].join('\n')
+      : [
+          `q = torch.randn(${b}, ${h}, ${nq}, ${d}); k = torch.randn(${b}, ${h}, ${nk}, ${d}); v = torch.randn(${b}, ${h}, ${nk}, ${d})`,
+          torchMask,
+          'def step(): F.scaled_dot_product_attention(q, k, v, attn_mask=m)',
+        ].join('\n'),
+  };
+}
+
+/** STDiT3-XL/2 (16 heads of 72) at a 256x256 latent (16x16 patches), the mid model's windowed temporal attention, a 300-token caption with 120 valid. */
+const ATTN_SPATIAL: AttnShape = { b: 4, h: 16, nq: 256, nk: 256, d: 72 };
+const ATTN_LONG: AttnShape = { b: 1, h: 16, nq: 1024, nk: 1024, d: 72 };
+const ATTN_TEMPORAL: AttnShape = { b: 256, h: 16, nq: 8, nk: 8, d: 72 };
+const ATTN_CROSS: AttnShape = { b: 2, h: 16, nq: 1024, nk: 300, d: 72, valid: 120 };
+const ATTN_MID: AttnShape = { b: 2, h: 8, nq: 320, nk: 320, d: 48 };
 
 export const OPS: OpCase[] = [
   {
@@ -79,6 +138,14 @@ export const OPS: OpCase[] = [
     },
     torch: 'x = torch.randn(4096, 4608)\ndef step(): F.gelu(x, approximate="tanh")',
   },
+  attentionCase('attn_spatial', ATTN_SPATIAL, false),
+  attentionCase('attn_spatial_bwd', ATTN_SPATIAL, true),
+  attentionCase('attn_1024', ATTN_LONG, false),
+  attentionCase('attn_1024_bwd', ATTN_LONG, true),
+  attentionCase('attn_temporal_bwd', ATTN_TEMPORAL, true),
+  attentionCase('attn_cross', ATTN_CROSS, false),
+  attentionCase('attn_cross_bwd', ATTN_CROSS, true),
+  attentionCase('attn_mid_bwd', ATTN_MID, true),
   {
     op: 'conv3d_fwd',
     flops: conv3dFlops,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,7 +18,10 @@ namespace osn {
 namespace {
 
 // Workers sleep on a condition variable between jobs (no spinning), so they leave the cores
-// to OpenBLAS while a GEMM runs.
+// to OpenBLAS while a GEMM runs. The caller works on the job too and waits only for the chunks
+// other threads have claimed, never for a worker to wake up: on a loaded machine (more runnable
+// threads than cores) a sleeping worker may not run for a scheduler tick, and a fork-join that
+// waited for it made every small op cost milliseconds.
 class Pool {
  public:
   explicit Pool(int n) {
@@ -34,53 +38,66 @@ class Pool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   void run(int64_t n, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn) {
+    auto job = std::make_shared<Job>(fn, n, chunks);
     {
       std::lock_guard<std::mutex> lk(m_);
-      fn_ = &fn;
-      total_ = n;
-      chunks_ = chunks;
-      next_.store(0);
-      pending_ = static_cast<int>(workers_.size());
+      job_ = job;
       ++generation_;
     }
     start_.notify_all();
-    work();
-    std::unique_lock<std::mutex> lk(m_);
-    done_.wait(lk, [this] { return pending_ == 0; });
-    fn_ = nullptr;
+    job->work();
+    job->wait();
+    // A worker that wakes after this finds every chunk claimed and never calls fn.
+    std::lock_guard<std::mutex> lk(m_);
+    if (job_ == job) job_.reset();
   }
 
  private:
-  void work() {
-    for (;;) {
-      const int64_t c = next_.fetch_add(1);
-      if (c >= chunks_) return;
-      const int64_t begin = total_ * c / chunks_, end = total_ * (c + 1) / chunks_;
-      if (begin < end) (*fn_)(begin, end);
+  struct Job {
+    Job(const std::function<void(int64_t, int64_t)>& f, int64_t n, int64_t c) : fn(&f), total(n), chunks(c) {}
+    // Claims chunks until none is left; the last chunk to finish wakes the caller.
+    void work() {
+      for (;;) {
+        const int64_t c = next.fetch_add(1);
+        if (c >= chunks) return;
+        const int64_t begin = total * c / chunks, end = total * (c + 1) / chunks;
+        if (begin < end) (*fn)(begin, end);
+        if (done.fetch_add(1) + 1 == chunks) {
+          std::lock_guard<std::mutex> lk(m);
+          cv.notify_all();
+        }
+      }
     }
-  }
+    void wait() {
+      std::unique_lock<std::mutex> lk(m);
+      cv.wait(lk, [this] { return done.load() == chunks; });
+    }
+    const std::function<void(int64_t, int64_t)>* fn;
+    const int64_t total, chunks;
+    std::atomic<int64_t> next{0}, done{0};
+    std::mutex m;
+    std::condition_variable cv;
+  };
+
   void loop() {
     uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lk(m_);
         start_.wait(lk, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
+        job = job_;
       }
-      work();
-      std::lock_guard<std::mutex> lk(m_);
-      if (--pending_ == 0) done_.notify_one();
+      if (job) job->work();
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex m_;
-  std::condition_variable start_, done_;
-  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-  int64_t total_ = 0, chunks_ = 0;
-  std::atomic<int64_t> next_{0};
-  int pending_ = 0;
+  std::condition_variable start_;
+  std::shared_ptr<Job> job_;
   uint64_t generation_ = 0;
   bool stop_ = false;
 };

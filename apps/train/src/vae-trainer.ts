@@ -6,7 +6,8 @@
 // and combined linearly, so the update equals the reference's single backward of the sum.
 import { join } from 'node:path';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
-import { AdamW, clipCoefficient, globalGradNorm, lrSchedule, mixSeed, readCheckpoint, SeededRandom, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import { rowNormalTensor, sampleRandoms, sampleSeeds } from '@opensora-ts/flow';
+import { AdamW, averageGradients, clipCoefficient, globalGradNorm, lrSchedule, mixSeed, readCheckpoint, SeededRandom, singleProcessGroup, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
   adaptiveGeneratorWeight,
   ChunkedVideoCodec,
@@ -25,7 +26,7 @@ import { ensureDataset, openDataSource } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
 import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type TrainOptions, type TrainResult } from './dit-trainer.js';
 import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
-import { JsonlLog } from './jsonl-log.js';
+import { averageStepGradients, describeWorldSizeChange, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
 import { buildVae, weightsPath } from './models.js';
 import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';
@@ -43,29 +44,37 @@ interface VaeState {
   optimizerStep: number;
   discOptimizerStep: number;
   lr: number;
-  rng: { seed: number; scheme: 'mixSeed(seed, microStep, stream)' };
+  rng: { seed: number; scheme: typeof RNG_SCHEME };
+  /** Ranks of the run that wrote it (absent before data parallel: 1). */
+  worldSize?: number;
   config: VaeTrainConfig;
 }
+
+const RNG_SCHEME = 'mixSeed(seed, microStep, stream); posterior per sample sampleSeeds(seed, microStep, globalIndex)';
 
 const LAST_LAYER = 'decoder.conv_out.weight';
 
 export async function trainVae(o: VaeTrainOptions): Promise<TrainResult> {
-  return withRunFolder(o.outDir, o.log ?? ((l: string) => process.stderr.write(l + '\n')), () => trainVaeLocked(o));
+  const ctx = rankContext(o.group ?? singleProcessGroup(), o.log ?? ((l: string) => process.stderr.write(l + '\n')));
+  return ctx.writer ? withRunFolder(o.outDir, ctx.say, () => trainVaeLocked(o, ctx)) : trainVaeLocked(o, ctx);
 }
 
-async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
+async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<TrainResult> {
   const cfg = o.config;
-  const say = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const ckptDir = (o.resume ?? cfg.load) ? resolveCheckpoint((o.resume ?? cfg.load)!) : null;
+  const { pg, writer, say } = rc;
+  const from = o.resume ?? cfg.load;
+  const ckptDir = await fromRankZero(pg, from && writer ? resolveCheckpoint(from) : null);
   const paths = runPaths(o.outDir);
-  prepareRunFolder(paths, cfg);
-  const log = new JsonlLog(paths.log);
-  const csv = await ensureDataset(cfg, paths.out, say);
+  const log = openRunLog(paths.log, writer);
+  const csv = (await rankZeroFirst(rc, async () => {
+    prepareRunFolder(paths, cfg);
+    return ensureDataset(cfg, paths.out, say);
+  })) ?? (await ensureDataset(cfg, paths.out, say));
   // Training runs the whole clip at once: no micro-batching, tiling or latent normalization.
   const vae: OpenSoraVAE = buildVae(cfg.model, say, 'model', cfg.seed);
   const codec = new ChunkedVideoCodec(vae, { micro_batch_size: null, use_tiled_conv3d: false, normalization: null });
   checkTrainSizes(cfg, codec, say);
-  const ds = await openDataSource(cfg, csv, { log: say, skippedCsv: join(paths.out, 'skipped.csv') });
+  const ds = await openDataSource(cfg, csv, { log: say, skippedCsv: join(paths.out, pg.worldSize > 1 ? `skipped-rank-${pg.rank}.csv` : 'skipped.csv'), replicas: { numReplicas: pg.worldSize, rank: pg.rank } });
   vae.train();
   const lossFn = createVaeLoss({ ...cfg.vae_loss_config, log: say });
   const gan: GanLossOptions | null = cfg.gan_loss_confg && cfg.discriminator ? cfg.gan_loss_confg : null;
@@ -110,7 +119,9 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
     }
     ds.sampler.restore(ck.state.sampler);
     resumed = ck;
-  }
+    const change = describeWorldSizeChange(ck.state.worldSize, pg.worldSize);
+    if (change) say(`warning: ${change}`);
+  } else await syncParameters(pg, [...vars, ...dVars]);
   let { step, microStep, samplesSeen, lastCheckpoint, lastSavedStep } = startOrResume(log, say, resumed, {
     params: vae.parameterCount(),
     samples: ds.rows.length,
@@ -119,10 +130,30 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
   });
   say(`VAE: ${(vae.parameterCount() / 1e6).toFixed(2)}M parameters${disc ? `, discriminator ${(disc.parameterCount() / 1e6).toFixed(2)}M` : ''}; ${ds.rows.length} samples, ${total} steps`);
 
-  const progress = createProgress({ every: cfg.log_every, plain: o.plainProgress, write: o.log });
+  if (pg.worldSize > 1) say(`data parallel: rank ${pg.rank} of ${pg.worldSize} (${pg.backend}); global batch = ${pg.worldSize} x the batch size`);
+  const progress = createProgress({ every: cfg.log_every, plain: o.plainProgress || !writer, write: writer ? o.log : () => {} });
   const records: StepRecord[] = [];
   const stopAt = o.stopAfter !== undefined ? Math.min(total, step + o.stopAfter) : total;
   const save = async () => {
+    // Rank 0 writes; every rank learns the outcome (as in the DiT trainer).
+    let written: { path: string } | { error: string } = { error: '' };
+    if (writer) {
+      try {
+        written = { path: writeCheckpoint() };
+      } catch (err) {
+        written = { error: (err as Error).message };
+      }
+    }
+    written = await fromRankZero(pg, written);
+    if ('error' in written) throw pg.rank === 0 ? new Error(written.error) : new Error(`rank 0 could not write the checkpoint of step ${step}: ${written.error}`);
+    lastCheckpoint = written.path;
+    lastSavedStep = step;
+    if (!writer) return;
+    log.write({ type: 'checkpoint', step, path: lastCheckpoint });
+    progress.log(`checkpoint: ${lastCheckpoint}`);
+    if (o.plot !== false) await refreshPlot(paths, log, 'VAE training', progress);
+  };
+  const writeCheckpoint = (): string => {
     const tensors = new Map<string, Map<string, WritableTensor>>([
       ['model', hostStateDict(vae)],
       ['optimizer', optimizerTensors(opt)],
@@ -141,14 +172,11 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
       optimizerStep: opt.step,
       discOptimizerStep: dOpt?.step ?? 0,
       lr: opt.lr,
-      rng: { seed: cfg.seed, scheme: 'mixSeed(seed, microStep, stream)' },
+      rng: { seed: cfg.seed, scheme: RNG_SCHEME },
+      worldSize: pg.worldSize,
       config: cfg,
     };
-    lastCheckpoint = saveCheckpoint(paths.checkpoints, step, { tensors, state }, cfg.keep_last);
-    lastSavedStep = step;
-    log.write({ type: 'checkpoint', step, path: lastCheckpoint });
-    progress.log(`checkpoint: ${lastCheckpoint}`);
-    if (o.plot !== false) await refreshPlot(paths, log, 'VAE training', progress);
+    return saveCheckpoint(paths.checkpoints, step, { tensors, state }, cfg.keep_last);
   };
 
   let acc: Map<string, tf.Tensor> | null = null;
@@ -156,6 +184,7 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
   const meter = new StepMeter();
   let terms: Record<string, number> = {};
   let lastNorm = 0;
+  let allReduceMs = 0;
   progress.start(total, step);
   try {
     outer: while (step < stopAt && (cfg.max_steps !== null || ds.sampler.state().epoch < cfg.epochs)) {
@@ -166,8 +195,11 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
           if (dOpt) dOpt.lr = opt.lr;
         }
         const video = batchVideo(lb, cfg, microStep);
+        // Posterior noise per sample, from (seed, micro-step, global sample index): the same on any rank.
+        const noise = cfg.latent_sample === 'sample' ? posteriorNoise(video, microStep, lb.batch.offset ?? 0) : null;
         try {
-          const r = microStepGrads(video, microStep, step);
+          const r = await microStepGrads(video, microStep, step, noise);
+          r.loss = await globalMean(pg, r.loss);
           terms = r.terms;
           if (!Number.isFinite(r.loss)) {
             tf.dispose([...r.grads.values(), ...(r.dGrads?.values() ?? [])]);
@@ -177,25 +209,32 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
           }
           acc = addGrads(acc, r.grads);
           if (r.dGrads) dAcc = addGrads(dAcc, r.dGrads);
-          meter.addMicro(r.loss, video.shape[0]);
+          meter.addMicro(r.loss, video.shape[0] * pg.worldSize);
         } finally {
           video.dispose();
+          noise?.dispose();
         }
         microStep++;
         if (meter.micro < A) continue;
         // Clipping rides on the update (gradScale): the numbers of clipGradNorm's copies, without the copies.
-        lastNorm = globalGradNorm(acc!);
-        opt.apply(acc!, { gradScale: clipCoefficient(lastNorm, cfg.grad_clip) });
-        tf.dispose([...acc!.values()]);
+        const avg = await averageStepGradients(pg, acc!);
+        acc = avg.grads;
+        allReduceMs = avg.ms;
+        lastNorm = globalGradNorm(acc);
+        opt.apply(acc, { gradScale: clipCoefficient(lastNorm, cfg.grad_clip) });
+        tf.dispose([...acc.values()]);
         acc = null;
         if (dAcc && dOpt) {
+          const dAvg = await averageStepGradients(pg, dAcc);
+          dAcc = dAvg.grads;
+          allReduceMs += dAvg.ms;
           dOpt.apply(dAcc, { gradScale: clipCoefficient(globalGradNorm(dAcc), cfg.grad_clip) });
           tf.dispose([...dAcc.values()]);
           dAcc = null;
         }
         step++;
         samplesSeen += meter.stepSamples;
-        const rec: StepRecord & Record<string, unknown> = meter.finish({ step, epoch: lb.state.epoch, lr: opt.lr, grad_norm: lastNorm }, terms);
+        const rec: StepRecord & Record<string, unknown> = meter.finish({ step, epoch: lb.state.epoch, lr: opt.lr, grad_norm: lastNorm }, pg.worldSize > 1 ? { ...terms, allreduce_ms: allReduceMs } : terms);
         records.push(rec);
         log.write(rec);
         progress.update({ step, loss: rec.loss, samplesPerSec: rec.samples_per_sec, lr: rec.lr });
@@ -218,8 +257,16 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
   return { steps: records, lastCheckpoint, paths, finalStep: step };
 
   /** Reconstruction, posterior and (optionally) discriminator logits of one forward, same draws each call. */
-  function forward(video: tf.Tensor5D, m: number): { recon: tf.Tensor5D; posterior: DiagonalGaussian } {
-    const r = codec.encodeWithPosterior(video, { samplePosterior: cfg.latent_sample === 'sample', seed: microSeed(cfg.seed, m, STREAM.vaePosterior) });
+  function posteriorNoise(video: tf.Tensor5D, m: number, offset: number): tf.Tensor {
+    const [B, , T, H, W] = video.shape;
+    // The latent's frames as the codec encodes them: chunk by chunk, each a causal clip of its own.
+    const t = T === 1 ? 1 : codec.encodeChunks(T).reduce((n, [s, e]) => n + Math.floor((e - s - 1) / vae.compression[0]) + 1, 0);
+    const [, h, w] = codec.getLatentSize([T, H, W]) as [number, number, number];
+    return rowNormalTensor(sampleRandoms(sampleSeeds(cfg.seed, m, offset, B), 'posterior'), [vae.zChannels, t, h, w]);
+  }
+
+  function forward(video: tf.Tensor5D, m: number, noise: tf.Tensor | null): { recon: tf.Tensor5D; posterior: DiagonalGaussian } {
+    const r = codec.encodeWithPosterior(video, { samplePosterior: cfg.latent_sample === 'sample', noise, seed: microSeed(cfg.seed, m, STREAM.vaePosterior) });
     const recon = codec.decode(r.z);
     const T = video.shape[2];
     const cut = recon.shape[2] === T ? recon : (tf.slice(recon, [0, 0, recon.shape[2] - T, 0, 0], [-1, -1, T, -1, -1]) as tf.Tensor5D);
@@ -231,12 +278,12 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
     return { recon: cut, posterior };
   }
 
-  function microStepGrads(video: tf.Tensor5D, m: number, globalStep: number) {
+  async function microStepGrads(video: tf.Tensor5D, m: number, globalStep: number, noise: tf.Tensor | null) {
     const scale = 1 / A;
     const t: Record<string, number> = {};
     // Pass 1: NLL + KL over every VAE weight.
     const p1 = tf.variableGrads(() => {
-      const f = forward(video, m);
+      const f = forward(video, m, noise);
       const l = lossFn.forward(video, f.recon, f.posterior);
       t.nll_loss = l.nllLoss.dataSync()[0]!;
       t.kl_loss = l.weightedKlLoss.dataSync()[0]!;
@@ -253,7 +300,7 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
     if (disc && gan && factor > 0) {
       // Pass 2: the generator term -mean(D(x̂)) over every VAE weight (same draws as pass 1).
       const p2 = tf.variableGrads(() => {
-        const f = forward(video, m);
+        const f = forward(video, m, noise);
         const g = generatorLoss(disc!.forward(f.recon), 1, globalStep, { ...gan, disc_start: 0, disc_factor: 1 });
         f.posterior.dispose();
         return g.mul(scale) as tf.Scalar;
@@ -262,7 +309,12 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
       p2.value.dispose();
       const gGrads = new Map<string, tf.Tensor>();
       for (const [vn, g] of Object.entries(p2.grads)) gGrads.set(nameOfVar.get(vn)!, g);
-      const dWeight = adaptiveGeneratorWeight(grads.get(LAST_LAYER)!, gGrads.get(LAST_LAYER)!, gan.disc_weight ?? 0.5);
+      // The adaptive weight from the global batch's last-layer gradients (their mean over ranks), so it
+      // is the same on every rank and equals one process's. (The reference under DDP uses each rank's own.)
+      const lastNll = await averageGradients(pg, new Map([[LAST_LAYER, grads.get(LAST_LAYER)!]]));
+      const lastGen = await averageGradients(pg, new Map([[LAST_LAYER, gGrads.get(LAST_LAYER)!]]));
+      const dWeight = adaptiveGeneratorWeight(lastNll.get(LAST_LAYER)!, lastGen.get(LAST_LAYER)!, gan.disc_weight ?? 0.5);
+      if (pg.worldSize > 1) tf.dispose([lastNll.get(LAST_LAYER)!, lastGen.get(LAST_LAYER)!]);
       const w = dWeight * factor;
       for (const [k, g] of gGrads) {
         const prev = grads.get(k);
@@ -275,7 +327,7 @@ async function trainVaeLocked(o: VaeTrainOptions): Promise<TrainResult> {
       loss += w * gValue;
       // Discriminator step on real vs. (detached) reconstruction.
       const recon = tf.tidy(() => {
-        const f = forward(video, m);
+        const f = forward(video, m, noise);
         f.posterior.dispose();
         return f.recon;
       });

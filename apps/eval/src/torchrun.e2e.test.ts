@@ -1,0 +1,122 @@
+// `opensora-eval loss|vae|samples` on 2 ranks launched by Debian's torchrun (`/usr/bin/python3 -m
+// torch.distributed.run`, PyTorch 1.13: underscore flags) against the same command in one
+// process: the merged results are the same numbers, written once by rank 0, and each sample
+// video is written once, by its owner. Needs the torch addon with Gloo; skipped, with the reason
+// printed, only when the addon is not built.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readResults, type EvalResults } from '@opensora-ts/eval';
+import { writeTinyEvalRun, type TinyEvalRun } from '../test/tiny-eval-run.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const bin = join(repo, 'apps', 'eval', 'bin.mjs');
+const PYTHON = '/usr/bin/python3';
+// The torch package is kernels' (optional) dependency, not this app's: imported by its path.
+const torch = (await import(pathToFileURL(join(repo, 'packages', 'tfjs-backend-torch', 'src', 'index.ts')).href)) as { c10dFeatures: () => { gloo: boolean; reason?: string } };
+const features = torch.c10dFeatures();
+const built = features.reason === undefined;
+if (!built) console.log(`torchrun eval tests skipped: the torch addon is not built (${features.reason})`);
+
+const dir = mkdtempSync(join(tmpdir(), 'eval-torchrun-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** The launcher's variables of an outer run must not leak into the one-process baseline. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' };
+  for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'GROUP_RANK', 'ROLE_RANK']) delete env[k];
+  return env;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((res) => {
+    const p = spawn(cmd, args, { cwd: repo, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 280_000);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, output });
+    });
+  });
+}
+
+const oneProcess = (args: string[]) => run(process.execPath, [bin, ...args]);
+/** torchrun 1.13's --redirects/--tee 1 work around its Python 3.11 bug with the default 0. */
+const twoRanks = async (args: string[]) =>
+  run(PYTHON, ['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', String(await freePort()), '--redirects', '1', '--tee', '1', '--no_python', process.execPath, bin, ...args]);
+
+/** The results without the creation time. */
+const numbers = (r: EvalResults) => ({ ...r, created: undefined });
+
+describe.skipIf(!built)('opensora-eval on 2 ranks (torchrun, Gloo) = 1 process', () => {
+  let tiny: TinyEvalRun;
+  beforeAll(async () => {
+    expect(spawnSync(PYTHON, ['-c', 'import torch.distributed.run'], { timeout: 60_000 }).status, `${PYTHON} -m torch.distributed.run is not available (Debian: apt-get install python3-torch)`).toBe(0);
+    // Batch size 1: 3 batches in the bucket, 2 scored by rank 0 and 1 by rank 1.
+    tiny = await writeTinyEvalRun(join(dir, 'files'), { numClips: 3, batchSize: 1 });
+  }, 120_000);
+
+  it('loss: the same per-timestep losses', async () => {
+    const one = await oneProcess([...tiny.lossArgs, '--name', 'tiny', '--out', join(dir, 'loss-1.json')]);
+    expect(one.code, one.output.slice(-3000)).toBe(0);
+    const two = await twoRanks([...tiny.lossArgs, '--name', 'tiny', '--out', join(dir, 'loss-2.json')]);
+    expect(two.code, two.output.slice(-3000)).toBe(0);
+    const a = readResults(join(dir, 'loss-1.json'));
+    const b = readResults(join(dir, 'loss-2.json'));
+    expect(a.loss!.buckets[0]).toMatchObject({ samples: 3, batches: 3 });
+    expect(numbers(b)).toEqual(numbers(a));
+    // Both ranks read and encoded their own batches; the resume files are gone.
+    expect(two.output).toMatch(/\[rank 0\/2\] bucket 144p\/5f: reading and encoding 2 batch/);
+    expect(two.output).toMatch(/\[rank 1\/2\] bucket 144p\/5f: reading and encoding 1 batch/);
+    expect(existsSync(join(dir, 'loss-2.json.parts'))).toBe(false);
+  }, 600_000);
+
+  it('samples and vae: the same scores; every video written once', async () => {
+    const args = ['samples', '-n', '5', '--sampler', 'ground-truth', '--height', '72', '--width', '128', '--num-frames', '9', '--seeds', '3,50', '--generation-metrics', '--name', 'gt'];
+    const one = await oneProcess([...args, '--out', join(dir, 'samples-1.json'), '--save', join(dir, 'videos-1')]);
+    expect(one.code, one.output.slice(-3000)).toBe(0);
+    const two = await twoRanks([...args, '--out', join(dir, 'samples-2.json'), '--save', join(dir, 'videos-2')]);
+    expect(two.code, two.output.slice(-3000)).toBe(0);
+    const a = readResults(join(dir, 'samples-1.json'));
+    const b = readResults(join(dir, 'samples-2.json'));
+    const files = (r: EvalResults, from: string, to: string) => r.samples!.videos.map((v) => ({ ...v, file: v.file!.replace(from, to) }));
+    expect({ ...numbers(b), samples: { ...b.samples!, videos: files(b, 'videos-2', 'videos-X') } }).toEqual({ ...numbers(a), samples: { ...a.samples!, videos: files(a, 'videos-1', 'videos-X') } });
+    // 10 videos: 5 sampled by each rank.
+    expect(two.output).toMatch(/\[rank 0\/2\] samples: 5\/5/);
+    expect(two.output).toMatch(/\[rank 1\/2\] samples: 5\/5/);
+    expect(readdirSync(join(dir, 'videos-2')).sort()).toEqual(readdirSync(join(dir, 'videos-1')).sort());
+    expect(readdirSync(join(dir, 'videos-2'))).toHaveLength(10);
+    // VAE metrics of the saved videos against lossy re-encodings of them (so that the pairs differ).
+    mkdirSync(join(dir, 'videos-3'));
+    for (const f of readdirSync(join(dir, 'videos-1'))) {
+      const r = spawnSync(process.env.FFMPEG ?? 'ffmpeg', ['-v', 'error', '-i', join(dir, 'videos-1', f), '-c:v', 'libx264', '-crf', '45', '-pix_fmt', 'yuv420p', join(dir, 'videos-3', f)]);
+      expect(r.status, String(r.stderr)).toBe(0);
+    }
+    const vae = ['vae', '--real', join(dir, 'videos-1'), '--recon', join(dir, 'videos-3'), '--num-frames', '9', '--name', 'rt'];
+    const v1 = await oneProcess([...vae, '--out', join(dir, 'vae-1.json')]);
+    expect(v1.code, v1.output.slice(-3000)).toBe(0);
+    const v2 = await twoRanks([...vae, '--out', join(dir, 'vae-2.json')]);
+    expect(v2.code, v2.output.slice(-3000)).toBe(0);
+    const va = readResults(join(dir, 'vae-1.json'));
+    expect(va.vae!.videos).toBe(10);
+    expect(va.vae!.psnr.mean).toBeLessThan(100);
+    expect(numbers(readResults(join(dir, 'vae-2.json')))).toEqual(numbers(va));
+  }, 600_000);
+});

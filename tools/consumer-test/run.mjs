@@ -217,6 +217,13 @@ for (const { p, ex, label } of tsExamples) {
   });
 }
 
+/** 'width,height,frames' of a video, as ffprobe counts them. */
+const frames = (file) => {
+  const r = run(process.env.FFPROBE || 'ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'csv=p=0', file]);
+  if (r.status !== 0) throw new Error(`ffprobe ${file}: ${tail(r.out, 3)}`);
+  return r.stdout.trim();
+};
+
 for (const { p, ex, label } of exampleChecks) {
   check(`run ${label}`, () => {
     const file =
@@ -229,8 +236,14 @@ for (const { p, ex, label } of exampleChecks) {
     if (r.status !== 0) throw new Error(`exit ${r.status}\n${tail(r.out)}`);
     const expected = expectedOutput[p.name]?.[ex.name];
     if (!expected) throw new Error(`no expected output listed for it in tools/consumer-test/expect.mjs\n${tail(r.out)}`);
-    const missing = expected.filter((s) => !r.stdout.includes(s));
+    const { stdout = [], videos = {} } = Array.isArray(expected) ? { stdout: expected } : expected;
+    const missing = stdout.filter((s) => !r.stdout.includes(s));
     if (missing.length) throw new Error(`its output lacks ${missing.map((s) => JSON.stringify(s)).join(', ')}\n${tail(r.out)}`);
+    for (const [file, want] of Object.entries(videos)) {
+      if (!existsSync(join(project, file))) throw new Error(`it did not write ${file}`);
+      const got = frames(join(project, file));
+      if (got !== want) throw new Error(`${file} is ${got} (width,height,frames), expected ${want}`);
+    }
     return tail(r.stdout, 1).slice(0, 160);
   });
 }
@@ -239,11 +252,6 @@ for (const { p, ex, label } of exampleChecks) {
 const W = join(nm, '@opensora-ts/demo-model/weights');
 const bins = join(project, 'bins');
 mkdirSync(bins, { recursive: true });
-const frames = (file) => {
-  const r = run(process.env.FFPROBE || 'ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'csv=p=0', file]);
-  if (r.status !== 0) throw new Error(`ffprobe ${file}: ${tail(r.out, 3)}`);
-  return r.stdout.trim();
-};
 check('bin opensora-vae encode + decode (demo weights)', () => {
   const clip = join(bins, 'clip.mp4');
   const f = run(process.env.FFMPEG || 'ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x6e6e6e:s=64x64:r=8,drawbox=x=8:y=24:w=16:h=16:color=blue:t=fill', '-frames:v', '17', '-pix_fmt', 'yuv420p', clip]);

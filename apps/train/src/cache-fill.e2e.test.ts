@@ -50,5 +50,10 @@ describe('latent cache fill', () => {
     expect(before.some((f) => f.startsWith('shard-rank-0-')) && before.some((f) => f.startsWith('shard-rank-1-'))).toBe(true);
     await trainDit({ config: config('two'), outDir: join(root, 'train-two'), log: quiet, plot: false });
     expect(shards(dir)).toEqual(before);
+    // Data-parallel training on 2 ranks (batch 1 each = 1 x 2) reads the same shared cache: no rank encodes a latent.
+    const dp = inProcessGroups(2);
+    const half = (c: DitTrainConfig) => ({ ...c, batch_size: 1 });
+    await Promise.all(dp.map((group) => trainDit({ config: half(config('two')), outDir: join(root, 'train-dp'), log: quiet, plot: false, group })));
+    expect(shards(dir)).toEqual(before);
   });
 });

@@ -22,6 +22,7 @@ import type { DitTrainConfig } from './config.js';
 import { openDataSource, ensureDataset } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
 import { averageStepGradients, describeWorldSizeChange, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
+import { latentCacheIdentity } from './cache-fill.js';
 import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
 import { createProgress, type Progress } from './progress.js';
@@ -105,10 +106,10 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
   const enc = new LatentEncoder(
     vae,
     textEncoder,
-    // One cache per rank: a LatentCache has one writer (its shards and index are not shared).
-    resolve(cfg.cache_dir ?? `${paths.out}/cache`, pg.worldSize > 1 ? `rank-${pg.rank}` : '.'),
-    { vae: cfg.vae, csv: resolve(csv), sample: cfg.latent_sample, seed: cfg.seed, dataset: cfg.dataset },
-    { seed: cfg.seed, samplePosterior: cfg.latent_sample === 'sample', frameInterval: cfg.dataset.frame_interval },
+    resolve(cfg.cache_dir ?? `${paths.out}/cache`),
+    latentCacheIdentity(cfg, csv),
+    // One cache folder for all ranks (and `opensora-train cache`), each rank a writer of its own shards and index.
+    { seed: cfg.seed, samplePosterior: cfg.latent_sample === 'sample', frameInterval: cfg.dataset.frame_interval, ...(pg.worldSize > 1 ? { cacheWriter: `rank-${pg.rank}` } : {}) },
   );
   checkTrainSizes(cfg, enc.codec, say);
   const ds = await openDataSource(cfg, csv, { cache: enc.cache, log: say, skippedCsv: join(paths.out, pg.worldSize > 1 ? `skipped-rank-${pg.rank}.csv` : 'skipped.csv'), replicas: { numReplicas: pg.worldSize, rank: pg.rank } });

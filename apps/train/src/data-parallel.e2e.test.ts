@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeShapesWorld } from '@opensora-ts/data';
-import { inProcessGroups, readSafetensors } from '@opensora-ts/kernels';
+import { inProcessGroups } from '@opensora-ts/kernels';
 import { parseTrainConfig, type DitTrainConfig, type VaeTrainConfig } from './config.js';
 import { trainDit } from './dit-trainer.js';
 import { trainVae } from './vae-trainer.js';
 import { LoadedCheckpoint } from './checkpoint.js';
 import { tinyDitRunConfig } from '../test/tiny-dit-run.js';
+import { weightDistance } from '../test/weights.js';
 
 const root = mkdtempSync(join(tmpdir(), 'train-dp-'));
 let csv = '';
@@ -31,42 +32,6 @@ function config(batch: number, extra: Record<string, unknown> = {}): DitTrainCon
     drop_condition: { keep: 0.7, cond: 0.1, text: 0.1, null: 0.1 },
     ...extra,
   }) as DitTrainConfig;
-}
-
-/**
- * Relative L2 distances ||a-b|| / ||b|| between two safetensors files (the parity measure of this
- * project): over all their tensors together, and the worst single tensor (with its name). The key
- * half of cross-attention's kv_linear.bias is left out: its true gradient is zero (one vector added to
- * every key shifts each query's scores by a constant, which softmax ignores), so it gets rounding
- * noise only, and AdamW (eps 1e-15) turns any noise into steps of +-lr, in either run.
- */
-function weightDistance(a: string, b: string): { all: number; worst: number; worstName: string } {
-  const x = readSafetensors(a);
-  const y = readSafetensors(b);
-  expect([...x.keys()].sort()).toEqual([...y.keys()].sort());
-  let worst = 0;
-  let worstName = '';
-  let dAll = 0;
-  let nAll = 0;
-  for (const [k, t] of x) {
-    const u = y.get(k)!.data as Float32Array;
-    const v = t.data as Float32Array;
-    const from = /(^|\.)cross_attn\.kv_linear\.bias$/.test(k) ? v.length / 2 : 0;
-    let d = 0;
-    let n = 0;
-    for (let i = from; i < v.length; i++) {
-      d += (v[i]! - u[i]!) ** 2;
-      n += u[i]! ** 2;
-    }
-    dAll += d;
-    nAll += n;
-    if (n === 0) expect(d, k).toBe(0);
-    else if (Math.sqrt(d / n) > worst) {
-      worst = Math.sqrt(d / n);
-      worstName = k;
-    }
-  }
-  return { all: Math.sqrt(dAll / nAll), worst, worstName };
 }
 
 beforeAll(async () => {
@@ -92,6 +57,7 @@ describe('data-parallel DiT training (2 ranks in one process)', () => {
     expect(r1!.lastCheckpoint).toBe(r0!.lastCheckpoint);
     for (const f of ['model', 'ema', 'optimizer']) {
       const d = weightDistance(join(r0!.paths.checkpoints, 'step-0000004', `${f}.safetensors`), join(one.paths.checkpoints, 'step-0000004', `${f}.safetensors`));
+      expect(d.unmatched, f).toEqual([]);
       expect(d.all, f).toBeLessThan(1e-5);
       expect(d.worst, `${f}: ${d.worstName}`).toBeLessThan(1e-5);
     }

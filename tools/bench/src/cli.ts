@@ -33,7 +33,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   t5: () => import('./suites/t5.js'),
 };
 
-const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,torch,cpu] [--ops a,b] [--no-torch] [--xl]
+const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,torch,cpu] [--ops a,b] [--no-torch] [--xl] [--nproc 1,2]
 suites: ${Object.keys(SUITES).join(', ')}
   --threads N   threads for every backend and for PyTorch (default OPENSORA_THREADS, then all ${availableParallelism()} cores)
   --json FILE   also write the rows as JSON: kernels [{op, backend, threads, ms, gflops, ratio_to_torch}],
@@ -46,6 +46,9 @@ suites: ${Object.keys(SUITES).join(', ')}
   --no-torch    skip the PyTorch comparison
   t5 cases      base, xxl (T5 v1.1 shapes; one 300-token prompt from bf16 shards written to a temporary folder,
                 ~9.5 GB for xxl); the transformers side runs when OPENSORA_PYTHON has torch >= 2.5 and transformers
+  --nproc 1,2   train: data-parallel instead, N ranks per value through torchrun (/usr/bin/python3 -m
+                torch.distributed.run) of opensora-train on a tiny run: ms/step, samples/s, all-reduce ms/step;
+                the pytorch row is gloo's all-reduce of as many gradient values (OPENSORA_PYTHON's torch)
   --xl          stdit: also run STDiT3-XL/2 (random weights) one forward on [1,16,1,32,32] on native (minutes, ~5 GB)
 env: OPENSORA_REFERENCE (checkout of hpcaitech/Open-Sora v1.3, for vae/stdit/train's reference side),
      OPENSORA_PYTHON (python3 with torch), OPENSORA_THREADS (default --threads),
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
       cases: { type: 'string', default: '' },
       'no-torch': { type: 'boolean', default: false },
       xl: { type: 'boolean', default: false },
+      nproc: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -87,7 +91,18 @@ async function main(): Promise<void> {
   // Our backends read OPENSORA_THREADS at registration; keep one thread count for everything.
   process.env.OPENSORA_THREADS = String(threads);
   const list = (s: string) => s.split(',').map((v) => v.trim()).filter(Boolean);
-  const mod = await loadSuite();
+  if (values.nproc !== undefined && suite !== 'train') {
+    console.error(`--nproc is an option of the train suite (got suite '${suite}')`);
+    process.exit(2);
+  }
+  const nprocs = values.nproc === undefined ? null : list(values.nproc).map(Number);
+  if (nprocs && (nprocs.length === 0 || nprocs.some((n) => !Number.isInteger(n) || n < 1))) {
+    console.error(`--nproc ${values.nproc}: expected positive integers, e.g. --nproc 1,2`);
+    process.exit(2);
+  }
+  const mod: Suite = nprocs
+    ? await import('./suites/train-dp.js').then((m) => ({ run: (o: SuiteOptions) => m.runDataParallel(o, nprocs) as Promise<never>, formatRows: m.formatDpRows as (rows: never[]) => string }))
+    : await loadSuite();
   // The machine may be shared: the load average says how noisy the timings are.
   const loadBefore = load();
   const footer: string[] = [];

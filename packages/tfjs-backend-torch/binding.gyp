@@ -22,7 +22,8 @@
         "csrc/ops/matmul.cc",
         "csrc/ops/conv.cc",
         "csrc/ops/norms.cc",
-        "csrc/ops/attention.cc"
+        "csrc/ops/attention.cc",
+        "csrc/ops/optim.cc"
       ],
       "include_dirs": ["<@(torch_include)"],
       "defines": ["NAPI_VERSION=8", "<@(torch_defines)"],

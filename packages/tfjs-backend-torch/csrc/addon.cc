@@ -346,6 +346,7 @@ NAPI_MODULE_INIT() {
     addConvOps(g->ops);
     addNormOps(g->ops);
     addAttentionOps(g->ops);
+    addOptimOps(g->ops);
     // Never freed: tensors may outlive any one environment, and libtorch is torn down at exit.
     setPrecisionOf(Precision::fp32);
   }

@@ -48,6 +48,7 @@ void addMatmulOps(OpTable& t);
 void addConvOps(OpTable& t);
 void addNormOps(OpTable& t);
 void addAttentionOps(OpTable& t);
+void addOptimOps(OpTable& t);
 
 /** Throws a JsError naming the op: `<op>: <message>`. */
 [[noreturn]] void fail(const OpCall& c, const std::string& message);

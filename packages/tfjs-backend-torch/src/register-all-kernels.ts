@@ -5,6 +5,7 @@ import { copyKernels } from './kernels/copy.js';
 import { elementwiseKernels } from './kernels/elementwise.js';
 import { fusedKernels } from './kernels/fused.js';
 import { matmulKernels } from './kernels/matmul.js';
+import { optimKernels } from './kernels/optim.js';
 import { reduceKernels } from './kernels/reduce.js';
 import type { TorchKernel } from './kernels/util.js';
 
@@ -15,4 +16,5 @@ export const torchKernels: TorchKernel[] = [
   ...matmulKernels,
   ...convKernels,
   ...fusedKernels,
+  ...optimKernels,
 ];

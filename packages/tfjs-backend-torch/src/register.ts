@@ -58,6 +58,13 @@ const NOT_AN_OP: Record<string, string | null> = {
   AvgPool3D: 'Pool',
 };
 
+/**
+ * Kernels with a composite in @opensora-ts/kernels that an addon built before they existed lacks:
+ * such an addon runs the composites (same numbers, slower; `kernels` in the info leaves them out)
+ * instead of refusing to start.
+ */
+const OPTIONAL_OPS: ReadonlySet<string> = new Set(['OpensoraAdamW', 'OpensoraEmaUpdate', 'OpensoraGlobalNorm']);
+
 let state: { addon: TorchAddon; kernels: string[] } | undefined;
 
 function positiveInt(raw: string | number, what: string): number {
@@ -129,16 +136,18 @@ export function registerTorchBackend(opts: RegisterTorchOptions = {}): TorchBack
   if (!state || opts.threads !== undefined || process.env.OPENSORA_THREADS) addon.setThreads(threadsWanted(opts));
   if (!state) {
     const ops = new Set(addon.info().ops);
-    const missing = torchKernels.map((k) => (k.kernelName in NOT_AN_OP ? (NOT_AN_OP[k.kernelName] as string | null) : k.kernelName)).filter((op): op is string => op !== null && !ops.has(op));
+    const opOf = (k: { kernelName: string }) => (k.kernelName in NOT_AN_OP ? (NOT_AN_OP[k.kernelName] as string | null) : k.kernelName);
+    const missing = torchKernels.filter((k) => !OPTIONAL_OPS.has(k.kernelName)).map(opOf).filter((op): op is string => op !== null && !ops.has(op));
     if (missing.length > 0) {
       throw new Error(`@opensora-ts/tfjs-backend-torch: the built addon lacks op(s) ${[...new Set(missing)].join(', ')}; it is older than the package: rebuild it with \`pnpm --filter @opensora-ts/tfjs-backend-torch build:addon\`.`);
     }
+    const kernels = torchKernels.filter((k) => !OPTIONAL_OPS.has(k.kernelName) || ops.has(k.kernelName));
     tf.registerBackend(TORCH_BACKEND_NAME, () => new TorchBackend(addon), 1);
-    for (const k of torchKernels) {
+    for (const k of kernels) {
       if (tf.getKernel(k.kernelName, TORCH_BACKEND_NAME) !== undefined) tf.unregisterKernel(k.kernelName, TORCH_BACKEND_NAME);
       tf.registerKernel({ kernelName: k.kernelName, backendName: TORCH_BACKEND_NAME, kernelFunc: k.kernelFunc });
     }
-    state = { addon, kernels: torchKernels.map((k) => k.kernelName) };
+    state = { addon, kernels: kernels.map((k) => k.kernelName) };
   }
   syncTorchFallbacks();
   return torchBackendInfo()!;

@@ -85,6 +85,7 @@ struct Group {
   int masterPort = 0;
   bool agentStore = false;  // torchrun's agent hosts the store; every rank is a client
   std::string prefix;       // keys of this run (and restart) in the store
+  std::string agentHint;    // which torch torchrun's agent looks like (for an error message)
   at::Device device{at::kCPU};
   ms lostAfter{20000};
   c10::intrusive_ptr<c10d::Store> store;
@@ -378,6 +379,10 @@ napi_value Connect(napi_env env, napi_callback_info info) {
     ms timeout(getInt(env, prop(env, o, "timeoutMs"), "c10dConnect: timeoutMs"));
     g->lostAfter = ms(getInt(env, prop(env, o, "lostAfterMs"), "c10dConnect: lostAfterMs"));
     g->agentStore = getBool(env, prop(env, o, "agentStore"), "c10dConnect: agentStore");
+    napi_value hint = prop(env, o, "agentHint");
+    napi_valuetype ht;
+    check(env, napi_typeof(env, hint, &ht), "c10dConnect: agentHint");
+    g->agentHint = ht == napi_string ? getString(env, hint, "c10dConnect: agentHint") : "of an unknown torch";
     g->prefix = getString(env, prop(env, o, "storePrefix"), "c10dConnect: storePrefix") + "g" + std::to_string(connects++) + "/";
     napi_value dev = prop(env, o, "device");
     napi_valuetype dt;
@@ -410,14 +415,22 @@ napi_value Connect(napi_env env, napi_callback_info info) {
       so.isServer = g->rank == 0 && !g->agentStore;
       so.numWorkers = static_cast<size_t>(g->size);
       so.waitWorkers = true;
-      so.timeout = storeTimeout;
+      // torchrun's agent listens before any worker starts: connecting to it is immediate, and a
+      // long wait means a store that does not speak our protocol (another torch version).
+      so.timeout = g->agentStore ? std::min(storeTimeout, ms(60000)) : storeTimeout;
       try {
         g->store = c10::make_intrusive<c10d::TCPStore>(g->masterAddr, so);
+        g->store->setTimeout(storeTimeout);
       } catch (const std::exception& e) {
         bool hosts = g->rank == 0 && !g->agentStore;
+        std::string fix = hosts ? " (is the port in use? pick another MASTER_PORT)"
+                          : g->agentStore
+                              ? " (torchrun's agent hosts this store: torchrun and this addon must come from torch versions whose stores talk to each other; the addon is built against libtorch " +
+                                    std::string(TORCH_VERSION) + ", torchrun is " + g->agentHint +
+                                    ". Launch with the torchrun of the torch the addon was built against, or rebuild the addon against the torch of this torchrun)"
+                              : " (is rank 0 running and the address reachable from here?)";
         throw JsError("process group: rank " + std::to_string(g->rank) + " could not " + (hosts ? "host" : "reach") + " the store at " + g->masterAddr + ":" +
-                      std::to_string(g->masterPort) + " (MASTER_ADDR:MASTER_PORT) within " + std::to_string(storeTimeout.count() / 1000) + " s: " + messageOf(e) +
-                      (hosts ? " (is the port in use? pick another MASTER_PORT)" : " (is rank 0 running and the address reachable from here?)"));
+                      std::to_string(g->masterPort) + " (MASTER_ADDR:MASTER_PORT) within " + std::to_string(so.timeout.count() / 1000) + " s: " + messageOf(e) + fix);
       }
       auto pgStore = c10::make_intrusive<c10d::PrefixStore>(g->prefix + "pg/", g->store);
       try {

@@ -70,6 +70,8 @@ export interface C10dAddonConnect {
   agentStore: boolean;
   /** Prefix of this run's keys in the store (a restart must not read the last attempt's). */
   storePrefix: string;
+  /** Which torch torchrun's agent looks like, for the error when its store does not answer us. */
+  agentHint?: string;
   device?: string;
 }
 

@@ -25,6 +25,8 @@ export interface ConnectC10dOptions {
   agentStore?: boolean;
   /** Prefix of this run's keys in the store (default 'ost/'). */
   storePrefix?: string;
+  /** Which torch torchrun looks like (for an error message), e.g. 'of torch < 2.2'. */
+  agentHint?: string;
   /** NCCL: this rank's CUDA device (default cuda:0). */
   device?: string;
 }

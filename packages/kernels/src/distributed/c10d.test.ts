@@ -16,14 +16,37 @@ const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, 'c10d.worker.ts');
 const kernelsRoot = join(here, '..', '..');
 const tsx = createRequire(join(kernelsRoot, 'package.json')).resolve('tsx');
-const PYTHON = '/usr/bin/python3';
-
 type Features = { gloo: boolean; nccl: boolean; reason?: string };
-const torch = (await import('@opensora-ts/tfjs-backend-torch')) as { c10dFeatures: () => Features };
+const torch = (await import('@opensora-ts/tfjs-backend-torch')) as {
+  c10dFeatures: () => Features;
+  torchAddonStatus: () => { available: true; version: string } | { available: false; reason: string };
+};
 const features = torch.c10dFeatures();
 const built = features.reason === undefined;
 if (!built) console.log(`c10d tests skipped: the torch addon is not built (${features.reason})`);
-const torchrun = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch.distributed.run'], { timeout: 60_000 }).status === 0;
+
+/**
+ * The python whose torchrun launches the ranks: its torch must be the addon's libtorch version
+ * (torchrun's agent hosts the store, and 1.x and 2.x stores do not talk). Debian's
+ * /usr/bin/python3 (python3-torch 1.13, as CI builds the addon) first, then OPENSORA_PYTHON and
+ * the python3 on PATH (a pip torch the addon may have been built against).
+ */
+function launcher(): { python?: string; why: string } {
+  const status = torch.torchAddonStatus();
+  if (!status.available) return { why: status.reason };
+  const want = status.version.split('.').slice(0, 2).join('.');
+  const seen: string[] = [];
+  for (const py of ['/usr/bin/python3', process.env.OPENSORA_PYTHON, 'python3']) {
+    if (!py || (py.startsWith('/') && !existsSync(py))) continue;
+    const r = spawnSync(py, ['-c', 'import torch, torch.distributed.run; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    const v = r.status === 0 ? r.stdout.trim().split('\n').pop()! : 'no torch.distributed.run';
+    if (v.split('.').slice(0, 2).join('.') === want) return { python: py, why: '' };
+    seen.push(`${py}: ${v}`);
+  }
+  return { why: `no python with torch ${want} (the addon's libtorch ${status.version}) to run torchrun: ${seen.join('; ')}. Debian: apt-get install python3-torch, or set OPENSORA_PYTHON` };
+}
+const { python: PYTHON = '/usr/bin/python3', why: noTorchrun } = built ? launcher() : { why: 'the addon is not built' };
+const torchrun = noTorchrun === '';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -75,7 +98,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
   });
 }
 
-/** torchrun from Debian's python3-torch 1.13: underscore flags; --redirects/--tee 1 work around its Python 3.11 bug with the default 0. */
+/** torchrun: underscore flags (Debian's 1.13 knows no others); --redirects/--tee 1 work around 1.13's Python 3.11 bug with the default 0. */
 async function torchrunRanks(scenario: string, n: number, extraEnv: Record<string, string> = {}): Promise<{ out: string; exit: Exit }> {
   const out = outDir();
   const port = await freePort();
@@ -103,7 +126,7 @@ describe.skipIf(!built)('c10d process group (2 processes, Gloo)', () => {
 
   for (const backend of ['cpu', 'torch']) {
     it(`torchrun --nproc_per_node 2: every collective and averageGradients agree on both ranks (tfjs backend ${backend})`, async () => {
-      expect(torchrun, `${PYTHON} -m torch.distributed.run is not available (Debian: apt-get install python3-torch)`).toBe(true);
+      expect(torchrun, noTorchrun).toBe(true);
       const { out, exit } = await torchrunRanks('collectives', 2, { OPENSORA_BACKEND: backend });
       expect(exit.code, exit.output.slice(-3000)).toBe(0);
       for (const r of [0, 1]) {
@@ -213,7 +236,7 @@ function makeHosts(): string | undefined {
   return undefined;
 }
 
-const netnsProblem = !built ? 'the torch addon is not built' : !torchrun ? `${PYTHON} -m torch.distributed.run is not available` : process.getuid?.() !== 0 ? 'not root' : makeHosts();
+const netnsProblem = !built ? 'the torch addon is not built' : !torchrun ? noTorchrun : process.getuid?.() !== 0 ? 'not root' : makeHosts();
 if (netnsProblem === undefined) afterAll(removeHosts);
 
 describe.skipIf(!built)('c10d across two hosts (network namespaces)', () => {

@@ -53,6 +53,8 @@ export interface C10dConnectOptions {
   agentStore?: boolean;
   /** Prefix of this run's keys in the store: each torchrun restart gets its own. */
   storePrefix?: string;
+  /** Which torch torchrun looks like, for the error when its store does not answer. */
+  agentHint?: string;
   /** NCCL: the CUDA device of this rank ('cuda:LOCAL_RANK' unless the torch backend says otherwise). */
   device?: string;
 }
@@ -116,6 +118,8 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
     // workers so; a hand-made launch (no agent) has rank 0 host it.
     agentStore: vars.TORCHELASTIC_USE_AGENT_STORE === 'True',
     storePrefix: `ost/${vars.TORCHELASTIC_RUN_ID ?? 'run'}/${vars.TORCHELASTIC_RESTART_COUNT ?? '0'}/`,
+    // torchrun >= 2.2 sets TORCH_NCCL_ASYNC_ERROR_HANDLING for its workers, older ones do not.
+    agentHint: vars.TORCH_NCCL_ASYNC_ERROR_HANDLING !== undefined ? 'of torch >= 2.2 (it set TORCH_NCCL_ASYNC_ERROR_HANDLING)' : 'of torch < 2.2 (it set no TORCH_NCCL_ASYNC_ERROR_HANDLING)',
     ...(device ? { device } : {}),
   });
   return wrapC10d(raw, env);

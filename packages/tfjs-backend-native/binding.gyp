@@ -23,6 +23,7 @@
         "csrc/copy.cc",
         "csrc/norms.cc",
         "csrc/attention.cc",
+        "csrc/rope.cc",
         "csrc/optim.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

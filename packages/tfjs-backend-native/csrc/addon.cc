@@ -276,6 +276,13 @@ void AttentionGrad(const Napi::CallbackInfo& info) {
                  Buf(info, 6, bh * dm.nk * dm.d), Buf(info, 7, bh * dm.nk * dm.dv));
 }
 
+// rope(x, angles, y, rows, n, d, r, backward)
+void Rope(const Napi::CallbackInfo& info) {
+  const int64_t rows = I(info, 3), n = I(info, 4), d = I(info, 5), r = I(info, 6);
+  if (r % 2 != 0 || r > d) throw Napi::RangeError::New(info.Env(), "rope: rotation width must be even and at most the last axis");
+  rope(Buf(info, 0, rows * n * d), Buf(info, 1, n * r), Buf(info, 2, rows * n * d), rows, n, d, r, I(info, 7) != 0);
+}
+
 // An array of float32 arrays: their data pointers and lengths (lengths checked against `want` when given).
 std::pair<std::vector<float*>, std::vector<int64_t>> F32List(const Napi::CallbackInfo& info, size_t i,
                                                              const std::vector<int64_t>* want = nullptr) {
@@ -364,6 +371,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("geluTanhGrad", Napi::Function::New(env, GeluTanhGrad));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
+  exports.Set("rope", Napi::Function::New(env, Rope));
   exports.Set("adamwMulti", Napi::Function::New(env, AdamWMulti));
   exports.Set("emaMulti", Napi::Function::New(env, EmaMulti));
   exports.Set("globalNorm", Napi::Function::New(env, GlobalNorm));

@@ -83,6 +83,9 @@ void attention(const AttentionDims& dm, const float* q, const float* k, const fl
 void attention_grad(const AttentionDims& dm, const float* dy, const float* q, const float* k, const float* v,
                     const float* mask, float* dq, float* dk, float* dv);
 
+// ---- rope.cc: x (or dy, backward) [rows, n, d], angles [n, r] (r even, <= d); y written in full.
+void rope(const float* x, const float* angles, float* y, int64_t rows, int64_t n, int64_t d, int64_t r, bool backward);
+
 // ---- optim.cc: multi-tensor optimizer updates. Tensor k has sizes[k] elements; in[j][k] and
 // out[j][k] are its j-th input and output arrays (an output may be its input: an in-place update).
 struct OptimTensors {

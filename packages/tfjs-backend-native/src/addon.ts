@@ -40,6 +40,8 @@ export interface NativeAddon {
   /** dims: [b, h, nq, nk, d, dv, maskBatch, maskRank, causal (0/1), scale]; out [b, h, nq, dv]. */
   attention(q: F32, k: F32, v: F32, mask: F32, out: F32, dims: number[]): void;
   attentionGrad(dy: F32, q: F32, k: F32, v: F32, mask: F32, dq: F32, dk: F32, dv: F32, dims: number[]): void;
+  /** x (dy when backward) [rows, n, d], angles [n, r] -> y, written in full. */
+  rope(x: F32, angles: F32, y: F32, rows: number, n: number, d: number, r: number, backward: number): void;
   /**
    * AdamW over every parameter at once (an output array may be its input: in place). h: beta1, 1-beta1,
    * beta2, 1-beta2, 1-lr*wd, hasDecay, sqrt(1-beta2^t), eps, lr/(1-beta1^t), gradScale, hasScale.

@@ -2,6 +2,7 @@
 // that overrides 'Opensora<Op>Grad' (native C) gets its own backward with no change here.
 // Gradients are global in tfjs (one per kernel name, every backend).
 import { tf } from '../tf.js';
+import { ropeAnglesGrad } from './rope.js';
 
 type Attrs = Record<string, unknown>;
 
@@ -55,6 +56,17 @@ export function registerFusedGradients(): void {
     gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[], attrs: Attrs) => {
       const outs = asList(tf.engine().runKernel('OpensoraGeluTanhGrad', { dy, x: saved[0]! }, (attrs ?? {}) as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[]);
       return { x: () => outs[0]! };
+    }) as unknown as tf.GradConfig['gradFunc'],
+  });
+  tf.registerGradient({
+    kernelName: 'OpensoraRope',
+    inputsToSave: ['x', 'angles'],
+    gradFunc: ((dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [x, angles] = saved as [tf.Tensor, tf.Tensor2D];
+      return {
+        x: () => tf.engine().runKernel('OpensoraRopeGrad', { dy, angles }, {}) as tf.Tensor,
+        angles: () => ropeAnglesGrad(dy, x, angles),
+      };
     }) as unknown as tf.GradConfig['gradFunc'],
   });
   tf.registerGradient({

@@ -14,10 +14,10 @@ import {
 /** The multi-tensor optimizer kernels (their composites are in optim/composites.ts). */
 export type OptimKernelName = 'OpensoraAdamW' | 'OpensoraEmaUpdate' | 'OpensoraGlobalNorm';
 
-export type FusedKernelName = 'OpensoraLayerNorm' | 'OpensoraGroupNorm' | 'OpensoraRMSNorm' | 'OpensoraGeluTanh' | 'OpensoraAttention' | OptimKernelName;
+export type FusedKernelName = 'OpensoraLayerNorm' | 'OpensoraGroupNorm' | 'OpensoraRMSNorm' | 'OpensoraGeluTanh' | 'OpensoraAttention' | 'OpensoraRope' | OptimKernelName;
 
-/** The fused ops that take {x, gamma, beta} and have a composite here (attention's is in ops/attention.ts). */
-type ElementwiseKernelName = Exclude<FusedKernelName, 'OpensoraAttention' | OptimKernelName>;
+/** The fused ops that take {x, gamma, beta} and have a composite here (attention's and RoPE's are their ops in ops/). */
+type ElementwiseKernelName = Exclude<FusedKernelName, 'OpensoraAttention' | 'OpensoraRope' | OptimKernelName>;
 
 type Attrs = Record<string, number>;
 

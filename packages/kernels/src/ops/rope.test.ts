@@ -5,6 +5,7 @@ import { expectClose } from '../testing/assert.js';
 import { checkGradients } from '../testing/gradcheck.js';
 import { randn } from '../testing/random.js';
 import { applyRotary, ropeAngles, ropeFrequencies } from './rope.js';
+import { fusedKernelAvailable, setFusedKernelsEnabled } from '../fused/registry.js';
 
 /** Rotation of interleaved pairs (x_2j, x_2j+1) by angle pos * f_j on the first 2*len(freqs) channels. */
 function rotateByHand(x: Float32Array, n: number, d: number, positions: number[], freqs: Float32Array): Float64Array {
@@ -61,6 +62,38 @@ describeEachBackend('rotary embedding', () => {
       expect(y.shape).toEqual([3, n, d]);
       expectClose(y, rotateByHand(x.dataSync() as Float32Array, n, d, positions, freqs), { atol: 1e-5, rtol: 1e-5 });
     });
+  });
+
+  /** Runs fn with the fused kernels on or off (the composite path). */
+  function withFused<T>(on: boolean, fn: () => T): T {
+    setFusedKernelsEnabled(on);
+    try {
+      return fn();
+    } finally {
+      setFusedKernelsEnabled(true);
+    }
+  }
+
+  it('the OpensoraRope kernel (where registered) gives the composite: values and gradients of x and angles, full and partial width', () => {
+    for (const [shape, r] of [[[2, 3, 7, 8], 8], [[3, 5, 10], 6], [[1, 300, 48], 48]] as [number[], number][]) {
+      const n = shape[shape.length - 2]!;
+      const x = randn(shape, 4);
+      const dy = randn(shape, 5);
+      const angles = tf.tensor2d(ropeAngles(Array.from({ length: n }, (_, i) => i / 1.5), ropeFrequencies(r)), [n, r]);
+      const run = () =>
+        tf.tidy(() => {
+          const f = (xx: tf.Tensor, aa: tf.Tensor) => tf.sum(tf.mul(applyRotary(xx, aa as tf.Tensor2D), dy));
+          const [gx, ga] = tf.grads(f)([x, angles]);
+          return [applyRotary(x, angles), gx!, ga!].map((t) => t.dataSync() as Float32Array);
+        });
+      const fused = withFused(true, run);
+      const composite = withFused(false, run);
+      // The kernel repeats the composite's float32 steps: equal up to the order tf sums the two paths of dx.
+      ['y', 'dx', 'dangles'].forEach((what, i) => expectClose(fused[i]!, composite[i]!, { atol: 1e-6, rtol: 1e-6, what: `${what} [${shape}] r=${r}` }));
+      tf.dispose([x, dy, angles]);
+    }
+    // native has the kernel, so there the test above compared two paths (elsewhere the composite with itself).
+    if (tf.getBackend() === 'native') expect(fusedKernelAvailable('OpensoraRope')).toBe(true);
   });
 
   it('applyRotary gradient passes a finite-difference check', () => {

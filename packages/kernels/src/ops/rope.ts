@@ -2,6 +2,8 @@
 // x_{2j+1} cos + x_{2j} sin), angle = position * freq_j. Positions may be scaled per axis
 // (Open-Sora 1.3 divides h/w positions by the resolution scale).
 import { tf } from '../tf.js';
+import { fusedKernelAvailable } from '../fused/registry.js';
+import { fusedRope } from '../fused/rope.js';
 
 /** freq_j = theta^(-2j/dim), j = 0..dim/2-1 (rotary-embedding-torch's 'lang' frequencies). */
 export function ropeFrequencies(dim: number, theta = 10000): Float32Array {
@@ -34,6 +36,8 @@ export function ropeAngles(positions: ArrayLike<number>, freqs: Float32Array): F
  * angles [N, R] with R <= D (channels past R pass through).
  */
 export function applyRotary(x: tf.Tensor, angles: tf.Tensor2D): tf.Tensor {
+  // One pass with its own gradient where the backend has the kernel (native), for float32.
+  if (x.dtype === 'float32' && angles.dtype === 'float32' && fusedKernelAvailable('OpensoraRope')) return fusedRope(x, angles);
   return tf.tidy(() => {
     const d = x.shape[x.rank - 1]!;
     const r = angles.shape[1];

@@ -7,6 +7,7 @@ import { fusedKernels } from './fused.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
 import { optimKernels } from './optim.js';
 import { reduceKernels } from './reduce.js';
+import { ropeKernels } from './rope.js';
 import { softmax } from './softmax.js';
 import { transpose } from './transpose.js';
 import { unaryKernels } from './unary.js';
@@ -24,5 +25,6 @@ export const nativeKernels: NativeKernel[] = [
   ...copyKernels,
   ...fusedKernels,
   ...attentionKernels,
+  ...ropeKernels,
   ...optimKernels,
 ];

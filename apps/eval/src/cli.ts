@@ -246,10 +246,13 @@ async function vbenchCommand(o: { prompts: string; out: string; sampler?: string
   await initRuntime(o.backend ? { backend: o.backend as BackendName } : {});
   const prompts = readPromptSuite(o.prompts);
   const sampler = await loadSampler(o.sampler, { height: o.height, width: o.width, numFrames: o.numFrames, fps: o.fps, ...(o.weights ? { weights: o.weights } : {}), ...(o.sampleConfig ? { sampleConfig: o.sampleConfig } : {}) }, []);
-  const bar = new Progress('vbench', prompts.length * o.samplesPerPrompt);
-  const files = await writeVBenchSamples(prompts, sampler, o.out, { samplesPerPrompt: o.samplesPerPrompt, seed: o.seed, write: writeVideoOf, onProgress: (d, t, f, skipped) => bar.update(d, t, skipped ? `kept ${basename(f)}` : basename(f)) });
+  // Under torchrun each rank samples and writes its share of the files (existing files are kept: a re-run resumes).
+  const run = await openShardedRun<never>('vbench', undefined, null);
+  const bar = new Progress(`${run.label}vbench`, prompts.length * o.samplesPerPrompt);
+  const files = await writeVBenchSamples(prompts, sampler, o.out, { samplesPerPrompt: o.samplesPerPrompt, seed: o.seed, write: writeVideoOf, group: run.group, onProgress: (d, t, f, skipped) => bar.update(d, t, skipped ? `kept ${basename(f)}` : basename(f)) });
   bar.stop();
-  console.log(`${files.length} videos in ${resolve(o.out)} (${o.samplesPerPrompt} per prompt, named {prompt}-{index}.mp4): point VBench's evaluate at this folder.`);
+  await closeShardedRun(run);
+  if (run.writer) console.log(`${files.length} videos in ${resolve(o.out)} (${o.samplesPerPrompt} per prompt, named {prompt}-{index}.mp4): point VBench's evaluate at this folder.`);
 }
 
 async function reportCommand(files: string[], o: { out: string; title?: string }): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { inProcessGroups } from '@opensora-ts/kernels';
 import { readPromptSuite, vbenchFileName, writeVBenchSamples } from './vbench.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vbench-'));
@@ -28,6 +29,27 @@ describe('VBench hand-off', () => {
     rmSync(join(out, `${prompts[1]}-3.mp4`));
     await writeVBenchSamples(prompts, sampler, out, { write, seed: 100 });
     expect(seeds).toEqual([103]);
+  });
+  it('splits the files over the ranks of a group: each written once, by its owner; all ranks get the list', async () => {
+    const prompts = ['one', 'two', 'three'];
+    const written: [number, string][] = [];
+    const out = join(dir, 'sharded');
+    const lists = await Promise.all(
+      inProcessGroups(2).map((group) =>
+        writeVBenchSamples(prompts, async () => ({ data: new Uint8Array(12), numFrames: 1, height: 2, width: 2 }), out, {
+          samplesPerPrompt: 3,
+          group,
+          write: async (path) => {
+            written.push([group.rank, path]);
+            writeFileSync(path, 'x');
+          },
+        }),
+      ),
+    );
+    const all = prompts.flatMap((p) => [0, 1, 2].map((i) => join(out, `${p}-${i}.mp4`)));
+    expect(lists).toEqual([all, all]);
+    expect(written.map(([, f]) => f).sort()).toEqual([...all].sort());
+    for (const [rank, f] of written) expect(all.indexOf(f) % 2).toBe(rank);
   });
   it('refuses prompts that cannot be file names', () => {
     expect(vbenchFileName('a b', 2)).toBe('a b-2.mp4');

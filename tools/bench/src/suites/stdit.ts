@@ -3,7 +3,8 @@
 // safetensors under the reference's keys), same inputs, same threads, each measurement in its
 // own process so its peak RSS is its own. Goal on native: no slower than 1.5x PyTorch (a
 // `vs torch` ratio of at least 0.67). With --xl, also STDiT3-XL/2 with random weights: one
-// forward on a [1,16,1,32,32] latent on native, its time and peak RSS.
+// forward on a [1,16,1,32,32] latent on native and in the reference (each its own random init),
+// times and peak RSS.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf, withShapesOnly } from '@opensora-ts/kernels';
@@ -222,6 +223,29 @@ function referenceCase(name: string, spec: ModelSpec, dir: string, op: Op, haveO
   };
 }
 
+/** STDiT3-XL/2 in the reference with its own random init, on inputs of XL's shapes (makeInputs' values do not matter for time). */
+function xlReferenceCase(): ReferenceCase {
+  const cfg = parseSTDiT3Config(XL.config);
+  const [b, c, t, h, w] = XL.latent;
+  const L = cfg.model_max_length;
+  return {
+    name: 'xl.fwd',
+    setup: [
+      'import json',
+      `model = R.build_stdit3(json.loads(${py(cfg)}))`,
+      'g = torch.Generator().manual_seed(0)',
+      `x = torch.randn(${b}, ${c}, ${t}, ${h}, ${w}, generator=g); y = torch.randn(${b}, 1, ${L}, ${cfg.caption_channels}, generator=g)`,
+      `mask = torch.zeros(${b}, ${L}, dtype=torch.long); mask[:, :${XL.validTokens}] = 1`,
+      `ts = torch.full((${b},), 500.0); fps = torch.full((${b},), 24.0); hh = torch.full((${b},), ${h * 8}.0); ww = torch.full((${b},), ${w * 8}.0)`,
+      'def step():',
+      '    with torch.no_grad():',
+      '        model(x, ts, y, mask=mask, fps=fps, height=hh, width=ww)',
+      'def check():',
+      '    return {"note": "reference random init (not our weights): time only"}',
+    ].join('\n'),
+  };
+}
+
 function xlRows(o: SuiteOptions): CaseRow[] {
   const backend = o.backends.find((b) => b !== 'cpu');
   if (!backend) {
@@ -233,7 +257,11 @@ function xlRows(o: SuiteOptions): CaseRow[] {
     const r = runIsolated<XlResult>(SUITE, { kind: 'xl', backend, threads: o.threads } satisfies Job);
     const note = `${r.parameters.toLocaleString('en-US')} state-dict elements; random init ${(r.build_ms / 1000).toFixed(0)} s, peak ${r.build_peak_rss_mb.toFixed(0)} MiB while building`;
     o.log(`xl.fwd ${backend}: ${r.ms.toFixed(0)} ms, peak RSS ${r.peak_rss_mb.toFixed(0)} MiB (${r.rss_before_mb.toFixed(0)} at start); ${note}`);
-    return [measuredRow(SUITE, 'xl.fwd', backend, o.threads, r, note)];
+    const rows = [measuredRow(SUITE, 'xl.fwd', backend, o.threads, r, note)];
+    // The reference's own random init (writing 1.1B weights to share them would cost more than the
+    // forward): timings compare, outputs do not. One forward on each side, no warm-up on either.
+    if (o.torch) rows.push(...referenceRows(SUITE, [xlReferenceCase()], o.threads, { warmup: 0, minReps: 1, maxReps: 1, budgetMs: 0 }, o.log));
+    return rows;
   } catch (err) {
     o.log(`xl.fwd failed: ${err instanceof Error ? err.message : String(err)}`);
     return [makeCaseRow(SUITE, 'xl.fwd', backend, o.threads, null, null, `failed: ${err instanceof Error ? err.message : String(err)}`)];

@@ -27,7 +27,10 @@ export const MID_VAE: VaeConfigInput = {
   temporal_overlap: true,
 };
 
-const CONFIGS: Record<string, VaeConfigInput> = { tiny: VAE_PRESETS.tiny!, mid: MID_VAE };
+/** The released OpenSoraVAE_V1_3 (ch 128, ch_mult [1,2,4,4], 2 res blocks, ~384M parameters), with its codec options. */
+const RELEASED_VAE: VaeConfigInput = VAE_PRESETS.OpenSoraVAE_V1_3!;
+
+const CONFIGS: Record<string, VaeConfigInput> = { tiny: VAE_PRESETS.tiny!, mid: MID_VAE, released: RELEASED_VAE };
 
 interface TimedCase {
   name: string;
@@ -38,6 +41,8 @@ interface TimedCase {
   size: [number, number];
   /** Run on tfjs's pure-JS cpu backend too (only where it takes under about a minute). */
   cpu: boolean;
+  /** Run only when named in --cases (minutes per side); one warm-up and one timed call on each side. */
+  optIn?: boolean;
 }
 
 export const TIMED: TimedCase[] = [
@@ -45,6 +50,8 @@ export const TIMED: TimedCase[] = [
   { name: 'tiny.decode', config: 'tiny', op: 'decode', frames: 17, size: [64, 64], cpu: false },
   { name: 'mid.encode', config: 'mid', op: 'encode', frames: 17, size: [64, 64], cpu: false },
   { name: 'mid.decode', config: 'mid', op: 'decode', frames: 17, size: [64, 64], cpu: false },
+  { name: 'released.encode', config: 'released', op: 'encode', frames: 17, size: [256, 256], cpu: false, optIn: true },
+  { name: 'released.decode', config: 'released', op: 'decode', frames: 17, size: [256, 256], cpu: false, optIn: true },
 ];
 
 /** Streamed decodes for the memory bound: tiny model, 128x128 frames. */
@@ -57,6 +64,8 @@ const RSS_BOUND = 1.2;
 
 const TIMING: TimingOptions = { warmup: 1, minReps: 3, maxReps: 10, budgetMs: 8000 };
 const SLOW_TIMING: TimingOptions = { warmup: 0, minReps: 1, maxReps: 1, budgetMs: 0 };
+/** The released model at 256x256: one warm-up (oneDNN's primitive set-up, first-touch memory) and one timed call, both sides. */
+const RELEASED_TIMING = { warmup: 1, minReps: 1, maxReps: 1, budgetMs: 0 };
 
 const shape = (c: TimedCase) => `${c.frames}x${c.size[0]}x${c.size[1]}`;
 
@@ -144,7 +153,8 @@ export async function run(o: SuiteOptions): Promise<CaseRow[]> {
   const unknown = o.ops.filter((n) => !all.includes(n));
   if (unknown.length) throw new Error(`unknown case(s) ${unknown.join(', ')}; expected some of ${all.join(', ')}`);
   const want = (n: string) => !o.ops.length || o.ops.includes(n);
-  const timed = TIMED.filter((c) => want(c.name));
+  const timed = TIMED.filter((c) => (c.optIn ? o.ops.includes(c.name) : want(c.name)));
+  if (!o.ops.length) o.log(`released.encode and released.decode (the released VAE at 17x256x256, minutes per side) run only when named: --cases ${TIMED.filter((c) => c.optIn).map((c) => c.name).join(',')}`);
   const streams = streamCases.filter((c) => want(streamName(c)));
 
   const rows: CaseRow[] = [];
@@ -174,7 +184,7 @@ export async function run(o: SuiteOptions): Promise<CaseRow[]> {
         try {
           const m = runIsolated<Measurement>(SUITE, {
             kind: 'time', config: c.config, dir: sub, op: c.op, backend, threads, writeOutput,
-            timing: backend === 'cpu' ? SLOW_TIMING : TIMING,
+            timing: backend === 'cpu' ? SLOW_TIMING : c.optIn ? RELEASED_TIMING : TIMING,
           } satisfies Job);
           if (writeOutput) ready.add(c.name);
           rows.push(measuredRow(SUITE, c.name, backend, threads, m));
@@ -184,7 +194,11 @@ export async function run(o: SuiteOptions): Promise<CaseRow[]> {
         }
       }
     }
-    if (o.torch) rows.push(...referenceRows(SUITE, timed.map((c) => referenceCase(c, folderOf(c), ready.has(c.name))), o.threads, { warmup: 1, minReps: 3, maxReps: 10, budgetMs: 8000 }, o.log));
+    if (o.torch) {
+      const ref = (cs: TimedCase[]) => cs.map((c) => referenceCase(c, folderOf(c), ready.has(c.name)));
+      rows.push(...referenceRows(SUITE, ref(timed.filter((c) => !c.optIn)), o.threads, { warmup: 1, minReps: 3, maxReps: 10, budgetMs: 8000 }, o.log));
+      rows.push(...referenceRows(SUITE, ref(timed.filter((c) => c.optIn)), o.threads, RELEASED_TIMING, o.log));
+    }
     rows.push(...streamRows(streams, o));
   } finally {
     cleanup();

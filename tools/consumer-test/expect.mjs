@@ -4,7 +4,7 @@
 export const expectedOutput = {
   '@opensora-ts/kernels': {
     'quick-start': ['[ 2, 64, 3456 ] [ 1, 4, 16, 8 ]'],
-    'train-step': ['loss ', ' -> 0.0', 'EMA keys: weight, bias'],
+    'train-step': ['loss 19.47 -> 0.01', 'EMA keys: weight, bias'],
   },
   '@opensora-ts/tfjs-backend-native': {
     'quick-start': ['native 2 ', '[ 1024, 1024 ]'],

@@ -134,6 +134,13 @@ function packAndInstall() {
     check(`pack ${p.name}`, () => {
       const r = packPackage(p.dir, packDir);
       if (!r.ok) throw new Error(r.output);
+      // every file the manifest points at must be in the tarball (a build running meanwhile can leave gaps)
+      const listed = run('tar', ['tzf', r.tgz]).stdout.split('\n').map((f) => f.replace(/^package\//, ''));
+      const manifest = JSON.parse(run('tar', ['xzOf', r.tgz, 'package/package.json']).stdout);
+      const wanted = [...JSON.stringify(manifest.exports ?? {}).matchAll(/"\.\/([^"*]+\.[a-z.]+)"/g)].map((m) => m[1]);
+      wanted.push(...Object.values(typeof manifest.bin === 'string' ? { bin: manifest.bin } : (manifest.bin ?? {})).map((b) => b.replace(/^\.\//, '')));
+      const absent = wanted.filter((f) => !listed.includes(f));
+      if (absent.length) throw new Error(`${basename(r.tgz)} lacks ${absent.join(', ')} (run pnpm build; was a build running?)`);
       tarballs.push(r.tgz);
       return basename(r.tgz);
     });
@@ -280,6 +287,21 @@ if (has('@opensora-ts/pipeline')) {
     if (r.status !== 0) throw new Error(`exit ${r.status}\n${tail(r.out)}`);
     if (!existsSync(out)) throw new Error(`${out} was not written\n${tail(r.out)}`);
     return `sample.mp4: ${frames(out)} (width,height,frames)`;
+  });
+  check('bin opensora-sample --config SIDECAR reproduces the video', () => {
+    const sidecar = join(bins, 'sample.json');
+    if (!existsSync(sidecar)) throw new Error(`${sidecar} (the sidecar the README promises) was not written`);
+    const again = join(bins, 'again.mp4');
+    const r = run('npx', ['opensora-sample', '--config', sidecar, '--out', again], { cwd: project, env, timeout: EXAMPLE_TIMEOUT_MS });
+    if (r.status !== 0) throw new Error(`exit ${r.status}\n${tail(r.out)}`);
+    const [a, b] = [join(bins, 'sample.mp4'), again].map((f) => {
+      const m = run(process.env.FFMPEG || 'ffmpeg', ['-v', 'error', '-i', f, '-f', 'framemd5', '-']);
+      if (m.status !== 0) throw new Error(`ffmpeg framemd5 ${f}: ${tail(m.out, 3)}`);
+      return m.stdout.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').pop().trim());
+    });
+    const differ = a.filter((h, i) => h !== b[i]).length + Math.abs(a.length - b.length);
+    if (differ) throw new Error(`again.mp4 differs from sample.mp4 in ${differ} of ${a.length} decoded frames`);
+    return `${a.length} decoded frames identical`;
   });
 } else {
   console.log('note: no @opensora-ts/pipeline in packages/ yet, so no opensora-sample check');

@@ -1,7 +1,7 @@
 import { AdamW, Ema, Linear, clipCoefficient, globalGradNorm, initRuntime, lrSchedule, tf } from '@opensora-ts/kernels';
 
 await initRuntime();
-const model = new Linear(16, 4);                                   // any Module: STDiT3, the VAE, ...
+const model = new Linear(16, 4, { zeroInit: true });               // any Module: STDiT3, the VAE, ...
 const named: [string, tf.Variable][] = [];                         // state-dict name -> variable
 for (const [name, p] of model.namedParameters()) if (p.trainable && p.variable) named.push([name, p.variable]);
 const opt = new AdamW(named, { lr: 1e-2, eps: 1e-15 });

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,5 +119,48 @@ describe.skipIf(!built)('opensora-eval on 2 ranks (torchrun, Gloo) = 1 process',
     expect(va.vae!.videos).toBe(10);
     expect(va.vae!.psnr.mean).toBeLessThan(100);
     expect(numbers(readResults(join(dir, 'vae-2.json')))).toEqual(numbers(va));
+  }, 600_000);
+
+  it('kill -9 of rank 1: rank 0 fails naming it, and a relaunch (here 1 process) reuses both ranks\' finished videos', async () => {
+    const args = ['samples', '-n', '6', '--sampler', 'ground-truth', '--height', '72', '--width', '128', '--num-frames', '9', '--seeds', '3,50', '--name', 'gt'];
+    const base = await oneProcess([...args, '--out', join(dir, 'kill-base.json')]);
+    expect(base.code, base.output.slice(-3000)).toBe(0);
+    // Two ranks started by hand with torchrun's variables (torchrun's agent would stop rank 0 itself).
+    const out = join(dir, 'kill.json');
+    const port = String(await freePort());
+    const cli = join(repo, 'apps', 'eval', 'src', 'cli.ts');
+    const tsx = createRequire(join(repo, 'apps', 'eval', 'package.json')).resolve('tsx');
+    const ranks = [0, 1].map((r) => {
+      const env = { ...cleanEnv(), RANK: String(r), WORLD_SIZE: '2', LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port };
+      const p = spawn(process.execPath, ['--conditions=source', '--import', tsx, cli, ...args, '--out', out], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((res) => p.on('exit', (code, signal) => res({ code, signal, at: Date.now() })));
+      return { p, exit, output: () => output };
+    });
+    // Rank 1 owns the odd items: once its first video is stored, kill it.
+    const parts = `${out}.parts`;
+    const t0 = Date.now();
+    while (!(existsSync(parts) && readdirSync(parts).includes('sample-000001.json'))) {
+      if (Date.now() - t0 > 240_000) throw new Error(`rank 1 stored no video in 240 s: ${ranks[1]!.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const killedAt = Date.now();
+    ranks[1]!.p.kill('SIGKILL');
+    const [e0, e1] = await Promise.all(ranks.map((r) => r.exit));
+    expect(e1!.signal).toBe('SIGKILL');
+    expect(e0!.code, ranks[0]!.output().slice(-3000)).toBe(1);
+    expect(ranks[0]!.output()).toMatch(/rank 1 of 2 is lost/);
+    expect((e0!.at - killedAt) / 1000).toBeLessThan(60);
+    expect(existsSync(out)).toBe(false);
+    const kept = readdirSync(parts).filter((f) => f.endsWith('.json'));
+    expect(kept.length).toBeGreaterThan(1);
+    // The relaunch scores only the videos no rank stored, and the results are the uninterrupted run's.
+    const again = await oneProcess([...args, '--out', out]);
+    expect(again.code, again.output.slice(-3000)).toBe(0);
+    expect(again.output).toMatch(new RegExp(`${kept.length} stored item file\\(s\\)`));
+    expect(numbers(readResults(out))).toEqual(numbers(readResults(join(dir, 'kill-base.json'))));
+    expect(existsSync(parts)).toBe(false);
   }, 600_000);
 });

@@ -2,7 +2,7 @@
 // checkpoints (a weights folder, or the DiT, VAE and T5 paths apart), with the files that made
 // them (hashed into the sidecar) and the defaults each is meant to be sampled with. Each model is
 // loaded by its own recipe so that `offload: 'model'` can keep one of them in memory at a time.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CachedTextEncoder, EmbeddingCache, loadTextEncoder, type TextEncoder, type TextEncoding } from '@opensora-ts/conditioning';
 import { checkpointShards } from '@opensora-ts/kernels';
@@ -362,18 +362,9 @@ function checkpointPath(what: string, path: string): { path: string; config: str
     throw new Error(`${what} ${path}: ${(err as Error).message}`);
   }
   // The folder's config.json (Hugging Face ships it beside model.safetensors).
-  const folder = readdirSafe(path) ? path : dirname(path);
+  const folder = statSync(path).isDirectory() ? path : dirname(path);
   const config = existsSync(join(folder, 'config.json')) ? join(folder, 'config.json') : null;
   return { path: found.index ?? found.files[0]!, config };
-}
-
-function readdirSafe(path: string): boolean {
-  try {
-    readdirSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

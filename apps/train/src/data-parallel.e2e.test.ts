@@ -66,7 +66,17 @@ describe('data-parallel DiT training (2 ranks in one process)', () => {
     expect(ck.state.sampler.numReplicas).toBe(2);
     const steps = readFileSync(r0!.paths.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step');
     expect(steps.map((r: { step: number }) => r.step)).toEqual([1, 2, 3, 4]);
-  }, 300_000);
+
+    // The 2-rank checkpoint of step 2 resumed by one process (world size 1, batch 2): allowed, with a warning
+    // that the global batch changed; the sampler goes on from the saved position.
+    const lines: string[] = [];
+    const single = await trainDit({ config: config(2), outDir: join(root, 'resized'), resume: join(r0!.paths.checkpoints, 'step-0000002'), log: (l) => lines.push(l), plot: false });
+    expect(lines.join('\n')).toMatch(/warning: resuming a run of world size 2 at world size 1: the sampler re-shards the rest of the epoch and each global batch now holds 1 x the per-rank batch size \(was 2 x\)/);
+    expect(single.steps.map((s) => [s.step, s.samples])).toEqual([
+      [3, 4],
+      [4, 4],
+    ]);
+  }, 400_000);
 
   it('VAE: 2 ranks x batch 1 give the losses and weights of 1 rank x batch 2 (posterior sampled per sample)', async () => {
     const vaeConfig = (batch: number) =>

@@ -56,6 +56,12 @@ describe.skipIf(!torchAvailable())('Conv2D on torch (NHWC and NCHW, forward and 
     expectSameOnBothBackends(() => tf.conv2d(rand([1, 9, 9, 2], 1) as tf.Tensor4D, rand([3, 3, 2, 4], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2), 1e-4, sumAtol(18));
     expectSameOnBothBackends(() => tf.conv2d(rand([1, 2, 7, 6], 1) as tf.Tensor4D, rand([3, 3, 2, 4], 2) as tf.Tensor4D, 1, 'valid', 'NCHW'), 1e-4, sumAtol(18));
   });
+  it('1x1 kernels (stride 1: a matrix product over positions) with gradients, dilation 2, stride 2, NCHW', () => {
+    expectSameOnBothBackends(() => convAndGrads((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid'), [2, 5, 4, 6], [1, 1, 6, 3]), 1e-4, sumAtol(20, 3));
+    expectSameOnBothBackends(() => tf.conv2d(rand([2, 5, 4, 6], 1) as tf.Tensor4D, rand([1, 1, 6, 3], 2) as tf.Tensor4D, 1, 'valid', 'NHWC', 2), 1e-4, sumAtol(6));
+    expectSameOnBothBackends(() => convAndGrads((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [2, 5, 4, 6], [1, 1, 6, 3]), 1e-4, sumAtol(20, 3));
+    expectSameOnBothBackends(() => tf.conv2d(rand([1, 6, 5, 4], 1) as tf.Tensor4D, rand([1, 1, 6, 3], 2) as tf.Tensor4D, 1, 'valid', 'NCHW'), 1e-4, sumAtol(6));
+  });
   it('depthwise, with multiplier 2, and its gradients', () => {
     expectSameOnBothBackends(
       () => convAndGrads((x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [2, 6, 5, 3], [3, 3, 3, 2]),

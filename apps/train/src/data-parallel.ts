@@ -85,3 +85,15 @@ export function describeWorldSizeChange(saved: number | undefined, now: number):
   if (was === now) return null;
   return `resuming a run of world size ${was} at world size ${now}: the sampler re-shards the rest of the epoch and each global batch now holds ${now} x the per-rank batch size (was ${was} x), so the run will not repeat an uninterrupted one.`;
 }
+
+/**
+ * A rank whose batch lost every sample (files that failed to load) cannot take part in the step's
+ * collectives, and the other ranks would wait for it: it stops instead (they then report it lost).
+ * In one process the empty batch is skipped, as before.
+ */
+export function emptyBatchError(ctx: RankContext, keys: readonly string[], skippedCsv: string): Error | null {
+  if (ctx.pg.worldSize === 1) return null;
+  return new Error(
+    `rank ${ctx.pg.rank}: every sample of a batch failed to load (${keys.join(', ')}; reasons in ${skippedCsv}); in a data-parallel run every rank must train every step. Remove those rows from the metadata CSV (or fix the files) and resume.`,
+  );
+}

@@ -21,7 +21,7 @@ import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoin
 import type { DitTrainConfig } from './config.js';
 import { openDataSource, ensureDataset } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
-import { averageStepGradients, describeWorldSizeChange, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
+import { averageStepGradients, describeWorldSizeChange, emptyBatchError, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
 import { latentCacheIdentity } from './cache-fill.js';
 import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
@@ -220,7 +220,11 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
   try {
     outer: while (step < stopAt && (cfg.max_steps !== null || ds.sampler.state().epoch < cfg.epochs)) {
       for await (const lb of ds.loader) {
-        if (lb.items.length === 0) continue;
+        if (lb.items.length === 0) {
+          const stop = emptyBatchError(rc, lb.batch.keys, join(paths.out, `skipped-rank-${pg.rank}.csv`));
+          if (stop) throw stop;
+          continue;
+        }
         const b = await enc.encode(lb);
         try {
           if (meter.micro === 0) opt.lr = schedule(microStep);

@@ -26,7 +26,7 @@ import { ensureDataset, openDataSource } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
 import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type TrainOptions, type TrainResult } from './dit-trainer.js';
 import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
-import { averageStepGradients, describeWorldSizeChange, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
+import { averageStepGradients, describeWorldSizeChange, emptyBatchError, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
 import { buildVae, weightsPath } from './models.js';
 import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';
@@ -189,7 +189,11 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
   try {
     outer: while (step < stopAt && (cfg.max_steps !== null || ds.sampler.state().epoch < cfg.epochs)) {
       for await (const lb of ds.loader) {
-        if (lb.items.length === 0) continue;
+        if (lb.items.length === 0) {
+          const stop = emptyBatchError(rc, lb.batch.keys, join(paths.out, `skipped-rank-${pg.rank}.csv`));
+          if (stop) throw stop;
+          continue;
+        }
         if (meter.micro === 0) {
           opt.lr = schedule(microStep);
           if (dOpt) dOpt.lr = opt.lr;

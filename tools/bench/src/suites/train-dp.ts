@@ -1,5 +1,6 @@
 // `pnpm bench train --nproc 1,2`: data-parallel training as users launch it. For each N, torchrun
-// (Debian's, `python3 -m torch.distributed.run`) starts N ranks of `opensora-train` on a tiny DiT run
+// (Debian's, `python3 -m torch.distributed.run`; `--redirects 1 --tee 1` because 1.13 under Python 3.11
+// cannot parse its default redirect setting) starts N ranks of `opensora-train` on a tiny DiT run
 // over generated shapes-world clips (per-rank batch 2, so the global batch is 2N); the rows come from
 // the run's own log: ms per optimizer step, samples/s over all ranks and the gradient all-reduce's ms
 // per step (median over the steps after the warm-up ones, which encode and cache the latents). The
@@ -103,7 +104,7 @@ export async function runDataParallel(o: SuiteOptions, nprocs: number[]): Promis
       o.log(`train --nproc ${n}: torchrun, ${n} rank(s) x ${threads} thread(s), ${backend} backend, ${DP_STEPS} steps of batch ${BATCH_PER_RANK} per rank`);
       const r = spawnSync(
         TORCHRUN_PYTHON,
-        ['-m', 'torch.distributed.run', '--nproc_per_node', String(n), '--master_addr', '127.0.0.1', '--master_port', String(port++), '--no_python', process.execPath, join(repo, 'apps', 'train', 'bin.mjs'), '-c', cfg, '-o', out, '--plain', '--backend', backend],
+        ['-m', 'torch.distributed.run', '--nproc_per_node', String(n), '--master_addr', '127.0.0.1', '--master_port', String(port++), '--redirects', '1', '--tee', '1', '--no_python', process.execPath, join(repo, 'apps', 'train', 'bin.mjs'), '-c', cfg, '-o', out, '--plain', '--backend', backend],
         { cwd: repo, env: cleanEnv({ OPENSORA_THREADS: String(threads), OMP_NUM_THREADS: String(threads) }), encoding: 'utf8', timeout: 900_000 },
       );
       if (r.status !== 0) {

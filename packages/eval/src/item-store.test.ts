@@ -29,6 +29,9 @@ describe('ItemStore', () => {
     const r1 = new ItemStore<number>(p, 'f');
     r0.put('a', 1);
     r1.put('b', 2);
+    // A write killed before its rename (pid 2^22 + 1 is above Linux's pid_max, so never alive).
+    writeFileSync(join(p, `.c.json.${2 ** 22 + 1}.1.tmp.json`), '{"fing');
+    expect(r0.keys().sort()).toEqual(['a', 'b']);
     r0.removeOwn();
     expect(readdirSync(p)).toEqual(['b.json']);
     r1.removeOwn();

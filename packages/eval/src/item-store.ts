@@ -5,7 +5,7 @@
 // reused, so a stale folder can never leak old numbers into a new report.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '@opensora-ts/kernels';
+import { removeStaleTemps, writeFileAtomic } from '@opensora-ts/kernels';
 
 interface StoredItem<T> {
   fingerprint: string;
@@ -59,7 +59,8 @@ export class ItemStore<T> {
 
   /** Keys of files in the folder (any fingerprint). */
   keys(): string[] {
-    return readdirSync(this.dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+    // Temporary files of a write in progress (or of a killed one) start with '.'.
+    return readdirSync(this.dir).filter((f) => f.endsWith('.json') && !f.startsWith('.')).map((f) => f.slice(0, -5));
   }
 
   /**
@@ -69,6 +70,8 @@ export class ItemStore<T> {
   removeOwn(): void {
     for (const k of this.touched) rmSync(this.pathOf(k), { force: true });
     this.touched.clear();
+    // Half-written items of killed processes (a temporary name, never renamed) would keep the folder.
+    removeStaleTemps(this.dir);
     try {
       rmdirSync(this.dir);
     } catch {

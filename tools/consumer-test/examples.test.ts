@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
@@ -10,7 +11,7 @@ import { root } from '../pack.mjs';
 interface Example { pkg: string; name: string; file: string; rel: string; lang: 'ts' | 'sh' }
 interface Pkg { name: string; dir: string; examples: Example[] }
 const packages: Pkg[] = allExamples();
-const expected: Record<string, Record<string, string[]>> = expectedOutput;
+const expected: Record<string, Record<string, unknown>> = expectedOutput;
 
 /** Casts and escapes from the type checker, which a README example must not need. */
 function casts(file: string): string[] {
@@ -52,6 +53,14 @@ describe('README examples', () => {
   it('TypeScript examples use no casts, non-null assertions, any or @ts- directives', () => {
     const found = packages.flatMap((p) => p.examples.filter((e) => e.lang === 'ts').flatMap((e) => casts(e.file)));
     expect(found).toEqual([]);
+  });
+
+  it('shell examples parse (bash -n)', () => {
+    const bad = packages.flatMap((p) => p.examples.filter((e) => e.lang === 'sh'))
+      .map((e) => ({ e, r: spawnSync('bash', ['-n', e.file], { encoding: 'utf8' }) }))
+      .filter(({ r }) => r.status !== 0)
+      .map(({ e, r }) => `${relative(root, e.file)}: ${r.stderr.trim()}`);
+    expect(bad).toEqual([]);
   });
 
   it('every example has its expected output listed for the consumer test', () => {

@@ -1,7 +1,7 @@
 // `opensora-sample --prompt-file F` under torchrun (Debian's python3-torch 1.13, 2 ranks, Gloo): the
 // prompts are split over the ranks, each video is written once by its owner with the same bytes a
-// single process gives, and rank 0 alone prints the summary. Needs the torch addon with Gloo and
-// torchrun; skipped, with the reason printed, only when either is missing.
+// single process gives, and rank 0 alone prints the summary. Needs the torch addon with Gloo and a
+// torchrun of the addon's torch version; skipped, with the reason printed, only when either is missing.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,20 +15,38 @@ const here = dirname(fileURLToPath(import.meta.url));
 const entry = join(here, 'cli-entry.ts');
 const require = createRequire(join(here, '..', 'package.json'));
 const tsx = require.resolve('tsx');
-const PYTHON = '/usr/bin/python3';
 
 // The torch backend is an optional runtime dependency of kernels: found from there, as initProcessGroup finds it.
 const kernels = createRequire(require.resolve('@opensora-ts/kernels/package.json'));
-type Features = { gloo: boolean; reason?: string };
+type TorchModule = {
+  c10dFeatures: () => { gloo: boolean; reason?: string };
+  torchAddonStatus: () => { available: true; version: string } | { available: false; reason: string };
+};
 let why: string | null = null;
+let PYTHON = '/usr/bin/python3';
 try {
-  const torch = (await import(pathToFileURL(kernels.resolve('@opensora-ts/tfjs-backend-torch')).href)) as { c10dFeatures: () => Features };
+  const torch = (await import(pathToFileURL(kernels.resolve('@opensora-ts/tfjs-backend-torch')).href)) as TorchModule;
   const f = torch.c10dFeatures();
+  const status = torch.torchAddonStatus();
   if (f.reason !== undefined || !f.gloo) why = `the torch addon has no Gloo (${f.reason ?? 'built without it'})`;
+  else if (!status.available) why = status.reason;
+  else {
+    // torchrun's agent hosts the store: its torch must be the addon's libtorch version (1.x and 2.x stores do not talk).
+    const want = status.version.split('.').slice(0, 2).join('.');
+    const seen: string[] = [];
+    const found = ['/usr/bin/python3', process.env.OPENSORA_PYTHON, 'python3'].find((py) => {
+      if (!py || (py.startsWith('/') && !existsSync(py))) return false;
+      const r = spawnSync(py, ['-c', 'import torch, torch.distributed.run; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+      const v = r.status === 0 ? r.stdout.trim().split('\n').pop()! : 'no torch.distributed.run';
+      seen.push(`${py}: ${v}`);
+      return v.split('.').slice(0, 2).join('.') === want;
+    });
+    if (found) PYTHON = found;
+    else why = `no python with torch ${want} (the addon's libtorch) to run torchrun: ${seen.join('; ')}`;
+  }
 } catch (err) {
   why = `the torch backend could not be loaded (${(err as Error).message.split('\n')[0]})`;
 }
-if (!why && !(existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch.distributed.run'], { timeout: 60_000 }).status === 0)) why = `${PYTHON} has no torch.distributed.run`;
 if (why) console.log(`sharded sample test skipped: ${why}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'sample-ranks-'));

@@ -64,7 +64,7 @@ export function dpRunConfig(): Record<string, unknown> {
     batch_size: BATCH_PER_RANK,
     seed: 7,
     max_steps: DP_STEPS,
-    ckpt_every: 0,
+    ckpt_every: DP_STEPS,
     log_every: 1,
     lr: 1e-4,
     adam_eps: 1e-15,
@@ -108,7 +108,9 @@ export async function runDataParallel(o: SuiteOptions, nprocs: number[]): Promis
         { cwd: repo, env: cleanEnv({ OPENSORA_THREADS: String(threads), OMP_NUM_THREADS: String(threads) }), encoding: 'utf8', timeout: 900_000 },
       );
       if (r.status !== 0) {
-        o.log((r.stderr || r.stdout || '').split('\n').slice(-15).join('\n'));
+        // The trainer's own error lines first (torchrun's failure summary follows them).
+        const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+        o.log([...text.split('\n').filter((l) => l.includes('opensora-train')), ...text.split('\n').slice(-8)].join('\n'));
         rows.push({ suite: 'train', case: 'tiny.dp-step', backend, nproc: n, threads, batch_per_rank: BATCH_PER_RANK, global_batch: n * BATCH_PER_RANK, ms: null, samples_per_s: null, allreduce_ms: null, note: `failed (exit ${r.status ?? r.signal}); output above` });
         continue;
       }

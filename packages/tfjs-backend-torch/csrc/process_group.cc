@@ -693,6 +693,24 @@ napi_value AllReduceTensor(napi_env env, napi_callback_info info) {
   });
 }
 
+/** null, or {rank, message} once the heartbeats have found a lost rank (polled by the JS side). */
+napi_value Lost(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = argsOf(env, info, 1, "c10dLost");
+    napi_value out;
+    auto it = groups.find(getInt(env, a[0], "c10dLost: group"));
+    if (it == groups.end() || it->second->lostRank.load() < 0) {
+      napi_get_null(env, &out);
+      return out;
+    }
+    auto& g = *it->second;
+    check(env, napi_create_object(env, &out), "c10dLost");
+    check(env, napi_set_named_property(env, out, "rank", makeNumber(env, g.lostRank.load())), "c10dLost");
+    check(env, napi_set_named_property(env, out, "message", makeString(env, g.lostMessage("the run"))), "c10dLost");
+    return out;
+  });
+}
+
 napi_value Features(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     napi_value o, t, f;
@@ -717,6 +735,7 @@ void addProcessGroupFunctions(napi_env env, napi_value exports) {
       {"c10dAllGather", nullptr, AllGather, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"c10dBarrier", nullptr, Barrier, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"c10dAllReduceTensor", nullptr, AllReduceTensor, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"c10dLost", nullptr, Lost, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

@@ -56,6 +56,8 @@ export interface TorchAddon {
   c10dBarrier?(group: number): Promise<void>;
   /** Reduces a copy of tensor `id` on the group's device; resolves with the new tensor's id (on the tensor's device). */
   c10dAllReduceTensor?(group: number, id: number, op: string): Promise<number>;
+  /** null, or the rank the heartbeats found lost and the error collectives now fail with. */
+  c10dLost?(group: number): { rank: number; message: string } | null;
 }
 
 export interface C10dAddonConnect {

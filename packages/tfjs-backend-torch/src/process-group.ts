@@ -40,9 +40,11 @@ export interface C10dProcessGroup {
   close(): Promise<void>;
   /** Reduces a float32 tensor of the torch backend without leaving its device; the input is unchanged. */
   allReduceTensor(x: tf.Tensor, op: C10dReduceOp): Promise<tf.Tensor>;
+  /** The rank the heartbeats found lost (and the error collectives fail with), if any; cheap to poll. */
+  lost(): { rank: number; message: string } | undefined;
 }
 
-type C10dAddon = Required<Pick<TorchAddon, 'c10dFeatures' | 'c10dConnect' | 'c10dClose' | 'c10dAllReduce' | 'c10dBroadcast' | 'c10dAllGather' | 'c10dBarrier' | 'c10dAllReduceTensor'>>;
+type C10dAddon = Required<Pick<TorchAddon, 'c10dFeatures' | 'c10dConnect' | 'c10dClose' | 'c10dAllReduce' | 'c10dBroadcast' | 'c10dAllGather' | 'c10dBarrier' | 'c10dAllReduceTensor'>> & Pick<TorchAddon, 'c10dLost'>;
 
 const REBUILD = '`pnpm --filter @opensora-ts/tfjs-backend-torch build:addon`';
 
@@ -86,6 +88,7 @@ export async function connectC10d(opts: ConnectC10dOptions): Promise<C10dProcess
     allGather: async <T extends HostValues>(data: T) => (await addon.c10dAllGather(id, data)) as T[],
     barrier: async () => addon.c10dBarrier(id),
     close: async () => addon.c10dClose(id),
+    lost: () => addon.c10dLost?.(id) ?? undefined,
     async allReduceTensor(x, op) {
       if (x.dtype !== 'float32') throw new TypeError(`allReduceTensor: expected a float32 tensor, got ${x.dtype}`);
       if (tf.getBackend() !== TORCH_BACKEND_NAME) {

@@ -177,6 +177,16 @@ describe.skipIf(!built)('c10d process group (2 processes, Gloo)', () => {
     }, 180_000);
   }
 
+  it('kill -9 of rank 1 while rank 0 makes no collective: rank 0 exits (code 1) within 60 s naming rank 1', async () => {
+    const { out, exits } = await handRanks('idle', 2, { C10D_VICTIM: '1', C10D_LOST_AFTER_MS: '5000' });
+    expect(exits[1]!.signal, exits[1]!.output).toBe('SIGKILL');
+    expect(exits[0]!.code, exits[0]!.output).toBe(1);
+    expect(exits[0]!.output).toMatch(/rank 1 of 2 is lost/);
+    const seconds = (exits[0]!.at - (readRank(out, 1) as { killedAt: number }).killedAt) / 1000;
+    expect(seconds).toBeLessThan(60);
+    expect(existsSync(join(out, 'rank-0.json'))).toBe(false); // it did not run on to the end
+  }, 180_000);
+
   it('a rank whose JS thread is stuck (a long checkpoint write) is not taken for a dead one', async () => {
     const { out, exits } = await handRanks('slow', 2, { C10D_LOST_AFTER_MS: '2000', C10D_BLOCK_MS: '7000' });
     for (const r of [0, 1]) {

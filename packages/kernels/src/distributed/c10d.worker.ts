@@ -4,6 +4,8 @@
 //                cpu or torch: the torch backend reduces tensors by id)
 //   kill         rank $C10D_VICTIM SIGKILLs itself after one all-reduce; the others keep reducing
 //                and record the error they get, and when
+//   idle         rank $C10D_VICTIM SIGKILLs itself; the others make no collective (local work):
+//                the default onLost ('exit') must end them with the error on stderr
 //   slow         rank 0 blocks its JS thread (a long checkpoint write) for longer than lostAfterMs
 //                while the others wait in a barrier: nobody may be reported lost
 //   missing      WORLD_SIZE > 1 with no usable addon: record initProcessGroup's error
@@ -76,7 +78,8 @@ async function collectives() {
 
 async function kill() {
   const victim = Number(process.env.C10D_VICTIM ?? 1);
-  const pg = await initProcessGroup(lostAfterMs ? { lostAfterMs } : {});
+  // 'throw': this scenario records the collective's error itself (idle tests the default exit).
+  const pg = await initProcessGroup({ ...(lostAfterMs ? { lostAfterMs } : {}), onLost: 'throw' });
   const a = Float32Array.of(1);
   await pg.allReduce(a);
   if (pg.rank === victim) {
@@ -94,6 +97,18 @@ async function kill() {
     write({ rank, error: (err as Error).message, failedAt: Date.now(), waitedMs: Date.now() - started });
     process.exitCode = 3;
   }
+}
+
+async function idle() {
+  const victim = Number(process.env.C10D_VICTIM ?? 1);
+  const pg = await initProcessGroup(lostAfterMs ? { lostAfterMs } : {});
+  await pg.allReduce(Float32Array.of(1));
+  if (pg.rank === victim) {
+    write({ rank, killedAt: Date.now() });
+    process.kill(process.pid, 'SIGKILL');
+  }
+  await new Promise((res) => setTimeout(res, 120_000)); // local work, no collective
+  write({ rank, error: null });
 }
 
 async function slow() {
@@ -118,7 +133,7 @@ async function missing() {
   }
 }
 
-const scenarios: Record<string, () => Promise<void>> = { collectives, kill, slow, missing };
+const scenarios: Record<string, () => Promise<void>> = { collectives, kill, idle, slow, missing };
 const run = scenarios[scenario ?? ''];
 if (!run) throw new Error(`c10d.worker: unknown scenario '${scenario}'`);
 run().catch((err) => {

@@ -27,6 +27,14 @@ export interface InitProcessGroupOptions {
    * doing) has not moved for this long is reported lost (default 20 s).
    */
   lostAfterMs?: number;
+  /**
+   * What happens when a rank is found lost. Pending and later collectives fail in any case;
+   * 'exit' (default) also ends this process (exit code 1, the error on stderr) 5 s later if it is
+   * still running, so a rank busy with work that makes no collective (an eval pass, a checkpoint
+   * write: files written atomically stay whole) does not outlive the run. 'throw': collectives
+   * fail, nothing else. A function: called once with the error.
+   */
+  onLost?: 'exit' | 'throw' | ((error: Error) => void);
 }
 
 /** What the torch backend package gives for a connected group (src/process-group.ts there). */
@@ -39,6 +47,8 @@ export interface C10dGroup {
   close(): Promise<void>;
   /** Reduces a tensor of the torch backend where it lives (NCCL: on the GPU); returns a new tensor. */
   allReduceTensor?(x: Tensor, op: ReduceOp): Promise<Tensor>;
+  /** The rank found lost, if any (polled once a second). */
+  lost?(): { rank: number; message: string } | undefined;
 }
 
 export interface C10dConnectOptions {
@@ -122,15 +132,36 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
     agentHint: vars.TORCH_NCCL_ASYNC_ERROR_HANDLING !== undefined ? 'of torch >= 2.2 (it set TORCH_NCCL_ASYNC_ERROR_HANDLING)' : 'of torch < 2.2 (it set no TORCH_NCCL_ASYNC_ERROR_HANDLING)',
     ...(device ? { device } : {}),
   });
-  return wrapC10d(raw, env);
+  return wrapC10d(raw, env, { onLost: options.onLost ?? 'exit' });
+}
+
+/** Ends the process a little after a lost rank is found, unless it has ended by then. */
+function exitOnLost(error: Error): void {
+  process.stderr.write(`${error.message}\n`);
+  setTimeout(() => process.exit(1), 5_000).unref();
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** The ProcessGroup over a connected c10d group: argument checks, JSON gather, close. */
-export function wrapC10d(raw: C10dGroup, env: Pick<LaunchEnv, 'rank' | 'worldSize' | 'localRank'>): ProcessGroup {
+export function wrapC10d(raw: C10dGroup, env: Pick<LaunchEnv, 'rank' | 'worldSize' | 'localRank'>, options: Pick<InitProcessGroupOptions, 'onLost'> = {}): ProcessGroup {
   let open = true;
+  let watch: ReturnType<typeof setInterval> | undefined;
+  const onLost = options.onLost ?? 'throw';
+  if (raw.lost && onLost !== 'throw') {
+    // The native heartbeat thread finds the lost rank; this only asks it, once a second, on a
+    // timer that never keeps the process alive.
+    watch = setInterval(() => {
+      const lost = raw.lost!();
+      if (!lost) return;
+      clearInterval(watch);
+      const error = new Error(lost.message);
+      if (onLost === 'exit') exitOnLost(error);
+      else onLost(error);
+    }, 1000);
+    watch.unref();
+  }
   const check = (what: string) => {
     if (!open) throw new Error(`process group: ${what} after close()`);
   };
@@ -175,6 +206,7 @@ export function wrapC10d(raw: C10dGroup, env: Pick<LaunchEnv, 'rank' | 'worldSiz
     async close() {
       if (!open) return;
       open = false;
+      if (watch) clearInterval(watch);
       await raw.close();
     },
   };

@@ -80,9 +80,14 @@ function threadsWanted(opts: RegisterTorchOptions): number {
   return Math.max(1, availableParallelism());
 }
 
-function deviceWanted(opts: RegisterTorchOptions): string {
+/** The device to register on (exported for its test only; not part of the package API). */
+export function deviceWanted(opts: RegisterTorchOptions, cudaDevices: number): string {
   const d = opts.device ?? (process.env.OPENSORA_DEVICE || 'cpu');
   if (!/^(cpu|cuda(:\d+)?)$/.test(d)) throw new Error(`OPENSORA_DEVICE='${d}': expected cpu, cuda or cuda:N.`);
+  // Under torchrun, plain 'cuda' is this rank's GPU: LOCAL_RANK (modulo the GPUs there are), so
+  // the ranks of one machine do not all land on cuda:0. 'cuda:N' is taken as written.
+  const localRank = Number(process.env.LOCAL_RANK);
+  if (d === 'cuda' && cudaDevices > 1 && Number.isInteger(localRank) && localRank > 0) return `cuda:${localRank % cudaDevices}`;
   return d;
 }
 
@@ -125,7 +130,7 @@ export function syncTorchFallbacks(): void {
  */
 export function registerTorchBackend(opts: RegisterTorchOptions = {}): TorchBackendInfo {
   const addon = loadAddon();
-  const device = deviceWanted(opts);
+  const device = deviceWanted(opts, addon.info().cudaDevices);
   const precision = precisionWanted(opts);
   if (addon.info().device !== device && !(device === 'cuda' && addon.info().device === 'cuda:0')) addon.setDevice(device);
   if (typeof addon.setPrecision !== 'function') {

@@ -119,5 +119,34 @@ describe('data-parallel DiT training (2 ranks in one process)', () => {
       if (f === 'model') expect(d.worst, `${f}: ${d.worstName}`).toBeLessThan(1e-3);
     }
   }, 300_000);
+
+  it('VAE GAN stage on 2 ranks: the adaptive weight comes from the ranks\' mean gradients, the same on each', async () => {
+    const cfg = parseTrainConfig({
+      task: 'vae',
+      dataset: { type: 'VideoTextDataset', data_path: csv, num_frames: 9, image_size: [16, 16] },
+      model: {
+        type: 'tiny',
+        encoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, down_sampling_layer: [1, 2] },
+        decoder: { ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, z_channels: 16, temporal_up_layers: [2, 3] },
+      },
+      discriminator: { type: 'N_LAYER_DISCRIMINATOR_3D', input_nc: 3, ndf: 8, n_layers: 1 },
+      vae_loss_config: { perceptual_loss_weight: 0, kl_loss_weight: 1e-6 },
+      gan_loss_confg: { disc_start: 0, disc_factor: 1, disc_weight: 0.5, disc_loss_type: 'hinge' },
+      batch_size: 1,
+      seed: 3,
+      max_steps: 2,
+      ckpt_every: 2,
+      log_every: 1,
+      lr: 1e-4,
+    }) as VaeTrainConfig;
+    const runs = await Promise.all(inProcessGroups(2).map((group) => trainVae({ config: cfg, outDir: join(root, 'vae-gan'), log: quiet, plot: false, group })));
+    const [a, b] = runs.map((r) => r.steps as unknown as { step: number; loss: number; d_weight: number; d_loss: number }[]);
+    expect(a!.map((s) => s.step)).toEqual([1, 2]);
+    a!.forEach((s, i) => {
+      expect(Number.isFinite(s.d_weight) && s.d_weight > 0).toBe(true);
+      expect(b![i]!.d_weight).toBe(s.d_weight);
+      expect(b![i]!.loss).toBe(s.loss);
+    });
+  }, 300_000);
 });
 

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { inProcessGroups, singleProcessGroup } from '@opensora-ts/kernels';
 import { describeWorldSizeChange, emptyBatchError, fromRankZero, globalMean, rankContext } from './data-parallel.js';
+import { RNG_SCHEME, warnRngScheme } from './dit-trainer.js';
 
 describe('data-parallel helpers', () => {
   it('rank 0 decides, the loss is the mean over ranks, messages carry the rank', async () => {
@@ -29,4 +30,14 @@ describe('data-parallel helpers', () => {
       'rank 1: every sample of a batch failed to load (3-9-32-32, 5-9-32-32; reasons in /run/skipped-rank-1.csv); in a data-parallel run every rank must train every step. Remove those rows from the metadata CSV (or fix the files) and resume.',
     );
   });
+
+  it('warns when a checkpoint drew its randoms the pre-per-sample way', () => {
+    const lines: string[] = [];
+    warnRngScheme(RNG_SCHEME, RNG_SCHEME, (l) => lines.push(l));
+    warnRngScheme(undefined, RNG_SCHEME, (l) => lines.push(l));
+    expect(lines).toEqual([]);
+    warnRngScheme('mixSeed(seed, microStep, stream)', RNG_SCHEME, (l) => lines.push(l));
+    expect(lines[0]).toMatch(/^warning: the checkpoint's random draws follow 'mixSeed\(seed, microStep, stream\)', this version's .*per sample.*; the resumed run will not repeat/);
+  });
 });
+

@@ -385,6 +385,11 @@ export function loadOptimizer(opt: AdamW, ck: LoadedCheckpoint<{ optimizerStep: 
   opt.load(step, moments, ck.path(file));
 }
 
+/** Warns when a checkpoint was written by a version that drew its randoms another way (before per-sample draws). */
+export function warnRngScheme(saved: string | undefined, now: string, say: (l: string) => void): void {
+  if (saved !== undefined && saved !== now) say(`warning: the checkpoint's random draws follow '${saved}', this version's '${now}'; the resumed run will not repeat the uninterrupted one exactly.`);
+}
+
 /** Warns about config changes between the checkpoint and this run that can change the losses. */
 export function compareConfigs(saved: unknown, now: unknown, say: (l: string) => void): void {
   const a = (saved ?? {}) as Record<string, unknown>;
@@ -396,6 +401,7 @@ export function compareConfigs(saved: unknown, now: unknown, say: (l: string) =>
 function restore(ck: LoadedCheckpoint<DitState>, model: STDiT3, ema: Ema, opt: AdamW, sampler: { restore(s: SamplerState): void }, cfg: DitTrainConfig, say: (l: string) => void): void {
   if (ck.state.task !== 'dit') throw new Error(`${ck.dir}: a '${ck.state.task}' checkpoint cannot resume DiT training.`);
   compareConfigs(ck.state.config, cfg, say);
+  warnRngScheme(ck.state.rng?.scheme, RNG_SCHEME, say);
   model.loadStateDict(ck.read('model'), { source: ck.path('model') });
   ema.load(ck.read('ema'), ck.path('ema'));
   loadOptimizer(opt, ck);

@@ -24,7 +24,7 @@ import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoin
 import type { VaeTrainConfig } from './config.js';
 import { ensureDataset, openDataSource } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
-import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, type TrainOptions, type TrainResult } from './dit-trainer.js';
+import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, warnRngScheme, type TrainOptions, type TrainResult } from './dit-trainer.js';
 import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
 import { averageStepGradients, describeWorldSizeChange, emptyBatchError, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
 import { buildVae, weightsPath } from './models.js';
@@ -111,6 +111,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
     const ck = new LoadedCheckpoint<VaeState>(ckptDir);
     if (ck.state.task !== 'vae') throw new Error(`${ckptDir}: a '${ck.state.task}' checkpoint cannot resume VAE training.`);
     compareConfigs(ck.state.config, cfg, say);
+    warnRngScheme(ck.state.rng?.scheme, RNG_SCHEME, say);
     loadVaeWeights(vae, ck.path('model'));
     loadOptimizer(opt, ck);
     if (disc && dOpt) {

@@ -26,6 +26,7 @@ export function buildCacheProgram(): Command {
     .option('--allow-empty-captions', "accept a CSV without a 'text' column, as for training")
     .option('--text-encoder <dir>', 'a T5 folder as published (the same as --set text_encoder.type=t5 --set text_encoder.from_pretrained=DIR)')
     .option('--epochs <n>', 'cache the samples of this many epochs (keep probabilities below 1 and several buckets put samples in later epochs)', positive('--epochs'), 1)
+    .option('--train-ranks <n>', 'the number of ranks you will train on (default: this command\'s): N ranks batch N x the batch size at once, which drops other remainders', positive('--train-ranks'))
     .option('--backend <name>', 'tensor backend: tensorflow, native, cpu (default: OPENSORA_BACKEND, then the fastest available)')
     .option('--plain', 'plain progress lines instead of a bar')
     .showHelpAfterError()
@@ -40,6 +41,7 @@ interface CacheFlags {
   allowEmptyCaptions?: boolean;
   textEncoder?: string;
   epochs: number;
+  trainRanks?: number;
   backend?: string;
   plain?: boolean;
 }
@@ -96,7 +98,7 @@ export async function cacheMain(argv: string[]): Promise<number> {
     const g = group;
     const say = (l: string) => process.stderr.write(`${g.worldSize > 1 ? `[rank ${g.rank}] ` : ''}${l}\n`);
     const progress = progressReporter(group, !!o.plain);
-    const r = await fillLatentCache({ config, outDir: out, epochs: o.epochs, group, log: say, onProgress: (p, d, t) => progress.update(p, d, t) });
+    const r = await fillLatentCache({ config, outDir: out, epochs: o.epochs, ...(o.trainRanks ? { trainRanks: o.trainRanks } : {}), group, log: say, onProgress: (p, d, t) => progress.update(p, d, t) });
     progress.stop();
     if (group.rank === 0) {
       process.stdout.write(

@@ -39,21 +39,24 @@ describe('latent cache fill', () => {
     expect(warm.steps).toHaveLength(2);
   });
 
-  it('two ranks split the pairs and captions into one shared cache that training reads', async () => {
+  it('two ranks split the pairs and captions into one shared cache that 2-rank training reads', async () => {
     const groups = inProcessGroups(2);
-    const rs = await Promise.all(groups.map((group) => fillLatentCache({ config: config('two'), outDir: join(root, 'run-two'), group })));
-    for (const r of rs) expect(r).toMatchObject({ items: 4, itemsEncoded: 4, itemsAlreadyCached: 0, captions: 4, captionsEncoded: 4 });
+    // The 2 training steps below are 2 epochs of one global batch of 4 (of 5 clips, shuffled each epoch).
+    const rs = await Promise.all(groups.map((group) => fillLatentCache({ config: config('two'), outDir: join(root, 'run-two'), group, epochs: 2 })));
+    const items = rs[0]!.items;
+    expect(items).toBeGreaterThanOrEqual(4);
+    for (const r of rs) expect(r).toMatchObject({ items, itemsEncoded: items, itemsAlreadyCached: 0, captionsEncoded: r.captions });
     const dir = rs[0]!.latentDir;
     // Each rank wrote its own shards and index; none of them was written twice.
     expect(readdirSync(dir).filter((f) => f.startsWith('index')).sort()).toEqual(['index-rank-0.json', 'index-rank-1.json']);
     const before = shards(dir);
     expect(before.some((f) => f.startsWith('shard-rank-0-')) && before.some((f) => f.startsWith('shard-rank-1-'))).toBe(true);
-    await trainDit({ config: config('two'), outDir: join(root, 'train-two'), log: quiet, plot: false });
-    expect(shards(dir)).toEqual(before);
-    // Data-parallel training on 2 ranks (batch 1 each = 1 x 2) reads the same shared cache: no rank encodes a latent.
+    // Data-parallel training on 2 ranks (global batch 2 x 2, as the fill planned) reads the shared cache: no rank encodes a latent.
     const dp = inProcessGroups(2);
-    const half = (c: DitTrainConfig) => ({ ...c, batch_size: 1 });
-    await Promise.all(dp.map((group) => trainDit({ config: half(config('two')), outDir: join(root, 'train-dp'), log: quiet, plot: false, group })));
+    await Promise.all(dp.map((group) => trainDit({ config: config('two'), outDir: join(root, 'train-dp'), log: quiet, plot: false, group })));
     expect(shards(dir)).toEqual(before);
+    // One process planning for 2 training ranks caches the same pairs as those 2 ranks did.
+    const planned = await fillLatentCache({ config: config('two'), outDir: join(root, 'run-two'), trainRanks: 2, epochs: 2 });
+    expect(planned).toMatchObject({ items, itemsEncoded: 0, itemsAlreadyCached: items });
   });
 });

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { CacheItemSampler, cachePlan, VideoLoader, type CacheItem } from '@opensora-ts/data';
 import { shardItems, singleProcessGroup, tf, type ProcessGroup } from '@opensora-ts/kernels';
 import type { DitTrainConfig } from './config.js';
-import { ensureDataset, openDataSource } from './data-source.js';
+import { ensureDataset, openDataSource, type DataSource } from './data-source.js';
 import { LatentEncoder } from './latents.js';
 import { buildTextEncoder, buildVae } from './models.js';
 
@@ -26,6 +26,11 @@ export interface FillCacheOptions {
   outDir: string;
   /** Cache the samples of epochs 0 ... epochs-1 (default 1). */
   epochs?: number;
+  /**
+   * The number of ranks training will run on (default: this fill's): data-parallel training batches N x
+   * the config's batch size at once, which drops other remainders than one process does.
+   */
+  trainRanks?: number;
   group?: ProcessGroup;
   log?: (line: string) => void;
   /** This rank's progress: phase, items done and its share. */
@@ -71,9 +76,22 @@ export async function fillLatentCache(o: FillCacheOptions): Promise<FillCacheRes
   });
   let skipped = 0;
   try {
-    const ds = await openDataSource(cfg, csv, { log: rank0 ? say : () => {} });
-    const plan = cachePlan(ds.sampler, o.epochs ?? 1);
-    const rows = ds.rows;
+    const trainRanks = o.trainRanks ?? group.worldSize;
+    if (!Number.isInteger(trainRanks) || trainRanks < 1) throw new RangeError(`cache fill: trainRanks ${trainRanks} is not a whole number >= 1`);
+    // Every training rank's slices of the global batches, each pair once at the first epoch it appears in.
+    let rows: DataSource['rows'] = [];
+    const byKey = new Map<string, CacheItem>();
+    for (let r = 0; r < trainRanks; r++) {
+      const ds = await openDataSource(cfg, csv, { log: rank0 && r === 0 ? say : () => {}, ...(trainRanks > 1 ? { replicas: { numReplicas: trainRanks, rank: r } } : {}) });
+      rows = ds.rows;
+      for (const item of cachePlan(ds.sampler, o.epochs ?? 1)) {
+        const k = `${item.index}-${item.thw.join('-')}`;
+        const seen = byKey.get(k);
+        if (!seen || seen.epoch > item.epoch) byKey.set(k, item);
+      }
+    }
+    // A stable sort: the same order on every rank.
+    const plan = [...byKey.values()].map((item, i) => ({ item, i })).sort((a, b) => a.item.epoch - b.item.epoch || a.i - b.i).map((x) => x.item);
 
     // 1. Captions: each distinct caption encoded once, by its owner (one file per caption).
     const captions = [...new Set(plan.map((i) => rows[i.index]!.text))];

@@ -1,51 +1,27 @@
-// The process group across real processes: 2 ranks launched by Debian's torchrun
-// (`/usr/bin/python3 -m torch.distributed.run`, PyTorch 1.13) or, for the fault cases, by hand
+// The process group across real processes: 2 ranks launched by torchrun (the python whose torch is
+// the addon's libtorch version: ../testing/torchrun.ts) or, for the fault cases, by hand
 // with torchrun's variables (torchrun's own agent would kill the survivors before they can say
 // who was lost). Needs the torch addon with Gloo; skipped, with the reason printed, only when
 // the addon is not built.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, launcherFreeEnv, loadTorchBackend, runProcess, torchrunArgs, torchrunLauncher, type Exit } from '../testing/torchrun.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, 'c10d.worker.ts');
 const kernelsRoot = join(here, '..', '..');
 const tsx = createRequire(join(kernelsRoot, 'package.json')).resolve('tsx');
-type Features = { gloo: boolean; nccl: boolean; reason?: string };
-const torch = (await import('@opensora-ts/tfjs-backend-torch')) as {
-  c10dFeatures: () => Features;
-  torchAddonStatus: () => { available: true; version: string } | { available: false; reason: string };
-};
+const torch = await loadTorchBackend();
 const features = torch.c10dFeatures();
 const built = features.reason === undefined;
 if (!built) console.log(`c10d tests skipped: the torch addon is not built (${features.reason})`);
 
-/**
- * The python whose torchrun launches the ranks: its torch must be the addon's libtorch version
- * (torchrun's agent hosts the store, and 1.x and 2.x stores do not talk). Debian's
- * /usr/bin/python3 (python3-torch 1.13, as CI builds the addon) first, then OPENSORA_PYTHON and
- * the python3 on PATH (a pip torch the addon may have been built against).
- */
-function launcher(): { python?: string; why: string } {
-  const status = torch.torchAddonStatus();
-  if (!status.available) return { why: status.reason };
-  const want = status.version.split('.').slice(0, 2).join('.');
-  const seen: string[] = [];
-  for (const py of ['/usr/bin/python3', process.env.OPENSORA_PYTHON, 'python3']) {
-    if (!py || (py.startsWith('/') && !existsSync(py))) continue;
-    const r = spawnSync(py, ['-c', 'import torch, torch.distributed.run; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
-    const v = r.status === 0 ? r.stdout.trim().split('\n').pop()! : 'no torch.distributed.run';
-    if (v.split('.').slice(0, 2).join('.') === want) return { python: py, why: '' };
-    seen.push(`${py}: ${v}`);
-  }
-  return { why: `no python with torch ${want} (the addon's libtorch ${status.version}) to run torchrun: ${seen.join('; ')}. Debian: apt-get install python3-torch, or set OPENSORA_PYTHON` };
-}
-const { python: PYTHON = '/usr/bin/python3', why: noTorchrun } = built ? launcher() : { why: 'the addon is not built' };
+const { python: PYTHON = '/usr/bin/python3', why: noTorchrun } = built ? await torchrunLauncher() : { why: 'the addon is not built' };
 const torchrun = noTorchrun === '';
 
 const dirs: string[] = [];
@@ -63,46 +39,18 @@ function readRank(dir: string, rank: number): Record<string, unknown> {
   return JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
 }
 
-/** A port nobody listens on now. */
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-const baseEnv = (out: string) => ({ ...process.env, C10D_OUT: out, OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' });
+const baseEnv = (out: string) => ({ C10D_OUT: out, OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' });
 const nodeArgs = ['--conditions=source', '--import', tsx, worker];
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-  at: number;
-}
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Exit> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { env, cwd: kernelsRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      res({ code, signal, output, at: Date.now() });
-    });
-  });
+function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<Exit> {
+  return runProcess(cmd, args, { env: launcherFreeEnv(env), cwd: kernelsRoot, timeoutMs });
 }
 
-/** torchrun: underscore flags (Debian's 1.13 knows no others); --redirects/--tee 1 work around 1.13's Python 3.11 bug with the default 0. */
+/** torchrun --nproc_per_node n on this host. */
 async function torchrunRanks(scenario: string, n: number, extraEnv: Record<string, string> = {}): Promise<{ out: string; exit: Exit }> {
   const out = outDir();
   const port = await freePort();
-  const args = ['-m', 'torch.distributed.run', '--nproc_per_node', String(n), '--master_addr', '127.0.0.1', '--master_port', String(port), '--redirects', '1', '--tee', '1', '--no_python', process.execPath, ...nodeArgs, scenario];
+  const args = [...torchrunArgs({ nproc: n, port }), process.execPath, ...nodeArgs, scenario];
   const exit = await run(PYTHON, args, { ...baseEnv(out), ...extraEnv }, 170_000);
   return { out, exit };
 }
@@ -258,7 +206,7 @@ describe.skipIf(!built)('c10d across two hosts (network namespaces)', () => {
       [0, 1].map((node) =>
         run(
           'ip',
-          ['netns', 'exec', hosts[node]!, PYTHON, '-m', 'torch.distributed.run', '--nnodes', '2', '--node_rank', String(node), '--nproc_per_node', '1', '--master_addr', addrs[0]!, '--master_port', String(port), '--redirects', '1', '--tee', '1', '--no_python', process.execPath, ...nodeArgs, 'collectives'],
+          ['netns', 'exec', hosts[node]!, PYTHON, ...torchrunArgs({ nnodes: 2, nodeRank: node, nproc: 1, masterAddr: addrs[0]!, port }), process.execPath, ...nodeArgs, 'collectives'],
           { ...baseEnv(out), OPENSORA_BACKEND: 'cpu' },
           170_000,
         ),

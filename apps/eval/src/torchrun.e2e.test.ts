@@ -1,67 +1,40 @@
-// `opensora-eval loss|vae|samples` on 2 ranks launched by Debian's torchrun (`/usr/bin/python3 -m
-// torch.distributed.run`, PyTorch 1.13: underscore flags) against the same command in one
+// `opensora-eval loss|vae|samples` on 2 ranks launched by torchrun (the python whose torch is the
+// addon's libtorch version, with kernels' torchrun test helpers) against the same command in one
 // process: the merged results are the same numbers, written once by rank 0, and each sample
 // video is written once, by its owner. Needs the torch addon with Gloo; skipped, with the reason
 // printed, only when the addon is not built.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readResults, type EvalResults } from '@opensora-ts/eval';
 import { writeTinyEvalRun, type TinyEvalRun } from '../test/tiny-eval-run.js';
+import { freePort, launch, launcherFreeEnv, loadTorchBackend, runProcess, torchrunArgs, torchrunLauncher } from '../../../packages/kernels/src/testing/torchrun.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(repo, 'apps', 'eval', 'bin.mjs');
-const PYTHON = '/usr/bin/python3';
-// The torch package is kernels' (optional) dependency, not this app's: imported by its path.
-const torch = (await import(pathToFileURL(join(repo, 'packages', 'tfjs-backend-torch', 'src', 'index.ts')).href)) as { c10dFeatures: () => { gloo: boolean; reason?: string } };
+// The torch package is kernels' (optional) dependency, not this app's: loaded from kernels.
+const torch = await loadTorchBackend();
 const features = torch.c10dFeatures();
 const built = features.reason === undefined;
 if (!built) console.log(`torchrun eval tests skipped: the torch addon is not built (${features.reason})`);
+const { python: PYTHON = '/usr/bin/python3', why: noTorchrun } = built ? await torchrunLauncher() : { why: 'the addon is not built' };
 
 const dir = mkdtempSync(join(tmpdir(), 'eval-torchrun-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
 /** The launcher's variables of an outer run must not leak into the one-process baseline. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' };
-  for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'GROUP_RANK', 'ROLE_RANK']) delete env[k];
-  return env;
-}
+const cleanEnv = () => launcherFreeEnv({ OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' });
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { cwd: repo, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 280_000);
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      res({ code, output });
-    });
-  });
+  return runProcess(cmd, args, { cwd: repo, env: cleanEnv(), timeoutMs: 280_000 });
 }
 
 const oneProcess = (args: string[]) => run(process.execPath, [bin, ...args]);
-/** torchrun 1.13's --redirects/--tee 1 work around its Python 3.11 bug with the default 0. */
-const twoRanks = async (args: string[]) =>
-  run(PYTHON, ['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', String(await freePort()), '--redirects', '1', '--tee', '1', '--no_python', process.execPath, bin, ...args]);
+const twoRanks = async (args: string[]) => run(PYTHON, [...torchrunArgs({ nproc: 2, port: await freePort() }), process.execPath, bin, ...args]);
 
 /** The results without the creation time. */
 const numbers = (r: EvalResults) => ({ ...r, created: undefined });
@@ -69,7 +42,7 @@ const numbers = (r: EvalResults) => ({ ...r, created: undefined });
 describe.skipIf(!built)('opensora-eval on 2 ranks (torchrun, Gloo) = 1 process', () => {
   let tiny: TinyEvalRun;
   beforeAll(async () => {
-    expect(spawnSync(PYTHON, ['-c', 'import torch.distributed.run'], { timeout: 60_000 }).status, `${PYTHON} -m torch.distributed.run is not available (Debian: apt-get install python3-torch)`).toBe(0);
+    expect(noTorchrun, noTorchrun).toBe('');
     // Batch size 1: 3 batches in the bucket, 2 scored by rank 0 and 1 by rank 1.
     tiny = await writeTinyEvalRun(join(dir, 'files'), { numClips: 3, batchSize: 1 });
   }, 120_000);
@@ -131,13 +104,9 @@ describe.skipIf(!built)('opensora-eval on 2 ranks (torchrun, Gloo) = 1 process',
     const cli = join(repo, 'apps', 'eval', 'src', 'cli.ts');
     const tsx = createRequire(join(repo, 'apps', 'eval', 'package.json')).resolve('tsx');
     const ranks = [0, 1].map((r) => {
-      const env = { ...cleanEnv(), RANK: String(r), WORLD_SIZE: '2', LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port };
-      const p = spawn(process.execPath, ['--conditions=source', '--import', tsx, cli, ...args, '--out', out], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((res) => p.on('exit', (code, signal) => res({ code, signal, at: Date.now() })));
-      return { p, exit, output: () => output };
+      const env = launcherFreeEnv({ OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1', RANK: String(r), WORLD_SIZE: '2', LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port });
+      const { proc: p, exited: exit, output } = launch(process.execPath, ['--conditions=source', '--import', tsx, cli, ...args, '--out', out], { cwd: repo, env });
+      return { p, exit, output };
     });
     // Rank 1 owns the odd items: once its first video is stored, kill it.
     const parts = `${out}.parts`;

@@ -1,32 +1,30 @@
-// Data-parallel training through real processes: Debian's torchrun (`/usr/bin/python3 -m
-// torch.distributed.run`, underscore flags as 1.13 wants them) launches 2 ranks of `opensora-train`
-// that talk through c10d (Gloo) in the torch addon. (`--redirects 1 --tee 1`: 1.13 under Python 3.11
-// cannot parse its own default redirect setting, "0", and fails before starting a worker.)
+// Data-parallel training through real processes: torchrun (the python whose torch is the addon's
+// libtorch version, with kernels' torchrun test helpers: underscore flags as 1.13 wants them)
+// launches 2 ranks of `opensora-train` that talk through c10d (Gloo) in the torch addon.
 //  1. 2 ranks x batch 2 train as 1 process x batch 4: per-step losses and final weights within 1e-5.
 //  2. kill -9 of rank 1 mid-run: the launch ends within 60 s naming rank 1, no checkpoint is left
 //     half-written, and a relaunch with --resume reaches the uninterrupted run's losses.
 // Needs the torch addon built with c10d; skipped, with the reason printed, only when it is not.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeShapesWorld } from '@opensora-ts/data';
 import { parseTrainConfig, type DitTrainConfig } from './config.js';
 import { trainDit, type TrainResult } from './dit-trainer.js';
 import { tinyDitRunConfig } from '../test/tiny-dit-run.js';
 import { weightDistance } from '../test/weights.js';
+import { freePort, launch, launcherFreeEnv, loadTorchBackend, torchrunArgs, torchrunLauncher, type Launched } from '../../../packages/kernels/src/testing/torchrun.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(repo, 'apps', 'train', 'bin.mjs');
-const PYTHON = '/usr/bin/python3';
-// The torch package is kernels' optional dependency, not this app's: imported by its path.
-const torch = (await import(pathToFileURL(join(repo, 'packages', 'tfjs-backend-torch', 'src', 'index.ts')).href)) as { c10dFeatures: () => { gloo: boolean; reason?: string } };
+// The torch package is kernels' optional dependency, not this app's: loaded from kernels.
+const torch = await loadTorchBackend();
 const features = torch.c10dFeatures();
 const skip = features.gloo ? null : `the torch addon has no Gloo process group (${features.reason ?? 'built without it'})`;
 if (skip) console.log(`torchrun training tests skipped: ${skip}`);
+const { python: PYTHON = '/usr/bin/python3', why: noTorchrun } = skip ? { why: skip } : await torchrunLauncher();
 
 const root = mkdtempSync(join(tmpdir(), 'train-torchrun-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -44,39 +42,11 @@ function raw(batch: number, csv: string): Record<string, unknown> {
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-interface Launch {
-  proc: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 /** `torchrun --nproc_per_node 2 --no_python node bin.mjs ...` with a free port. */
-async function torchrun(...args: string[]): Promise<Launch> {
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' };
-  for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT']) delete env[k];
-  const port = String(await freePort());
-  const proc = spawn(PYTHON, ['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', port, '--redirects', '1', '--tee', '1', '--no_python', process.execPath, bin, '-c', cfgPath, '--plain', ...args], {
-    cwd: repo,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let output = '';
-  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
-  return { proc, output: () => output, exited };
+async function torchrun(...args: string[]): Promise<Launched> {
+  const env = launcherFreeEnv({ OPENSORA_QUIET: '1', OMP_NUM_THREADS: '1' });
+  const port = await freePort();
+  return launch(PYTHON, [...torchrunArgs({ nproc: 2, port }), process.execPath, bin, '-c', cfgPath, '--plain', ...args], { cwd: repo, env, detached: true });
 }
 
 function steps(out: string): { step: number; loss: number }[] {
@@ -125,7 +95,7 @@ const close = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 describe.skipIf(skip !== null)('data-parallel training through torchrun (2 ranks, Gloo)', () => {
   beforeAll(async () => {
-    expect(spawnSync(PYTHON, ['-c', 'import torch.distributed.run'], { timeout: 60_000 }).status, `${PYTHON} -m torch.distributed.run is not available (Debian: apt-get install python3-torch)`).toBe(0);
+    expect(noTorchrun, noTorchrun).toBe('');
     const csv = (await writeShapesWorld(join(root, 'data'), { numClips: 10, height: 32, width: 32, numFrames: 9, seed: 5 })).csvPath;
     cfgPath = join(root, 'tiny.json');
     writeFileSync(cfgPath, JSON.stringify(raw(2, csv)));
@@ -135,7 +105,7 @@ describe.skipIf(skip !== null)('data-parallel training through torchrun (2 ranks
   it('2 ranks x batch 2 give the losses and weights of 1 process x batch 4', async () => {
     const out = join(root, 'two');
     const run = await torchrun('-o', out);
-    expect(await run.exited, run.output().slice(-3000)).toBe(0);
+    expect((await run.exited).code, run.output().slice(-3000)).toBe(0);
     const got = steps(out);
     expect(got.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
     got.forEach((s, i) => expect(close(s.loss, reference.steps[i]!.loss), `step ${s.step}`).toBeLessThan(1e-5));
@@ -158,7 +128,7 @@ describe.skipIf(skip !== null)('data-parallel training through torchrun (2 ranks
     expect(rank1, run.output().slice(-2000)).toBeDefined();
     process.kill(rank1!.pid, 'SIGKILL');
     const killedAt = Date.now();
-    const code = await Promise.race([run.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
+    const code = await Promise.race([run.exited.then((e) => e.code), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
     if (code === 'hung') process.kill(-run.proc.pid!, 'SIGKILL');
     expect(code, run.output().slice(-3000)).not.toBe('hung');
     expect(code).not.toBe(0);
@@ -170,7 +140,7 @@ describe.skipIf(skip !== null)('data-parallel training through torchrun (2 ranks
     for (const n of ck) expect(existsSync(join(out, 'checkpoints', n, 'state.json'))).toBe(true);
 
     const again = await torchrun('-o', out, '--resume');
-    expect(await again.exited, again.output().slice(-3000)).toBe(0);
+    expect((await again.exited).code, again.output().slice(-3000)).toBe(0);
     expect(again.output()).toMatch(/resumed from .*step-000000[24]/);
     const got = steps(out);
     expect(got.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);

@@ -1,15 +1,15 @@
-// `opensora-sample --prompt-file F` under torchrun (Debian's python3-torch 1.13, 2 ranks, Gloo): the
+// `opensora-sample --prompt-file F` under torchrun (the python whose torch is the addon's libtorch
+// version, with kernels' torchrun test helpers; 2 ranks, Gloo): the
 // prompts are split over the ranks, each video is written once by its owner with the same bytes a
 // single process gives, and rank 0 alone prints the summary. Needs the torch addon with Gloo and a
 // torchrun of the addon's torch version; skipped, with the reason printed, only when either is missing.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, launcherFreeEnv, loadTorchBackend, runProcess, torchrunArgs, torchrunLauncher } from '../../kernels/src/testing/torchrun.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const entry = join(here, 'cli-entry.ts');
@@ -17,32 +17,16 @@ const require = createRequire(join(here, '..', 'package.json'));
 const tsx = require.resolve('tsx');
 
 // The torch backend is an optional runtime dependency of kernels: found from there, as initProcessGroup finds it.
-const kernels = createRequire(require.resolve('@opensora-ts/kernels/package.json'));
-type TorchModule = {
-  c10dFeatures: () => { gloo: boolean; reason?: string };
-  torchAddonStatus: () => { available: true; version: string } | { available: false; reason: string };
-};
 let why: string | null = null;
 let PYTHON = '/usr/bin/python3';
 try {
-  const torch = (await import(pathToFileURL(kernels.resolve('@opensora-ts/tfjs-backend-torch')).href)) as TorchModule;
-  const f = torch.c10dFeatures();
-  const status = torch.torchAddonStatus();
+  const f = (await loadTorchBackend()).c10dFeatures();
   if (f.reason !== undefined || !f.gloo) why = `the torch addon has no Gloo (${f.reason ?? 'built without it'})`;
-  else if (!status.available) why = status.reason;
   else {
     // torchrun's agent hosts the store: its torch must be the addon's libtorch version (1.x and 2.x stores do not talk).
-    const want = status.version.split('.').slice(0, 2).join('.');
-    const seen: string[] = [];
-    const found = ['/usr/bin/python3', process.env.OPENSORA_PYTHON, 'python3'].find((py) => {
-      if (!py || (py.startsWith('/') && !existsSync(py))) return false;
-      const r = spawnSync(py, ['-c', 'import torch, torch.distributed.run; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
-      const v = r.status === 0 ? r.stdout.trim().split('\n').pop()! : 'no torch.distributed.run';
-      seen.push(`${py}: ${v}`);
-      return v.split('.').slice(0, 2).join('.') === want;
-    });
-    if (found) PYTHON = found;
-    else why = `no python with torch ${want} (the addon's libtorch) to run torchrun: ${seen.join('; ')}`;
+    const launcher = await torchrunLauncher();
+    if (launcher.why) why = launcher.why;
+    else PYTHON = launcher.python!;
   }
 } catch (err) {
   why = `the torch backend could not be loaded (${(err as Error).message.split('\n')[0]})`;
@@ -52,30 +36,9 @@ if (why) console.log(`sharded sample test skipped: ${why}`);
 const dir = mkdtempSync(join(tmpdir(), 'sample-ranks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
 function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((res) => {
-    // One thread per process: the same arithmetic in every process, so outputs compare byte for byte.
-    const child = spawn(cmd, args, { env: { ...process.env, OPENSORA_QUIET: '1', OPENSORA_THREADS: '1', OMP_NUM_THREADS: '1' } });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code, output });
-    });
-  });
+  // One thread per process: the same arithmetic in every process, so outputs compare byte for byte.
+  return runProcess(cmd, args, { env: launcherFreeEnv({ OPENSORA_QUIET: '1', OPENSORA_THREADS: '1', OMP_NUM_THREADS: '1' }), timeoutMs: 300_000, until: 'close' });
 }
 
 const node = [process.execPath, '--conditions=source', '--import', tsx, entry];
@@ -88,7 +51,7 @@ describe.skipIf(why !== null)('opensora-sample --prompt-file under torchrun (2 r
     const args = ['--prompt-file', prompts, '--steps', '2', '--resolution', '32x32', '--plain-progress'];
     const port = await freePort();
     const ranks = join(dir, 'ranks');
-    const r = await run(PYTHON, ['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', String(port), '--redirects', '1', '--tee', '1', '--no_python', ...node, ...args, '--save-dir', ranks]);
+    const r = await run(PYTHON, [...torchrunArgs({ nproc: 2, port }), ...node, ...args, '--save-dir', ranks]);
     expect(r.code, r.output).toBe(0);
     expect(readdirSync(ranks).sort()).toEqual(['sample_0000.json', 'sample_0000.mp4', 'sample_0001.json', 'sample_0001.mp4', 'sample_0002.json', 'sample_0002.mp4']);
     // Strided: rank 0 owns prompts 0 and 2, rank 1 prompt 1.

@@ -71,6 +71,7 @@ export { clipGradNorm, clipCoefficient, globalGradNorm } from './optim/clip-grad
 export { adamwUpdate, emaUpdate, globalNorm } from './optim/multi-tensor.js';
 export type { AdamWConstants } from './optim/composites.js';
 export { lrSchedule } from './optim/lr-schedule.js';
+export { GradientAccumulator } from './optim/gradient-accumulator.js';
 export type { LrSchedule, LrScheduleOptions } from './optim/lr-schedule.js';
 
 export { singleProcessGroup } from './distributed/process-group.js';
@@ -79,7 +80,8 @@ export { launchEnv, LaunchEnvError, LAUNCH_VARIABLES } from './distributed/launc
 export { initProcessGroup, wrapC10d } from './distributed/init.js';
 export { inProcessGroups } from './distributed/in-process.js';
 export type { InitProcessGroupOptions, C10dGroup, C10dConnectOptions } from './distributed/init.js';
-export { averageGradients, DEFAULT_BUCKET_BYTES } from './distributed/average-gradients.js';
+export { averageGradients, averageStepGradients, meanOverRanks, DEFAULT_BUCKET_BYTES } from './distributed/average-gradients.js';
+export { broadcastParameters } from './distributed/broadcast-parameters.js';
 export type { AverageGradientsOptions } from './distributed/average-gradients.js';
 export { shardOf, shardOwner, shardItems, unshard } from './distributed/shard.js';
 export type { ShardLayout, ShardRank } from './distributed/shard.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../tf.js';
 import type { Tensor } from '../tf.js';
-import { averageGradients } from './average-gradients.js';
+import { averageGradients, averageStepGradients, meanOverRanks } from './average-gradients.js';
 import { inProcessGroups } from './in-process.js';
 import { singleProcessGroup } from './process-group.js';
 import type { ProcessGroup, ReduceOp } from './process-group.js';
@@ -56,5 +56,37 @@ describe('averageGradients', () => {
     await expect(averageGradients(pgs[0]!, g)).rejects.toThrow(/gradient 'step' is int32; expected float32/);
     await expect(averageGradients(pgs[0]!, g, { bucketBytes: 0 })).rejects.toThrow(/bucketBytes=0/);
     g.get('step')!.dispose();
+  });
+});
+
+describe('averageStepGradients and meanOverRanks', () => {
+  it('2 ranks: the mean gradients, the inputs disposed, the time taken', async () => {
+    const pgs = inProcessGroups(2);
+    const inputs = [gradsOf(0), gradsOf(1)];
+    const before = tf.memory().numTensors;
+    const outs = await Promise.all(pgs.map((pg, r) => averageStepGradients(pg, inputs[r]!)));
+    expect(tf.memory().numTensors).toBe(before);
+    for (const g of inputs.flatMap((m) => [...m.values()])) expect(g.isDisposed).toBe(true);
+    for (const out of outs) {
+      expect(out.ms).toBeGreaterThanOrEqual(0);
+      expect(await out.grads.get('a.bias')!.array()).toEqual([0.5, -0.5, 5]);
+      tf.dispose([...out.grads.values()]);
+    }
+  });
+
+  it('world size 1: the same map, nothing disposed', async () => {
+    const g = gradsOf(0);
+    const out = await averageStepGradients(singleProcessGroup(), g);
+    expect(out.grads).toBe(g);
+    for (const t of g.values()) expect(t.isDisposed).toBe(false);
+    tf.dispose([...g.values()]);
+  });
+
+  it('a number\'s mean over ranks; non-finite on one rank is non-finite on all', async () => {
+    const pgs = inProcessGroups(3);
+    expect(await Promise.all(pgs.map((pg) => meanOverRanks(pg, pg.rank * 3)))).toEqual([3, 3, 3]);
+    const nan = await Promise.all(pgs.map((pg) => meanOverRanks(pg, pg.rank === 1 ? Number.NaN : 1)));
+    for (const v of nan) expect(v).toBeNaN();
+    expect(await meanOverRanks(singleProcessGroup(), Number.NaN)).toBeNaN();
   });
 });

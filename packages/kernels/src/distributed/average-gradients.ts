@@ -80,3 +80,27 @@ export async function averageGradients(pg: ProcessGroup, grads: Map<string, Tens
   }
   return out;
 }
+
+/**
+ * One optimizer step's gradient averaging: averageGradients, the caller's `grads` disposed when
+ * new tensors come back (at world size 1 the same map, nothing disposed), and how long it took
+ * (the all-reduce time a trainer logs).
+ */
+export async function averageStepGradients(pg: ProcessGroup, grads: Map<string, Tensor>, options: AverageGradientsOptions = {}): Promise<{ grads: Map<string, Tensor>; ms: number }> {
+  const t0 = performance.now();
+  const avg = await averageGradients(pg, grads, options);
+  if (avg !== grads) for (const g of grads.values()) g.dispose();
+  return { grads: avg, ms: performance.now() - t0 };
+}
+
+/**
+ * A number's mean over ranks (a micro-batch loss: with equal per-rank batch sizes, the mean over
+ * the global batch). A non-finite value on any rank is non-finite on every rank, so every rank
+ * can stop at the same step. At world size 1 the value itself.
+ */
+export async function meanOverRanks(pg: ProcessGroup, value: number): Promise<number> {
+  if (pg.worldSize === 1) return value;
+  const buf = Float32Array.of(value);
+  await pg.allReduce(buf, 'avg');
+  return buf[0]!;
+}

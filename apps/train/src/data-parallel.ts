@@ -1,8 +1,9 @@
 // How a trainer runs as one rank of a data-parallel group (torchrun): rank 0 alone owns the run
 // folder (lock, config, log, plot, checkpoints); every rank resumes from the checkpoint rank 0
 // chose, starts from rank 0's weights, and logs the loss of the whole global batch. At world
-// size 1 every helper here is a no-op around the single-process code path.
-import { averageGradients, tf, type ProcessGroup } from '@opensora-ts/kernels';
+// size 1 every helper here is a no-op around the single-process code path. The collective maths
+// (broadcastParameters, meanOverRanks, averageStepGradients) lives in @opensora-ts/kernels.
+import type { ProcessGroup } from '@opensora-ts/kernels';
 import { JsonlLog, type LogRecord } from './jsonl-log.js';
 
 /** This process's place in the run: the group, and whether it writes the run folder. */
@@ -40,43 +41,6 @@ export async function rankZeroFirst<T>(ctx: RankContext, fn: () => Promise<T>): 
 export async function fromRankZero<T>(pg: ProcessGroup, value: T): Promise<T> {
   if (pg.worldSize === 1) return value;
   return (await pg.allGatherJson(value))[0]!;
-}
-
-/** Every rank starts from rank 0's weights (as DDP does at construction), whatever each built. */
-export async function syncParameters(pg: ProcessGroup, vars: readonly tf.Variable[]): Promise<void> {
-  if (pg.worldSize === 1) return;
-  for (const v of vars) {
-    const data = Float32Array.from(v.dataSync() as Float32Array);
-    await pg.broadcast(data, 0);
-    if (pg.rank !== 0) {
-      const t = tf.tensor(data, v.shape, 'float32');
-      v.assign(t);
-      t.dispose();
-    }
-  }
-}
-
-/**
- * The micro-batch loss over all ranks: their mean (every rank has the same local batch size, so
- * it is the mean over the global batch). A non-finite loss on any rank is non-finite everywhere,
- * so every rank stops at the same step.
- */
-export async function globalMean(pg: ProcessGroup, value: number): Promise<number> {
-  if (pg.worldSize === 1) return value;
-  const buf = Float32Array.of(value);
-  await pg.allReduce(buf, 'avg');
-  return buf[0]!;
-}
-
-/**
- * Gradients averaged over ranks (in buckets) and the time it took; at world size 1 the same map.
- * The caller's `grads` are disposed when new tensors come back.
- */
-export async function averageStepGradients(pg: ProcessGroup, grads: Map<string, tf.Tensor>): Promise<{ grads: Map<string, tf.Tensor>; ms: number }> {
-  const t0 = performance.now();
-  const avg = await averageGradients(pg, grads);
-  if (avg !== grads) for (const g of grads.values()) g.dispose();
-  return { grads: avg, ms: performance.now() - t0 };
 }
 
 /** A checkpoint's world size against this run's: a change re-shards the sampler and changes the global batch. */

@@ -15,20 +15,20 @@ import {
   trainingLoss,
   type EvalBatch,
 } from '@opensora-ts/flow';
-import { AdamW, clipCoefficient, Ema, globalGradNorm, lrSchedule, SeededRandom, singleProcessGroup, tf, type HostTensor, type Module, type ProcessGroup, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, averageStepGradients, broadcastParameters, clipCoefficient, Ema, globalGradNorm, GradientAccumulator, lrSchedule, meanOverRanks, SeededRandom, singleProcessGroup, tf, type HostTensor, type Module, type ProcessGroup, type WritableTensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn, type STDiT3 } from '@opensora-ts/stdit';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DitTrainConfig } from './config.js';
 import { openDataSource, ensureDataset } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
-import { averageStepGradients, describeWorldSizeChange, emptyBatchError, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
+import { describeWorldSizeChange, emptyBatchError, fromRankZero, openRunLog, rankContext, rankZeroFirst, type RankContext } from './data-parallel.js';
 import { latentCacheIdentity } from './cache-fill.js';
 import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
 import { createProgress, type Progress } from './progress.js';
 import { microSeed, NonFiniteLossError, prepareRunFolder, refreshPlot, runPaths, startOrResume, STREAM, type RunPaths, withRunFolder } from './run-context.js';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
-import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
+import { StepMeter, type StepRecord } from './step-meter.js';
 
 /** Options of a training run; `C` is the task's config (DiT here, VAE in vae-trainer). */
 export interface TrainOptions<C = DitTrainConfig> {
@@ -124,6 +124,8 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
   );
   const ema = new Ema(model, cfg.ema_decay);
   const A = cfg.accumulation_steps;
+  // Each micro-batch's loss is divided by A and the gradients summed: one optimizer step per A micro-batches.
+  const accum = new GradientAccumulator(A);
   const stepsPerEpoch = Math.max(1, Math.floor(ds.sampler.length() / A));
   const total = cfg.max_steps ?? stepsPerEpoch * cfg.epochs;
   // The reference's scheduler advances every micro-step; an update's lr is read at its first micro-batch.
@@ -135,7 +137,7 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
 
   const resumed = ckptDir ? new LoadedCheckpoint<DitState>(ckptDir) : null;
   if (resumed) restore(resumed, model, ema, opt, ds.sampler, cfg, say);
-  else await syncParameters(pg, vars);
+  else await broadcastParameters(pg, vars);
   const worldChange = resumed ? describeWorldSizeChange(resumed.state.worldSize, pg.worldSize) : null;
   if (worldChange) say(`warning: ${worldChange}`);
   let { step, microStep, samplesSeen, lastCheckpoint, lastSavedStep } = startOrResume(log, say, resumed, {
@@ -230,13 +232,13 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
           if (meter.micro === 0) opt.lr = schedule(microStep);
           const micro = await microBatchLoss(b, lb, microStep);
           // The loss of the global batch (all ranks): what is logged, and non-finite on every rank at once.
-          micro.loss = await globalMean(pg, micro.loss);
+          micro.loss = await meanOverRanks(pg, micro.loss);
           if (!Number.isFinite(micro.loss)) {
             tf.dispose([...micro.grads.values()]);
             log.write({ type: 'nonfinite', step: step + 1, loss: String(micro.loss), samples: b.keys });
             throw new NonFiniteLossError(step + 1, micro.loss, b.keys, lastCheckpoint, { lr: cfg.lr, gradClip: cfg.grad_clip });
           }
-          acc = addGrads(acc, micro.grads);
+          accum.add(micro.grads);
           meter.addMicro(micro.loss, b.x0.shape[0]! * pg.worldSize);
         } finally {
           b.dispose();
@@ -245,7 +247,8 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
         if (meter.micro === A) {
           // Clipping rides on the update (gradScale): the numbers of clipGradNorm's copies, without the copies.
           // Gradients averaged over ranks (in buckets), then the norm and clip of the averaged ones.
-          const avg = await averageStepGradients(pg, acc!);
+          acc = accum.take();
+          const avg = await averageStepGradients(pg, acc);
           acc = avg.grads;
           allReduceMs = avg.ms;
           lastNorm = globalGradNorm(acc);
@@ -274,6 +277,7 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
     }
   } finally {
     if (acc) tf.dispose([...acc.values()]);
+    accum.dispose();
     progress.stop();
     enc.close();
     opt.dispose();
@@ -324,9 +328,9 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
           numTimesteps: cfg.scheduler.num_timesteps,
           temporalDiffWeight: cfg.temporal_diff_loss_weight,
         });
-        return r.loss.mean().div(A) as tf.Scalar;
+        return accum.scaleLoss(r.loss);
       }, vars);
-      const loss = value.dataSync()[0]! * A;
+      const loss = accum.unscaleLoss(value.dataSync()[0]!);
       value.dispose();
       const out = new Map<string, tf.Tensor>();
       for (const [vn, g] of Object.entries(grads)) out.set(nameOfVar.get(vn)!, g);

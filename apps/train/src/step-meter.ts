@@ -1,6 +1,6 @@
-// What both trainers keep between micro-steps of one optimizer step: the summed gradients, the
-// summed loss and samples, and the clock, turned into the step's log record when the step ends.
-import { tf } from '@opensora-ts/kernels';
+// What both trainers keep between micro-steps of one optimizer step for the log: the summed loss
+// and samples, and the clock, turned into the step's log record when the step ends. (The summed
+// gradients are kernels' GradientAccumulator.)
 
 /** One optimizer step's line in log.jsonl. */
 export interface StepRecord {
@@ -12,18 +12,6 @@ export interface StepRecord {
   grad_norm: number;
   samples: number;
   samples_per_sec: number;
-}
-
-/** Adds `g` into `into` (taking ownership of both); returns the sum. */
-export function addGrads(into: Map<string, tf.Tensor> | null, g: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
-  if (!into) return g;
-  for (const [k, v] of g) {
-    const prev = into.get(k);
-    into.set(k, prev ? tf.add(prev, v) : v.clone());
-    prev?.dispose();
-    v.dispose();
-  }
-  return into;
 }
 
 export class StepMeter {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
 import { rowNormalTensor, sampleRandoms, sampleSeeds } from '@opensora-ts/flow';
-import { AdamW, averageGradients, clipCoefficient, globalGradNorm, lrSchedule, mixSeed, readCheckpoint, SeededRandom, singleProcessGroup, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, averageGradients, averageStepGradients, broadcastParameters, clipCoefficient, globalGradNorm, GradientAccumulator, lrSchedule, meanOverRanks, mixSeed, readCheckpoint, SeededRandom, singleProcessGroup, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
   adaptiveGeneratorWeight,
   ChunkedVideoCodec,
@@ -25,8 +25,8 @@ import type { VaeTrainConfig } from './config.js';
 import { ensureDataset, openDataSource } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
 import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, warnRngScheme, type TrainOptions, type TrainResult } from './dit-trainer.js';
-import { addGrads, StepMeter, type StepRecord } from './step-meter.js';
-import { averageStepGradients, describeWorldSizeChange, emptyBatchError, fromRankZero, globalMean, openRunLog, rankContext, rankZeroFirst, syncParameters, type RankContext } from './data-parallel.js';
+import { StepMeter, type StepRecord } from './step-meter.js';
+import { describeWorldSizeChange, emptyBatchError, fromRankZero, openRunLog, rankContext, rankZeroFirst, type RankContext } from './data-parallel.js';
 import { buildVae, weightsPath } from './models.js';
 import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';
@@ -101,6 +101,9 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
   const dOpt = disc ? new AdamW(dNamed.map(([n, p]) => [n, p.variable!] as [string, tf.Variable]), { lr: cfg.lr, betas: cfg.adam_betas, eps: cfg.adam_eps, weightDecay: cfg.weight_decay }) : null;
 
   const A = cfg.accumulation_steps;
+  // Each micro-batch's loss terms are scaled by 1/A and the gradients summed (the discriminator's apart).
+  const accum = new GradientAccumulator(A);
+  const dAccum = new GradientAccumulator(A);
   const stepsPerEpoch = Math.max(1, Math.floor(ds.sampler.length() / A));
   const total = cfg.max_steps ?? stepsPerEpoch * cfg.epochs;
   // video_16z.py: LinearWarmupLR from 0.
@@ -122,7 +125,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
     resumed = ck;
     const change = describeWorldSizeChange(ck.state.worldSize, pg.worldSize);
     if (change) say(`warning: ${change}`);
-  } else await syncParameters(pg, [...vars, ...dVars]);
+  } else await broadcastParameters(pg, [...vars, ...dVars]);
   let { step, microStep, samplesSeen, lastCheckpoint, lastSavedStep } = startOrResume(log, say, resumed, {
     params: vae.parameterCount(),
     samples: ds.rows.length,
@@ -204,7 +207,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
         const noise = cfg.latent_sample === 'sample' ? posteriorNoise(video, microStep, lb.batch.offset ?? 0) : null;
         try {
           const r = await microStepGrads(video, microStep, step, noise);
-          r.loss = await globalMean(pg, r.loss);
+          r.loss = await meanOverRanks(pg, r.loss);
           terms = r.terms;
           if (!Number.isFinite(r.loss)) {
             tf.dispose([...r.grads.values(), ...(r.dGrads?.values() ?? [])]);
@@ -212,8 +215,8 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
             log.write({ type: 'nonfinite', step: step + 1, loss: String(r.loss), samples: ids });
             throw new NonFiniteLossError(step + 1, r.loss, ids, lastCheckpoint, { lr: cfg.lr, gradClip: cfg.grad_clip });
           }
-          acc = addGrads(acc, r.grads);
-          if (r.dGrads) dAcc = addGrads(dAcc, r.dGrads);
+          accum.add(r.grads);
+          if (r.dGrads) dAccum.add(r.dGrads);
           meter.addMicro(r.loss, video.shape[0] * pg.worldSize);
         } finally {
           video.dispose();
@@ -222,13 +225,15 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
         microStep++;
         if (meter.micro < A) continue;
         // Clipping rides on the update (gradScale): the numbers of clipGradNorm's copies, without the copies.
-        const avg = await averageStepGradients(pg, acc!);
+        acc = accum.take();
+        const avg = await averageStepGradients(pg, acc);
         acc = avg.grads;
         allReduceMs = avg.ms;
         lastNorm = globalGradNorm(acc);
         opt.apply(acc, { gradScale: clipCoefficient(lastNorm, cfg.grad_clip) });
         tf.dispose([...acc.values()]);
         acc = null;
+        if (dAccum.count > 0) dAcc = dAccum.take();
         if (dAcc && dOpt) {
           const dAvg = await averageStepGradients(pg, dAcc);
           dAcc = dAvg.grads;
@@ -252,6 +257,8 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
   } finally {
     if (acc) tf.dispose([...acc.values()]);
     if (dAcc) tf.dispose([...dAcc.values()]);
+    accum.dispose();
+    dAccum.dispose();
     progress.stop();
     opt.dispose();
     dOpt?.dispose();
@@ -284,7 +291,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
   }
 
   async function microStepGrads(video: tf.Tensor5D, m: number, globalStep: number, noise: tf.Tensor | null) {
-    const scale = 1 / A;
+    const scale = accum.lossScale;
     const t: Record<string, number> = {};
     // Pass 1: NLL + KL over every VAE weight.
     const p1 = tf.variableGrads(() => {

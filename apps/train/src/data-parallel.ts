@@ -43,6 +43,24 @@ export async function fromRankZero<T>(pg: ProcessGroup, value: T): Promise<T> {
   return (await pg.allGatherJson(value))[0]!;
 }
 
+/**
+ * Rank 0 writes (the others pass `write: null`); every rank learns the path, or the reason there is
+ * none, so none runs ahead of a checkpoint being written and all fail together when it cannot be.
+ */
+export async function checkpointOnRankZero(pg: ProcessGroup, write: (() => string) | null, step: number): Promise<string> {
+  let written: { path: string } | { error: string } = { error: '' };
+  if (write) {
+    try {
+      written = { path: write() };
+    } catch (err) {
+      written = { error: (err as Error).message };
+    }
+  }
+  written = await fromRankZero(pg, written);
+  if ('error' in written) throw pg.rank === 0 ? new Error(written.error) : new Error(`rank 0 could not write the checkpoint of step ${step}: ${written.error}`);
+  return written.path;
+}
+
 /** A checkpoint's world size against this run's: a change re-shards the sampler and changes the global batch. */
 export function describeWorldSizeChange(saved: number | undefined, now: number): string | null {
   const was = saved ?? 1;

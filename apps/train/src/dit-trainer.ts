@@ -21,7 +21,7 @@ import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoin
 import type { DitTrainConfig } from './config.js';
 import { openDataSource, ensureDataset } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
-import { describeWorldSizeChange, emptyBatchError, fromRankZero, openRunLog, rankContext, rankZeroFirst, type RankContext } from './data-parallel.js';
+import { checkpointOnRankZero, describeWorldSizeChange, emptyBatchError, fromRankZero, openRunLog, rankContext, rankZeroFirst, type RankContext } from './data-parallel.js';
 import { latentCacheIdentity } from './cache-fill.js';
 import { LatentEncoder, type EncodedBatch } from './latents.js';
 import { buildDit, buildTextEncoder, buildVae } from './models.js';
@@ -173,19 +173,7 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
   const stopAt = o.stopAfter !== undefined ? Math.min(total, step + o.stopAfter) : total;
   const save = async () => {
     enc.flush();
-    // Rank 0 writes; the others wait for its outcome, so every rank knows the checkpoint (or the
-    // reason there is none) and none runs ahead of a checkpoint being written.
-    let written: { path: string } | { error: string } = { error: '' };
-    if (writer) {
-      try {
-        written = { path: writeCheckpoint() };
-      } catch (err) {
-        written = { error: (err as Error).message };
-      }
-    }
-    written = await fromRankZero(pg, written);
-    if ('error' in written) throw pg.rank === 0 ? new Error(written.error) : new Error(`rank 0 could not write the checkpoint of step ${step}: ${written.error}`);
-    lastCheckpoint = written.path;
+    lastCheckpoint = await checkpointOnRankZero(pg, writer ? writeCheckpoint : null, step);
     lastSavedStep = step;
     if (!writer) return;
     log.write({ type: 'checkpoint', step, path: lastCheckpoint });

@@ -26,7 +26,7 @@ import { ensureDataset, openDataSource } from './data-source.js';
 import { checkTrainSizes } from './sizes.js';
 import { compareConfigs, hostStateDict, loadOptimizer, optimizerTensors, warnRngScheme, type TrainOptions, type TrainResult } from './dit-trainer.js';
 import { StepMeter, type StepRecord } from './step-meter.js';
-import { describeWorldSizeChange, emptyBatchError, fromRankZero, openRunLog, rankContext, rankZeroFirst, type RankContext } from './data-parallel.js';
+import { checkpointOnRankZero, describeWorldSizeChange, emptyBatchError, fromRankZero, openRunLog, rankContext, rankZeroFirst, type RankContext } from './data-parallel.js';
 import { buildVae, weightsPath } from './models.js';
 import { createProgress } from './progress.js';
 import { withSeededMathRandom } from './seeded-init.js';
@@ -139,18 +139,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
   const records: StepRecord[] = [];
   const stopAt = o.stopAfter !== undefined ? Math.min(total, step + o.stopAfter) : total;
   const save = async () => {
-    // Rank 0 writes; every rank learns the outcome (as in the DiT trainer).
-    let written: { path: string } | { error: string } = { error: '' };
-    if (writer) {
-      try {
-        written = { path: writeCheckpoint() };
-      } catch (err) {
-        written = { error: (err as Error).message };
-      }
-    }
-    written = await fromRankZero(pg, written);
-    if ('error' in written) throw pg.rank === 0 ? new Error(written.error) : new Error(`rank 0 could not write the checkpoint of step ${step}: ${written.error}`);
-    lastCheckpoint = written.path;
+    lastCheckpoint = await checkpointOnRankZero(pg, writer ? writeCheckpoint : null, step);
     lastSavedStep = step;
     if (!writer) return;
     log.write({ type: 'checkpoint', step, path: lastCheckpoint });

@@ -44,13 +44,16 @@ export async function averageGradients(pg: ProcessGroup, grads: Map<string, Tens
 
   const out = new Map<string, Tensor>();
   try {
+    // The torch backend reduces where its tensors live (NCCL: on the GPU); host backends write each
+    // gradient once into a bucket array, which costs fewer copies than flattening a tensor first.
+    const reduceOnDevice = tf.getBackend() === 'torch' ? pg.allReduceTensor : undefined;
     for (const bucket of buckets) {
-      if (pg.allReduceTensor) {
+      if (reduceOnDevice) {
         // Device path: flatten, reduce where the tensor lives, split back.
         const flat = tf.tidy(() => tf.concat(bucket.map(([, g]) => g.reshape([-1])), 0));
         let reduced: Tensor;
         try {
-          reduced = await pg.allReduceTensor(flat, 'avg');
+          reduced = await reduceOnDevice.call(pg, flat, 'avg');
         } finally {
           flat.dispose();
         }

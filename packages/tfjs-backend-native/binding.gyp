@@ -24,6 +24,7 @@
         "csrc/norms.cc",
         "csrc/attention.cc",
         "csrc/rope.cc",
+        "csrc/modulate.cc",
         "csrc/optim.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -58,6 +58,7 @@ export type { AttentionOptions } from './ops/attention.js';
 export { windowPartition, windowMerge } from './ops/window.js';
 export type { WindowLayout, WindowPartition, WindowOptions } from './ops/window.js';
 export { ropeFrequencies, ropeAngles, applyRotary } from './ops/rope.js';
+export { layerNormModulate, gatedAdd } from './ops/modulate.js';
 export { timestepEmbedding } from './ops/timestep-embedding.js';
 export { causalPad3d, upsampleNearest3d, modulate, toChannelsLast, toChannelsFirst } from './ops/video.js';
 

@@ -3,10 +3,10 @@
 //   x += CrossAttn(x, captions)                       (conditioned frames see the null caption)
 //   x += g2 * MLP(modulate(LN(x), sh2, sc2))
 // Tokens stay [B, T*S, C] in (T, H, W) row-major order between blocks.
-import { Module, layerNorm, tf, windowMerge, windowPartition, type SeededRandom } from '@opensora-ts/kernels';
+import { Module, gatedAdd, layerNormModulate, tf, windowMerge, windowPartition, type SeededRandom } from '@opensora-ts/kernels';
 import { Attention, MultiHeadCrossAttention } from './attention.js';
 import { Mlp } from './mlp.js';
-import { modulationParams, t2iModulate } from './modulation.js';
+import { modulationParams } from './modulation.js';
 
 export interface BlockContext {
   /** Patch grid: frames, rows, columns; S = H*W. */
@@ -73,15 +73,15 @@ export class STDiT3Block extends Module {
       ];
       let x4: tf.Tensor = tf.reshape(x, [b, T, S, c]);
 
-      const h1 = t2iModulate(layerNorm(x4, null, null, 1e-6), sh1, sc1);
+      const h1 = layerNormModulate(x4, sh1, sc1, 1e-6);
       const a = this.selfAttention(h1, ctx);
-      x4 = tf.add(x4, this.dropPath(tf.mul(g1, a), ctx));
+      x4 = this.gatedResidual(x4, g1, a, ctx);
 
       x4 = this.crossAttention(x4, ctx);
 
-      const h2 = t2iModulate(layerNorm(x4, null, null, 1e-6), sh2, sc2);
+      const h2 = layerNormModulate(x4, sh2, sc2, 1e-6);
       const m = tf.reshape(this.mlp.forward(tf.reshape(h2, [b, n, c])), [b, T, S, c]);
-      x4 = tf.add(x4, this.dropPath(tf.mul(g2, m), ctx));
+      x4 = this.gatedResidual(x4, g2, m, ctx);
       return tf.reshape(x4, [b, n, c]) as tf.Tensor3D;
     });
   }
@@ -136,6 +136,12 @@ export class STDiT3Block extends Module {
     const inverse = new Int32Array(t);
     order.forEach((f, p) => (inverse[f] = p));
     return tf.gather(tf.concat(parts, 1), tf.tensor1d(inverse, 'int32'), 1);
+  }
+
+  /** x + dropPath(gate * branch): one fused op when drop path is off (evaluation, or drop_path 0). */
+  private gatedResidual(x: tf.Tensor, gate: tf.Tensor, branch: tf.Tensor, ctx: BlockContext): tf.Tensor {
+    if (!ctx.training || this.options.dropPath <= 0) return gatedAdd(x, gate, branch);
+    return tf.add(x, this.dropPath(tf.mul(gate, branch), ctx));
   }
 
   /** Stochastic depth: in training, zero a sample's branch with probability drop_path, rescaling the rest. */

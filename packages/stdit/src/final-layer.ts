@@ -1,7 +1,7 @@
 // T2IFinalLayer: LN (no affine) modulated by its own 2-row table plus t (the summed timestep+fps
 // embedding, not t_mlp), then Linear to patch_volume * out_channels, ordered (pt, ph, pw, C_out).
-import { Linear, Module, layerNorm, tf } from '@opensora-ts/kernels';
-import { modulationParams, t2iModulate } from './modulation.js';
+import { Linear, Module, layerNormModulate, tf } from '@opensora-ts/kernels';
+import { modulationParams } from './modulation.js';
 
 export class T2IFinalLayer extends Module {
   readonly scaleShiftTable;
@@ -23,10 +23,10 @@ export class T2IFinalLayer extends Module {
       const table = this.scaleShiftTable.value;
       const [shift, scale] = modulationParams(table, t, null, null, frames) as [tf.Tensor, tf.Tensor];
       const x4 = tf.reshape(x, [b, frames, n / frames, c]);
-      let h = t2iModulate(layerNorm(x4, null, null, 1e-6), shift, scale);
+      let h = layerNormModulate(x4, shift, scale, 1e-6);
       if (t0 && xMask) {
         const [shift0, scale0] = modulationParams(table, t0, null, null, frames) as [tf.Tensor, tf.Tensor];
-        const h0 = t2iModulate(layerNorm(h, null, null, 1e-6), shift0, scale0);
+        const h0 = layerNormModulate(h, shift0, scale0, 1e-6);
         const keep = tf.broadcastTo(tf.reshape(xMask, [b, frames, 1, 1]), h.shape);
         h = tf.where(keep, h, h0);
       }

@@ -12,6 +12,10 @@
 #include "kernels.h"
 #include "threadpool.h"
 
+namespace osn {
+void register_modulate(Napi::Env env, Napi::Object exports);  // modulate.cc
+}
+
 namespace {
 
 using namespace osn;
@@ -375,6 +379,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adamwMulti", Napi::Function::New(env, AdamWMulti));
   exports.Set("emaMulti", Napi::Function::New(env, EmaMulti));
   exports.Set("globalNorm", Napi::Function::New(env, GlobalNorm));
+  register_modulate(env, exports);
   return exports;
 }
 

@@ -4,7 +4,9 @@
 import { tf } from '../tf.js';
 import { registerFusedCpuKernels } from './cpu-kernels.js';
 import { registerFusedGradients } from './gradients.js';
+import { registerModulateGradients } from './modulate-gradients.js';
 
 registerFusedCpuKernels('cpu');
 if (tf.findBackendFactory('native') != null) registerFusedCpuKernels('native');
 registerFusedGradients();
+registerModulateGradients();

@@ -14,10 +14,13 @@ import {
 /** The multi-tensor optimizer kernels (their composites are in optim/composites.ts). */
 export type OptimKernelName = 'OpensoraAdamW' | 'OpensoraEmaUpdate' | 'OpensoraGlobalNorm';
 
-export type FusedKernelName = 'OpensoraLayerNorm' | 'OpensoraGroupNorm' | 'OpensoraRMSNorm' | 'OpensoraGeluTanh' | 'OpensoraAttention' | 'OpensoraRope' | OptimKernelName;
+/** Fused ops called by their own op functions (ops/), not through runFused. */
+export type OwnOpKernelName = 'OpensoraAttention' | 'OpensoraRope' | 'OpensoraLayerNormModulate' | 'OpensoraGatedAdd';
+
+export type FusedKernelName = 'OpensoraLayerNorm' | 'OpensoraGroupNorm' | 'OpensoraRMSNorm' | 'OpensoraGeluTanh' | OwnOpKernelName | OptimKernelName;
 
 /** The fused ops that take {x, gamma, beta} and have a composite here (attention's and RoPE's are their ops in ops/). */
-type ElementwiseKernelName = Exclude<FusedKernelName, 'OpensoraAttention' | 'OpensoraRope' | OptimKernelName>;
+type ElementwiseKernelName = Exclude<FusedKernelName, OwnOpKernelName | OptimKernelName>;
 
 type Attrs = Record<string, number>;
 

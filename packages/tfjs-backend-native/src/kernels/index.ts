@@ -5,6 +5,7 @@ import { convKernels } from './conv.js';
 import { copyKernels } from './copy.js';
 import { fusedKernels } from './fused.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
+import { modulateKernels } from './modulate.js';
 import { optimKernels } from './optim.js';
 import { reduceKernels } from './reduce.js';
 import { ropeKernels } from './rope.js';
@@ -26,5 +27,6 @@ export const nativeKernels: NativeKernel[] = [
   ...fusedKernels,
   ...attentionKernels,
   ...ropeKernels,
+  ...modulateKernels,
   ...optimKernels,
 ];

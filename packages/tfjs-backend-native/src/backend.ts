@@ -5,16 +5,71 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon.js';
+import { asPoolKernel, bufferPoolStats, clearBufferPool, poolCapFromEnv, setPoolCap, trackDataMap, type BufferPoolStats } from './buffer-pool.js';
 import { nativeKernels } from './kernels/index.js';
 
 export const NATIVE_BACKEND_NAME = 'native';
 
+type DataId = Parameters<MathBackendCPU['refCount']>[0];
+
 export class NativeBackend extends MathBackendCPU {
+  /** > 0 while the backend's own bookkeeping reads its data map (no values leave it). */
+  private trusted = 0;
+
   constructor() {
     super();
     // MathBackendCPU prints a "install tfjs-node to speed things up" banner on first write;
     // that advice is not for this backend.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+    // Kernel outputs go back to a pool when their last tensor is disposed (buffer-pool.ts).
+    setPoolCap(poolCapFromEnv());
+    trackDataMap(this.data, () => this.trusted);
+  }
+
+  override refCount(dataId: DataId): number {
+    this.trusted++;
+    try {
+      return super.refCount(dataId);
+    } finally {
+      this.trusted--;
+    }
+  }
+
+  override incRef(dataId: DataId): void {
+    this.trusted++;
+    try {
+      super.incRef(dataId);
+    } finally {
+      this.trusted--;
+    }
+  }
+
+  override decRef(dataId: DataId): void {
+    this.trusted++;
+    try {
+      super.decRef(dataId);
+    } finally {
+      this.trusted--;
+    }
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    this.trusted++;
+    try {
+      return super.disposeData(dataId, force);
+    } finally {
+      this.trusted--;
+    }
+  }
+
+  /** The output-buffer pool's counters (shared by every native backend in the process). */
+  bufferPoolStats(): BufferPoolStats {
+    return bufferPoolStats();
+  }
+
+  override dispose(): void {
+    clearBufferPool();
+    super.dispose();
   }
 }
 
@@ -66,12 +121,13 @@ export function registerNativeBackend(opts: RegisterNativeOptions = {}): NativeB
   // runtime of @opensora-ts/kernels (or the user) selects it with tf.setBackend('native').
   tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(), 1);
   for (const k of tf.getKernelsForBackend('cpu')) {
-    if (tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME) === undefined) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME });
+    // Wrapped so that their reads of tensor values are known not to escape (buffer-pool.ts).
+    if (tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME) === undefined) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND_NAME, kernelFunc: asPoolKernel(k.kernelFunc) });
   }
   for (const k of nativeKernels) {
     const cpu = tf.getKernel(k.kernelName, 'cpu')?.kernelFunc;
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME) !== undefined) tf.unregisterKernel(k.kernelName, NATIVE_BACKEND_NAME);
-    tf.registerKernel({ kernelName: k.kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: k.make(addon, cpu) });
+    tf.registerKernel({ kernelName: k.kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: asPoolKernel(k.make(addon, cpu)) });
   }
   registered = { threads, dnnl: addon.info().dnnl, kernels: nativeKernels.map((k) => k.kernelName) };
   return { ...registered };

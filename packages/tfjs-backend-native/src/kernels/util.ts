@@ -3,6 +3,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon.js';
+import { allocPooled } from '../buffer-pool.js';
 
 /**
  * A kernel of the native backend. `make` receives the cpu kernel of the same name (absent
@@ -30,13 +31,11 @@ export function f32(backend: MathBackendCPU, t: TensorInfo | undefined): Float32
 }
 
 /**
- * A fresh float32 buffer. Large ones skip the zero fill (every native kernel writes all of its
- * output): Buffer.allocUnsafeSlow gives an unpooled, exactly sized ArrayBuffer.
+ * A float32 output buffer. Large ones skip the zero fill (every native kernel writes all of its
+ * output) and are reused once the tensors holding them are disposed (../buffer-pool.ts).
  */
 export function alloc(n: number): Float32Array {
-  if (n < 16384) return new Float32Array(n);
-  const buf = Buffer.allocUnsafeSlow(n * 4);
-  return new Float32Array(buf.buffer, buf.byteOffset, n);
+  return allocPooled(n);
 }
 
 export function sizeOf(shape: readonly number[]): number {

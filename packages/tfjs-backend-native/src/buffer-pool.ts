@@ -1,0 +1,248 @@
+// Reuse of the native kernels' output buffers. A large output (alloc() in kernels/util.ts) is a
+// fresh ArrayBuffer; without reuse it lives until V8 collects it, long after its tensor was
+// disposed, and each new one costs page faults on first write. Here a buffer alloc() handed out
+// goes back to a size-keyed pool when the last tensor data that holds it is deleted, and alloc()
+// takes from that pool first.
+//
+// Safety rests on two facts tracked per ArrayBuffer:
+// - refs: how many live entries of a backend's data map hold a view of it. Every path that
+//   stores values there (write, makeTensorInfo, move) goes through the map's set(), every path
+//   that drops them through its delete(), so views that tfjs-cpu kernels make of an input under a
+//   new dataId (a contiguous Slice's subarray, Cast, Concat of one, ...) count as holders.
+// - escaped: the array was read from the map outside a kernel of this backend (dataSync(),
+//   data(), arraySync(), bufferSync(), a move to another backend, a customGrad function, any
+//   code reading backend.data.get(id).values). User code may keep such an array, so its buffer
+//   is never reused. Kernels run synchronously and keep nothing of their inputs once they
+//   return (what they return is a map entry again), so reads inside them are not escapes.
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { KernelFunc } from '@tensorflow/tfjs-core';
+
+/** Outputs of at least this many floats come from the pool (smaller ones are zero-filled V8 arrays). */
+export const POOL_MIN_FLOATS = 16384;
+
+/** Default cap on the bytes the pool keeps (OPENSORA_NATIVE_POOL_MB overrides; 0 turns reuse off). */
+export const DEFAULT_POOL_MB = 256;
+
+interface Owner {
+  /** Live data-map entries holding a view of the buffer. */
+  refs: number;
+  /** Read outside a kernel: never reused. */
+  escaped: boolean;
+}
+
+/** Buffers alloc() handed out: the only ones ever pooled. */
+const owners = new WeakMap<ArrayBuffer, Owner>();
+
+/** Depth of native-backend kernel calls on the stack (kernels are synchronous). */
+let kernelDepth = 0;
+
+export interface BufferPoolStats {
+  /** Cap on pooled bytes. */
+  capBytes: number;
+  /** Bytes waiting in the pool now. */
+  pooledBytes: number;
+  /** Buffers waiting in the pool now. */
+  pooledBuffers: number;
+  /** alloc() calls served from the pool. */
+  hits: number;
+  /** alloc() calls of pooled size that got a new buffer. */
+  misses: number;
+  /** Buffers returned to the pool when their last tensor data went away. */
+  returned: number;
+  /** Buffers dropped (left to the garbage collector) to keep the pool under its cap. */
+  evicted: number;
+  /** Buffers whose last tensor data went away but which had escaped, so were not pooled. */
+  escapedReleases: number;
+}
+
+function capFromEnv(): number {
+  const raw = process.env.OPENSORA_NATIVE_POOL_MB;
+  if (raw === undefined || raw === '') return DEFAULT_POOL_MB * 2 ** 20;
+  const mb = Number(raw);
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`OPENSORA_NATIVE_POOL_MB='${raw}': expected a size in MiB >= 0 (0 turns buffer reuse off); unset it for ${DEFAULT_POOL_MB}.`);
+  return Math.floor(mb * 2 ** 20);
+}
+
+class BufferPool {
+  capBytes = capFromEnv();
+  private readonly bySize = new Map<number, ArrayBuffer[]>();
+  /** Pooled buffers, oldest first (a Set keeps insertion order): eviction drops the oldest. */
+  private readonly age = new Set<ArrayBuffer>();
+  private bytes = 0;
+  private hits = 0;
+  private misses = 0;
+  private returned = 0;
+  private evicted = 0;
+  escapedReleases = 0;
+
+  take(byteLength: number): ArrayBuffer | undefined {
+    const list = this.bySize.get(byteLength);
+    const ab = list?.pop();
+    if (ab === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    if (list!.length === 0) this.bySize.delete(byteLength);
+    this.age.delete(ab);
+    this.bytes -= byteLength;
+    this.hits++;
+    return ab;
+  }
+
+  give(ab: ArrayBuffer): void {
+    const n = ab.byteLength;
+    if (n > this.capBytes) return;
+    while (this.bytes + n > this.capBytes) this.evictOldest();
+    let list = this.bySize.get(n);
+    if (!list) this.bySize.set(n, (list = []));
+    list.push(ab);
+    this.age.add(ab);
+    this.bytes += n;
+    this.returned++;
+  }
+
+  private evictOldest(): void {
+    const ab = this.age.values().next().value as ArrayBuffer;
+    this.age.delete(ab);
+    const list = this.bySize.get(ab.byteLength)!;
+    list.splice(list.indexOf(ab), 1);
+    if (list.length === 0) this.bySize.delete(ab.byteLength);
+    this.bytes -= ab.byteLength;
+    this.evicted++;
+  }
+
+  clear(): void {
+    this.bySize.clear();
+    this.age.clear();
+    this.bytes = 0;
+  }
+
+  stats(): BufferPoolStats {
+    return {
+      capBytes: this.capBytes,
+      pooledBytes: this.bytes,
+      pooledBuffers: this.age.size,
+      hits: this.hits,
+      misses: this.misses,
+      returned: this.returned,
+      evicted: this.evicted,
+      escapedReleases: this.escapedReleases,
+    };
+  }
+}
+
+const pool = new BufferPool();
+
+/**
+ * A float32 output buffer of n values, not zero-filled when large (every native kernel writes
+ * all of its output): a pooled one of the same size when there is one, else a new one.
+ */
+export function allocPooled(n: number): Float32Array {
+  if (n < POOL_MIN_FLOATS) return new Float32Array(n);
+  const bytes = n * 4;
+  let ab = pool.capBytes > 0 ? pool.take(bytes) : undefined;
+  if (ab === undefined) {
+    // Buffer.allocUnsafeSlow gives an unpooled, exactly sized ArrayBuffer (offset 0).
+    ab = Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+  }
+  owners.set(ab, { refs: 0, escaped: false });
+  return new Float32Array(ab, 0, n);
+}
+
+/** The cap (bytes) from OPENSORA_NATIVE_POOL_MB, read again; emptied when it shrinks below what is pooled. */
+export function setPoolCap(bytes: number): void {
+  pool.capBytes = bytes;
+  if (pool.stats().pooledBytes > bytes) pool.clear();
+}
+
+export function poolCapFromEnv(): number {
+  return capFromEnv();
+}
+
+export function bufferPoolStats(): BufferPoolStats {
+  return pool.stats();
+}
+
+/** Drops every pooled buffer (the garbage collector frees them). */
+export function clearBufferPool(): void {
+  pool.clear();
+}
+
+/** A kernel function whose reads of tensor values are not escapes (see the header). */
+export function asPoolKernel(fn: KernelFunc): KernelFunc {
+  return (args) => {
+    kernelDepth++;
+    try {
+      return fn(args);
+    } finally {
+      kernelDepth--;
+    }
+  };
+}
+
+type Entry = { values?: unknown };
+type DataMap = MathBackendCPU['data'];
+
+function ownerOf(values: unknown): Owner | undefined {
+  return ArrayBuffer.isView(values) ? owners.get(values.buffer as ArrayBuffer) : undefined;
+}
+
+/**
+ * Puts the pool's bookkeeping on a backend's data map: set() and delete() count holders, get()
+ * outside a kernel marks an escape unless the backend itself is asking (`trusted()` > 0, for
+ * refCount / incRef / decRef / disposeData, which read no values for anyone).
+ */
+export function trackDataMap(data: DataMap, trusted: () => number): void {
+  const held = new WeakMap<object, ArrayBuffer>();
+  const rawGet = data.get.bind(data);
+  const rawSet = data.set.bind(data);
+  const rawDelete = data.delete.bind(data);
+  const release = (dataId: object): void => {
+    const ab = held.get(dataId);
+    if (ab === undefined) return;
+    held.delete(dataId);
+    const o = owners.get(ab);
+    if (!o) return;
+    if (--o.refs > 0) return;
+    if (o.escaped) {
+      pool.escapedReleases++;
+      owners.delete(ab);
+    } else if (pool.capBytes > 0) {
+      owners.delete(ab);
+      pool.give(ab);
+    }
+  };
+  data.set = (dataId: object, entry: Entry) => {
+    release(dataId);
+    const o = ownerOf(entry.values);
+    if (o) {
+      o.refs++;
+      held.set(dataId, (entry.values as ArrayBufferView).buffer as ArrayBuffer);
+      if (kernelDepth === 0 && trusted() === 0) o.escaped = true; // a caller's array in tf.tensor()
+    }
+    rawSet(dataId, entry as never);
+  };
+  data.delete = (dataId: object) => {
+    release(dataId);
+    return rawDelete(dataId);
+  };
+  data.get = (dataId: object) => {
+    const entry = rawGet(dataId);
+    if (kernelDepth === 0 && trusted() === 0 && entry !== undefined) {
+      const o = ownerOf((entry as Entry).values);
+      if (o) o.escaped = true;
+    }
+    return entry;
+  };
+}
+
+/** Test hook: the ArrayBuffer behind a tensor's data, read without counting as an escape. */
+export function bufferBehind(data: DataMap, dataId: object): ArrayBuffer | undefined {
+  kernelDepth++;
+  try {
+    const v = (data.get(dataId) as Entry | undefined)?.values;
+    return ArrayBuffer.isView(v) ? (v.buffer as ArrayBuffer) : undefined;
+  } finally {
+    kernelDepth--;
+  }
+}

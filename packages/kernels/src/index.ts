@@ -63,6 +63,9 @@ export { timestepEmbedding } from './ops/timestep-embedding.js';
 export { causalPad3d, upsampleNearest3d, modulate, toChannelsLast, toChannelsFirst } from './ops/video.js';
 
 export { setFusedKernelsEnabled, fusedKernelAvailable } from './fused/registry.js';
+export { groupNormSilu } from './fused/group-norm-silu.js';
+export { conv3dPadded } from './fused/conv3d.js';
+export type { Conv3dPads } from './fused/conv3d.js';
 export type { FusedKernelName, OptimKernelName } from './fused/registry.js';
 
 export { AdamW } from './optim/adamw.js';

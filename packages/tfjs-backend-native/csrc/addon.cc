@@ -81,9 +81,10 @@ int64_t InSize(const ConvGeom& g) { return g.n * g.d * g.h * g.w * g.c; }
 int64_t OutSize(const ConvGeom& g) { return g.n * g.od * g.oh * g.ow * g.oc; }
 int64_t FilterSize(const ConvGeom& g) { return g.kd * g.kh * g.kw * g.c * g.oc; }
 
+// convForward(geom, x, filter, y, bias?)
 void ConvForward(const Napi::CallbackInfo& info) {
   const ConvGeom g = Geom(info, 0);
-  conv_forward(g, Buf(info, 1, InSize(g)), Buf(info, 2, FilterSize(g)), Buf(info, 3, OutSize(g)));
+  conv_forward(g, Buf(info, 1, InSize(g)), Buf(info, 2, FilterSize(g)), Buf(info, 3, OutSize(g)), Buf(info, 4, g.oc, true));
 }
 void ConvBackwardInput(const Napi::CallbackInfo& info) {
   const ConvGeom g = Geom(info, 0);
@@ -234,6 +235,13 @@ void GroupNorm(const Napi::CallbackInfo& info) {
   group_norm(Buf(info, 0, n * s * c), Buf(info, 1, c, true), Buf(info, 2, c, true), Buf(info, 3, n * s * c), n, s, c,
              groups, float(D(info, 8)));
 }
+// groupNormSilu(x, gamma, beta, y, n, s, c, groups, eps): silu(groupNorm(...))
+void GroupNormSilu(const Napi::CallbackInfo& info) {
+  const int64_t n = I(info, 4), s = I(info, 5), c = I(info, 6), groups = I(info, 7);
+  if (groups <= 0 || c % groups != 0) throw Napi::RangeError::New(info.Env(), "groupNormSilu: channels must split into groups");
+  group_norm_silu(Buf(info, 0, n * s * c), Buf(info, 1, c, true), Buf(info, 2, c, true), Buf(info, 3, n * s * c), n, s, c,
+                  groups, float(D(info, 8)));
+}
 // groupNormGrad(dy, x, gamma, dx, dgamma, dbeta, n, s, c, groups, eps)
 void GroupNormGrad(const Napi::CallbackInfo& info) {
   const int64_t n = I(info, 6), s = I(info, 7), c = I(info, 8), groups = I(info, 9);
@@ -371,6 +379,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rmsNormGrad", Napi::Function::New(env, RmsNormGrad));
   exports.Set("groupNorm", Napi::Function::New(env, GroupNorm));
   exports.Set("groupNormGrad", Napi::Function::New(env, GroupNormGrad));
+  exports.Set("groupNormSilu", Napi::Function::New(env, GroupNormSilu));
   exports.Set("geluTanh", Napi::Function::New(env, GeluTanh));
   exports.Set("geluTanhGrad", Napi::Function::New(env, GeluTanhGrad));
   exports.Set("attention", Napi::Function::New(env, Attention));

@@ -11,7 +11,7 @@
 
 namespace osn {
 
-bool conv_forward_dnnl(const ConvGeom& g, const float* x, const float* f, float* y);
+bool conv_forward_dnnl(const ConvGeom& g, const float* x, const float* f, float* y, const float* bias);
 bool conv_backward_input_dnnl(const ConvGeom& g, const float* dy, const float* f, float* dx);
 bool conv_backward_filter_dnnl(const ConvGeom& g, const float* x, const float* dy, float* df);
 
@@ -103,9 +103,15 @@ void forward_im2col(const ConvGeom& g, const float* x, const float* f, float* y)
 
 }  // namespace
 
-void conv_forward(const ConvGeom& g, const float* x, const float* f, float* y) {
-  if (conv_forward_dnnl(g, x, f, y)) return;
+void conv_forward(const ConvGeom& g, const float* x, const float* f, float* y, const float* bias) {
+  if (conv_forward_dnnl(g, x, f, y, bias)) return;
   forward_im2col(g, x, f, y);
+  if (!bias) return;
+  const int64_t rows = g.n * g.od * g.oh * g.ow, oc = g.oc;
+  parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(oc, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      for (int64_t c = 0; c < oc; ++c) y[r * oc + c] += bias[c];
+  });
 }
 
 void conv_backward_input(const ConvGeom& g, const float* dy, const float* f, float* dx) {

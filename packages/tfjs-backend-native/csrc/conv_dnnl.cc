@@ -43,7 +43,7 @@ Dims dims_of(const ConvGeom& g) {
   return d;
 }
 
-enum Kind { Fwd, BwdData, BwdWeights };
+enum Kind { Fwd, BwdData, BwdWeights, FwdBias };
 
 struct Entry {
   dnnl::primitive prim;
@@ -75,7 +75,15 @@ std::shared_ptr<Entry> build(Kind kind, const ConvGeom& g) {
   dnnl::convolution_forward::primitive_desc fpd(fdesc, eng);
   auto e = std::make_shared<Entry>();
   e->user_weights = wei_user;
-  if (kind == Fwd) {
+  if (kind == FwdBias) {
+    // The bias is added to each output inside the kernel, instead of a second pass over y.
+    const memory::desc bias(memory::dims{g.oc}, dt::f32, tag::x);
+    dnnl::convolution_forward::desc bdesc(dnnl::prop_kind::forward_inference, algo, src, wei_any, bias, dst, d.strides,
+                                          d.dilates, d.pad_l, d.pad_r);
+    dnnl::convolution_forward::primitive_desc bpd(bdesc, eng);
+    e->prim = dnnl::convolution_forward(bpd);
+    e->weights = bpd.weights_desc();
+  } else if (kind == Fwd) {
     e->prim = dnnl::convolution_forward(fpd);
     e->weights = fpd.weights_desc();
   } else if (kind == BwdData) {
@@ -104,14 +112,14 @@ std::shared_ptr<Entry> get(Kind kind, const ConvGeom& g) {
   return e;
 }
 
-bool run(Kind kind, const ConvGeom& g, const float* a, const float* b, float* out) {
+bool run(Kind kind, const ConvGeom& g, const float* a, const float* b, float* out, const float* bias = nullptr) {
   try {
     auto e = get(kind, g);
     const Dims d = dims_of(g);
     auto& eng = engine();
     dnnl::stream s(eng);
     const memory::desc src_md(d.src, dt::f32, tag::ndhwc), dst_md(d.dst, dt::f32, tag::ndhwc);
-    if (kind == Fwd || kind == BwdData) {
+    if (kind == Fwd || kind == FwdBias || kind == BwdData) {
       const float* f = b;
       memory user_w(e->user_weights, eng, const_cast<float*>(f));
       memory w = user_w;
@@ -122,6 +130,10 @@ bool run(Kind kind, const ConvGeom& g, const float* a, const float* b, float* ou
       if (kind == Fwd) {
         memory src(src_md, eng, const_cast<float*>(a)), dst(dst_md, eng, out);
         e->prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}});
+      } else if (kind == FwdBias) {
+        memory src(src_md, eng, const_cast<float*>(a)), dst(dst_md, eng, out);
+        memory bm(memory::desc(memory::dims{g.oc}, dt::f32, tag::x), eng, const_cast<float*>(bias));
+        e->prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, dst}});
       } else {
         memory ddst(dst_md, eng, const_cast<float*>(a)), dsrc(src_md, eng, out);
         e->prim.execute(s, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dsrc}});
@@ -151,8 +163,8 @@ bool enabled() {
 }  // namespace
 
 bool have_dnnl() { return true; }
-bool conv_forward_dnnl(const ConvGeom& g, const float* x, const float* f, float* y) {
-  return enabled() && run(Fwd, g, x, f, y);
+bool conv_forward_dnnl(const ConvGeom& g, const float* x, const float* f, float* y, const float* bias) {
+  return enabled() && (bias ? run(FwdBias, g, x, f, y, bias) : run(Fwd, g, x, f, y));
 }
 bool conv_backward_input_dnnl(const ConvGeom& g, const float* dy, const float* f, float* dx) {
   return enabled() && run(BwdData, g, dy, f, dx);
@@ -167,7 +179,7 @@ bool conv_backward_filter_dnnl(const ConvGeom& g, const float* x, const float* d
 
 namespace osn {
 bool have_dnnl() { return false; }
-bool conv_forward_dnnl(const ConvGeom&, const float*, const float*, float*) { return false; }
+bool conv_forward_dnnl(const ConvGeom&, const float*, const float*, float*, const float*) { return false; }
 bool conv_backward_input_dnnl(const ConvGeom&, const float*, const float*, float*) { return false; }
 bool conv_backward_filter_dnnl(const ConvGeom&, const float*, const float*, float*) { return false; }
 }  // namespace osn

@@ -20,7 +20,8 @@ struct ConvGeom {
   int64_t dd, dh, dw;           // dilations
   int64_t pd, ph, pw;           // front (top/left) padding; the back padding is implied
 };
-void conv_forward(const ConvGeom& g, const float* x, const float* f, float* y);
+// bias (oc values, may be null) is added to every output position, inside the conv where oneDNN runs it.
+void conv_forward(const ConvGeom& g, const float* x, const float* f, float* y, const float* bias = nullptr);
 void conv_backward_input(const ConvGeom& g, const float* dy, const float* f, float* dx);
 void conv_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* df);
 // Whether the oneDNN route was compiled in (binding.gyp finds libdnnl-dev).
@@ -64,6 +65,9 @@ void rms_norm_grad(const float* dy, const float* x, const float* gamma, float* d
                    int64_t c, float eps);
 void group_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t n, int64_t s, int64_t c,
                 int64_t groups, float eps);
+// GroupNorm then SiLU (y = t * sigmoid(t)) in one pass over the output.
+void group_norm_silu(const float* x, const float* gamma, const float* beta, float* y, int64_t n, int64_t s, int64_t c,
+                     int64_t groups, float eps);
 void group_norm_grad(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,
                      int64_t n, int64_t s, int64_t c, int64_t groups, float eps);
 void gelu_tanh(const float* x, float* y, int64_t n);

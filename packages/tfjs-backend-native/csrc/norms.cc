@@ -185,6 +185,16 @@ OSN_CLONES void affine_rows(const float* __restrict x, const float* __restrict m
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t j = 0; j < c; ++j) y[r * c + j] = (x[r * c + j] - mu[j]) * a[j] + b[j];
 }
+// The same affine, then SiLU as the composite computes it on this backend: t * sigmoid(t), with
+// the Sigmoid kernel's fast_sigmoid and a float multiply (so the result is bit for bit the two ops').
+OSN_CLONES void affine_silu_rows(const float* __restrict x, const float* __restrict mu, const float* __restrict a,
+                                 const float* __restrict b, float* __restrict y, int64_t r0, int64_t r1, int64_t c) {
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t j = 0; j < c; ++j) {
+      const float t = (x[r * c + j] - mu[j]) * a[j] + b[j];
+      y[r * c + j] = t * fast_sigmoid(t);
+    }
+}
 // dx = r[c] * ((dy * gm[c] - m1[c]) - (x - mu[c]) * q[c]): the grouped LayerNorm backward with
 // per-channel constants, in the composite's order so degenerate groups cancel exactly.
 OSN_CLONES void group_grad_rows(const float* __restrict dy, const float* __restrict x, const float* __restrict gm,
@@ -283,8 +293,9 @@ void rms_norm_grad(const float* dy, const float* x, const float* gamma, float* d
   if (dgamma) sum_partials(pg, nb, c, dgamma);
 }
 
-void group_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t n, int64_t s, int64_t c,
-                int64_t groups, float eps) {
+namespace {
+void group_norm_impl(const float* x, const float* gamma, const float* beta, float* y, int64_t n, int64_t s, int64_t c,
+                     int64_t groups, float eps, bool silu) {
   const int64_t cg = c / groups;
   std::vector<float> mu(c), a(c), b(c);
   for (int64_t i = 0; i < n; ++i) {
@@ -300,9 +311,24 @@ void group_norm(const float* x, const float* gamma, const float* beta, float* y,
       a[j] = float(scale);
       b[j] = beta ? beta[j] : 0.0f;
     }
-    parallel_for(s, std::max<int64_t>(1, 16384 / c),
-                 [&](int64_t r0, int64_t r1) { affine_rows(xi, mu.data(), a.data(), b.data(), yi, r0, r1, c); });
+    parallel_for(s, std::max<int64_t>(1, 16384 / c), [&](int64_t r0, int64_t r1) {
+      if (silu)
+        affine_silu_rows(xi, mu.data(), a.data(), b.data(), yi, r0, r1, c);
+      else
+        affine_rows(xi, mu.data(), a.data(), b.data(), yi, r0, r1, c);
+    });
   }
+}
+}  // namespace
+
+void group_norm(const float* x, const float* gamma, const float* beta, float* y, int64_t n, int64_t s, int64_t c,
+                int64_t groups, float eps) {
+  group_norm_impl(x, gamma, beta, y, n, s, c, groups, eps, false);
+}
+
+void group_norm_silu(const float* x, const float* gamma, const float* beta, float* y, int64_t n, int64_t s, int64_t c,
+                     int64_t groups, float eps) {
+  group_norm_impl(x, gamma, beta, y, n, s, c, groups, eps, true);
 }
 
 void group_norm_grad(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,

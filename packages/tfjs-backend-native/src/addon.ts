@@ -15,7 +15,8 @@ export interface NativeAddon {
   setThreads(n: number): number;
   info(): { threads: number; dnnl: boolean };
   batchMatMul(a: F32, b: F32, c: F32, ai: Int32Array, bi: Int32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): void;
-  convForward(geom: number[], x: F32, filter: F32, y: F32): void;
+  /** bias: one value per output channel, added to every output (null: none). */
+  convForward(geom: number[], x: F32, filter: F32, y: F32, bias?: Opt): void;
   convBackwardInput(geom: number[], dy: F32, filter: F32, dx: F32): void;
   convBackwardFilter(geom: number[], x: F32, dy: F32, df: F32): void;
   unary(op: number, x: F32, y: F32, n: number): void;
@@ -34,6 +35,8 @@ export interface NativeAddon {
   rmsNorm(x: F32, gamma: Opt, y: F32, rows: number, c: number, eps: number): void;
   rmsNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, rows: number, c: number, eps: number): void;
   groupNorm(x: F32, gamma: Opt, beta: Opt, y: F32, n: number, s: number, c: number, groups: number, eps: number): void;
+  /** silu(groupNorm(x)) in one pass, with groupNorm's arguments. */
+  groupNormSilu(x: F32, gamma: Opt, beta: Opt, y: F32, n: number, s: number, c: number, groups: number, eps: number): void;
   groupNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, dbeta: Opt, n: number, s: number, c: number, groups: number, eps: number): void;
   geluTanh(x: F32, y: F32, n: number): void;
   geluTanhGrad(dy: F32, x: F32, dx: F32, n: number): void;

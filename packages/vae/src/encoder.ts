@@ -1,13 +1,13 @@
 // VideoEncoder: [B, T, H, W, 3] in [-1, 1] -> moments [B, T', H/2^L, W/2^L, 2*z] (channels-last).
 // Levels: res blocks, then (except the last level) a Downsample3D on `down_sampling_layer`
 // levels and a Downsample2D elsewhere; mid res/attn/res; GN, SiLU, causal conv_out.
-import { GroupNorm, Module, ModuleList, silu, tf } from '@opensora-ts/kernels';
+import { GroupNorm, Module, ModuleList, tf } from '@opensora-ts/kernels';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { EncoderConfig } from './config.js';
 import { MidBlock } from './mid-block.js';
 import { Namespace } from './namespace.js';
 import { Downsample2D, Downsample3D } from './resample.js';
-import { Resnet3DBlock, vaeGroupNorm } from './resnet-block.js';
+import { Resnet3DBlock, normSilu, vaeGroupNorm } from './resnet-block.js';
 import type { Tap } from './tap.js';
 import type { TilingOptions } from './tiled-conv3d.js';
 
@@ -89,7 +89,7 @@ export class VideoEncoder extends Module {
       tap?.(`down${i}`, h);
     });
     step((y) => this.mid.forward(y, tap));
-    step((y) => tf.tidy(() => this.convOut.forward(silu(this.normOut.forward(y)) as tf.Tensor5D)));
+    step((y) => tf.tidy(() => this.convOut.forward(normSilu(this.normOut, y))));
     return h;
   }
 }

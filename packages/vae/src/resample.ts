@@ -1,5 +1,6 @@
 // Spatial and spatio-temporal down/upsampling of the VAE (channels-last [B, T, H, W, C]).
 import { Conv2d, GroupNorm, Module, silu, tf, upsampleNearest3d } from '@opensora-ts/kernels';
+import { normSilu } from './resnet-block.js';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { TilingOptions } from './tiled-conv3d.js';
 
@@ -60,7 +61,7 @@ export class Res3DBlockUpsample extends Module {
   }
   forward(y: tf.Tensor5D): tf.Tensor5D {
     return tf.tidy(() => {
-      let h = silu(this.norm1.forward(this.conv1.forward(y))) as tf.Tensor5D;
+      let h = normSilu(this.norm1, this.conv1.forward(y));
       h = this.norm2.forward(this.conv2.forward(h)) as tf.Tensor5D;
       return silu(tf.add(h, y)) as tf.Tensor5D;
     });

@@ -1,12 +1,17 @@
 // Resnet3DBlock: GN -> SiLU -> causal conv3 -> GN -> SiLU -> (dropout) -> causal conv3, plus the
 // input (through a causal 1x1x1 `nin_shortcut` when the channel count changes).
-import { Dropout, GroupNorm, Module, silu, tf } from '@opensora-ts/kernels';
+import { Dropout, GroupNorm, Module, groupNormSilu, tf } from '@opensora-ts/kernels';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { TilingOptions } from './tiled-conv3d.js';
 
 /** The VAE's Normalize(): GroupNorm(32, C, eps 1e-6, affine); `groups` other than 32 only for demo models. */
 export function vaeGroupNorm(channels: number, groups = 32): GroupNorm {
   return new GroupNorm(groups, channels, { eps: 1e-6 });
+}
+
+/** silu(norm(x)) as one fused op (one pass where the backend has it; the same two ops elsewhere). */
+export function normSilu(norm: GroupNorm, x: tf.Tensor5D): tf.Tensor5D {
+  return groupNormSilu(x, norm.groups, norm.weight?.value ?? null, norm.bias?.value ?? null, norm.eps) as tf.Tensor5D;
 }
 
 export class Resnet3DBlock extends Module {
@@ -33,9 +38,9 @@ export class Resnet3DBlock extends Module {
 
   forward(x: tf.Tensor5D): tf.Tensor5D {
     return tf.tidy(() => {
-      let h = silu(this.norm1.forward(x)) as tf.Tensor5D;
+      let h = normSilu(this.norm1, x);
       h = this.conv1.forward(h);
-      h = this.dropout.forward(silu(this.norm2.forward(h))) as tf.Tensor5D;
+      h = this.dropout.forward(normSilu(this.norm2, h)) as tf.Tensor5D;
       h = this.conv2.forward(h);
       const skip = this.ninShortcut ? this.ninShortcut.forward(x) : x;
       return tf.add(skip, h) as tf.Tensor5D;

@@ -3,6 +3,7 @@
 import { tf } from '../tf.js';
 import { Module, type Parameter } from './module.js';
 import { uniformFanIn } from './init.js';
+import { conv3dPadded } from '../fused/conv3d.js';
 
 type Triple = [number, number, number];
 type Pair = [number, number];
@@ -40,10 +41,8 @@ export class Conv3d extends Module {
   forward(x: tf.Tensor5D): tf.Tensor5D {
     return tf.tidy(() => {
       const [pt, ph, pw] = this.padding;
-      const input = pt || ph || pw ? tf.pad(x, [[0, 0], [pt, pt], [ph, ph], [pw, pw], [0, 0]]) : x;
-      let y = tf.conv3d(input, this.weight.value as tf.Tensor5D, this.stride, 'valid');
-      if (this.bias) y = tf.add(y, this.bias.value);
-      return y;
+      // pad -> conv3d -> add(bias), fused where the backend has the kernel.
+      return conv3dPadded(x, this.weight.value as tf.Tensor5D, this.bias?.value ?? null, this.stride, [[pt, pt], [ph, ph], [pw, pw]]);
     });
   }
 }

@@ -2,6 +2,7 @@
 import { attentionKernels } from './attention.js';
 import { binaryKernels } from './binary.js';
 import { convKernels } from './conv.js';
+import { convNormKernels } from './conv-norm.js';
 import { copyKernels } from './copy.js';
 import { fusedKernels } from './fused.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
@@ -18,6 +19,7 @@ export const nativeKernels: NativeKernel[] = [
   batchMatMul,
   fusedMatMul,
   ...convKernels,
+  ...convNormKernels,
   softmax,
   ...binaryKernels,
   ...unaryKernels,

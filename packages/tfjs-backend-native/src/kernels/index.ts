@@ -8,6 +8,7 @@ import { fusedKernels } from './fused.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
 import { modulateKernels } from './modulate.js';
 import { optimKernels } from './optim.js';
+import { pack } from './pack.js';
 import { reduceKernels } from './reduce.js';
 import { ropeKernels } from './rope.js';
 import { softmax } from './softmax.js';
@@ -25,6 +26,7 @@ export const nativeKernels: NativeKernel[] = [
   ...unaryKernels,
   ...reduceKernels,
   transpose,
+  pack,
   ...copyKernels,
   ...fusedKernels,
   ...attentionKernels,

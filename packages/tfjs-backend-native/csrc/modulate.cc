@@ -7,8 +7,8 @@
 // (-ffp-contract=off), so outputs equal LayerNorm -> Add -> Multiply -> Add on this backend.
 // Backward passes recompute LN's statistics from x and use its closed form with
 // g = dy * (1 + scale): dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); the per-group sums
-// (dshift, dscale, dgate) accumulate in double per fixed block of rows and are added in block
-// order, so results do not depend on the thread count.
+// (dshift, dscale, dgate) accumulate per fixed block of rows (float within a block, double
+// across blocks, added in block order), so results do not depend on the thread count.
 #include <napi.h>
 
 #include <algorithm>
@@ -64,49 +64,64 @@ OSN_CLONES void ln_modulate_rows(const float* x, const float* shift, const float
   }
 }
 
-// One block of rows; part holds [groups g0..g1] x {dshift, dscale} x C partial sums.
+// One block of rows; part holds [groups g0..g1] x {dshift, dscale} x C partial sums. Within the
+// block (at most a few hundred rows) the per-channel sums run in float, eight lanes wide, and are
+// added to the double partials whenever the group changes and at the end.
 OSN_CLONES void ln_modulate_grad_rows(const float* dy, const float* x, const float* scale, float* dx, double* part,
                                       int64_t g0, int64_t r0, int64_t r1, int64_t rpg, int64_t c, float eps) {
-  std::vector<float> gbuf(c), hbuf(c);
-  float* __restrict g = gbuf.data();
-  float* __restrict xh = hbuf.data();
+  std::vector<float> buf(4 * c, 0.0f);
+  float* __restrict g = buf.data();
+  float* __restrict xh = g + c;
+  float* __restrict fsh = xh + c;
+  float* __restrict fsc = fsh + c;
+  int64_t open = -1;  // the group whose sums fsh/fsc hold
+  auto flush = [&]() {
+    if (open < 0) return;
+    double* __restrict dsh = part + (open - g0) * 2 * c;
+    double* __restrict dsc = dsh + c;
+    for (int64_t j = 0; j < c; ++j) {
+      dsh[j] += fsh[j];
+      dsc[j] += fsc[j];
+      fsh[j] = 0.0f;
+      fsc[j] = 0.0f;
+    }
+  };
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict xr = x + r * c;
     const float* __restrict dyr = dy + r * c;
     float* __restrict dxr = dx + r * c;
     const int64_t grp = r / rpg;
+    if (grp != open) {
+      flush();
+      open = grp;
+    }
     const float* __restrict sc = scale + grp * c;
-    double* __restrict dsh = part + (grp - g0) * 2 * c;
-    double* __restrict dsc = dsh + c;
     const RowMoments m = row_moments(xr, c, eps);
+    for (int64_t j = 0; j < c; ++j) {
+      xh[j] = (xr[j] - m.mean) * m.rstd;
+      g[j] = dyr[j] * (sc[j] + 1.0f);
+    }
     double sg[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sgx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
     for (; j + 8 <= c; j += 8)
       for (int l = 0; l < 8; ++l) {
-        const float h = (xr[j + l] - m.mean) * m.rstd;
-        const float gj = dyr[j + l] * (sc[j + l] + 1.0f);
-        xh[j + l] = h;
-        g[j + l] = gj;
-        sg[l] += gj;
-        sgx[l] += double(gj) * h;
+        sg[l] += double(g[j + l]);
+        sgx[l] += double(g[j + l]) * double(xh[j + l]);
       }
     double tg = 0, tgx = 0;
     for (; j < c; ++j) {
-      const float h = (xr[j] - m.mean) * m.rstd;
-      const float gj = dyr[j] * (sc[j] + 1.0f);
-      xh[j] = h;
-      g[j] = gj;
-      tg += gj;
-      tgx += double(gj) * h;
+      tg += double(g[j]);
+      tgx += double(g[j]) * double(xh[j]);
     }
     for (int l = 0; l < 8; ++l) tg += sg[l], tgx += sgx[l];
     const float mg = float(tg / double(c)), mgx = float(tgx / double(c));
     for (j = 0; j < c; ++j) {
       dxr[j] = m.rstd * (g[j] - mg - xh[j] * mgx);
-      dsh[j] += dyr[j];
-      dsc[j] += double(dyr[j]) * xh[j];
+      fsh[j] += dyr[j];
+      fsc[j] += dyr[j] * xh[j];
     }
   }
+  flush();
 }
 
 OSN_CLONES void gated_add_rows(const float* x, const float* gate, const float* y, float* out, int64_t r0, int64_t r1,
@@ -120,21 +135,37 @@ OSN_CLONES void gated_add_rows(const float* x, const float* gate, const float* y
   }
 }
 
-// dy_y = dy * gate; part holds [groups g0..g1] x C partial sums of dy * y (dgate).
+// dy_y = dy * gate; part holds [groups g0..g1] x C partial sums of dy * y (dgate), summed in
+// float within the block and added to the double partials per group.
 OSN_CLONES void gated_add_grad_rows(const float* dy, const float* gate, const float* y, float* dyy, double* part,
                                     int64_t g0, int64_t r0, int64_t r1, int64_t rpg, int64_t c) {
+  std::vector<float> acc(c, 0.0f);
+  float* __restrict fg = acc.data();
+  int64_t open = -1;
+  auto flush = [&]() {
+    if (open < 0) return;
+    double* __restrict dg = part + (open - g0) * c;
+    for (int64_t j = 0; j < c; ++j) {
+      dg[j] += fg[j];
+      fg[j] = 0.0f;
+    }
+  };
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict dyr = dy + r * c;
     const float* __restrict yr = y + r * c;
     const int64_t grp = r / rpg;
+    if (grp != open) {
+      flush();
+      open = grp;
+    }
     const float* __restrict gr = gate + grp * c;
     float* __restrict o = dyy + r * c;
-    double* __restrict dg = part + (grp - g0) * c;
     for (int64_t j = 0; j < c; ++j) {
       o[j] = dyr[j] * gr[j];
-      dg[j] += double(dyr[j]) * yr[j];
+      fg[j] += dyr[j] * yr[j];
     }
   }
+  flush();
 }
 
 // Rows split into blocks that depend on the row count only (at least 16 rows, at most 256

@@ -121,8 +121,14 @@ OSN_CLONES void rms_norm_grad_rows(const float* dy, const float* x, const float*
     const float* __restrict dyr = dy + r * c;
     float* __restrict dxr = dx + r * c;
     const float rstd = 1.0f / std::sqrt(float(mean_square(xr, c)) + eps);
+    // sum(g * x) in eight double lanes (one serial chain kept the loop at a sum per 4 cycles).
+    double s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j0 = 0;
+    for (; j0 + 8 <= c; j0 += 8)
+      for (int l = 0; l < 8; ++l) s8[l] += double(gamma ? dyr[j0 + l] * gamma[j0 + l] : dyr[j0 + l]) * xr[j0 + l];
     double sgx = 0;
-    for (int64_t j = 0; j < c; ++j) sgx += double(gamma ? dyr[j] * gamma[j] : dyr[j]) * xr[j];
+    for (; j0 < c; ++j0) sgx += double(gamma ? dyr[j0] * gamma[j0] : dyr[j0]) * xr[j0];
+    for (int l = 0; l < 8; ++l) sgx += s8[l];
     const float k = rstd * rstd * float(sgx / double(c));
     for (int64_t j = 0; j < c; ++j) {
       const float gj = gamma ? dyr[j] * gamma[j] : dyr[j];

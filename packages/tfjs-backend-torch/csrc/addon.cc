@@ -1,6 +1,6 @@
 // The addon's export table and the glue around the tensor table: upload / download / release,
-// `run(op, inputs, attrs)` for every op in the op table, device and thread settings, info and
-// memory. Compute lives in ops/*.cc; this file only moves handles across the boundary.
+// `run(op, inputs, attrs)` for every op in the op table (and `exec`, its fast path through shared
+// buffers), device and thread settings, info and memory. Compute lives in ops/*.cc; this file only moves handles across the boundary.
 #include <node_api.h>
 
 #include <ATen/ATen.h>
@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -26,9 +27,32 @@ namespace {
 struct Instance {
   TensorTable table;
   OpTable ops;
+  /** The ops by index (opIndex), in the table's order; `exec` takes the index instead of a name. */
+  std::vector<std::pair<const std::string*, const OpFn*>> opList;
   at::Device device{at::kCPU};
   Precision precision = Precision::fp32;
 };
+
+/**
+ * One per JS environment (instance data): setIo's shared buffers (Float64Arrays, referenced so
+ * they stay alive): `io` carries exec's input list in and its output list out; `rel` the ids whose
+ * release JS deferred to the next call.
+ */
+struct EnvIo {
+  double* io = nullptr;
+  size_t ioLength = 0;
+  double* rel = nullptr;
+  size_t relLength = 0;
+  napi_ref ioRef = nullptr;
+  napi_ref relRef = nullptr;
+};
+
+EnvIo& envIo(napi_env env) {
+  void* data = nullptr;
+  check(env, napi_get_instance_data(env, &data), "instance data");
+  if (data == nullptr) throw JsError("the addon's per-environment data is missing");
+  return *static_cast<EnvIo*>(data);
+}
 
 Instance* g = nullptr;  // one per process (libtorch is process-global); worker threads share it
 
@@ -55,8 +79,11 @@ bool isNullish(napi_env env, napi_value v) {
   return t == napi_undefined || t == napi_null;
 }
 
-/** A tensor as tfjs will see it: float32 / int32 / bool, contiguous, owning its storage, on the device. */
-at::Tensor normalise(at::Tensor t) {
+/**
+ * A tensor as tfjs will see it: float32 / int32 / bool, contiguous, owning its storage (unless
+ * mayShare: the op's outputs partition an input, see OpCall), on the device.
+ */
+at::Tensor normalise(at::Tensor t, bool mayShare) {
   switch (t.scalar_type()) {
     case at::kFloat:
     case at::kInt:
@@ -75,7 +102,7 @@ at::Tensor normalise(at::Tensor t) {
   t = t.contiguous();
   // A view into a larger buffer (a slice, one piece of a split) would keep the whole buffer
   // alive after its source is released; give it its own storage.
-  if (t.has_storage() && static_cast<int64_t>(t.storage().nbytes()) != static_cast<int64_t>(t.nbytes())) t = t.clone();
+  if (!mayShare && t.has_storage() && static_cast<int64_t>(t.storage().nbytes()) != static_cast<int64_t>(t.nbytes())) t = t.clone();
   return t;
 }
 
@@ -142,6 +169,46 @@ napi_value Release(napi_env env, napi_callback_info info) {
 }
 
 /**
+ * Runs `fn` on the inputs `words` lists ([id, rank, ...shape] per input; id 0: an absent optional
+ * input, rank 0 follows) with the attrs object (nullptr: none); stores the outputs and appends
+ * [id, dtype, rank, ...shape] per output to `res`.
+ */
+void runOp(napi_env env, const std::string& name, const OpFn& fn, const double* words, size_t n, napi_value attrsObj, std::vector<double>& res) {
+  OpCall call{name.c_str(), {}, Attrs(env, attrsObj, name.c_str())};
+  call.in.reserve(4);
+  std::vector<int64_t> shape;
+  for (size_t i = 0; i < n;) {
+    if (i + 1 >= n) throw JsError(name + ": malformed input list");
+    int64_t id = static_cast<int64_t>(words[i]);
+    int64_t rank = static_cast<int64_t>(words[i + 1]);
+    if (rank < 0 || i + 2 + static_cast<size_t>(rank) > n) throw JsError(name + ": malformed input list");
+    shape.assign(words + i + 2, words + i + 2 + rank);
+    i += 2 + static_cast<size_t>(rank);
+    if (id == 0) {
+      call.in.emplace_back();
+      continue;
+    }
+    const at::Tensor& t = g->table.get(id);
+    call.in.push_back(t.sizes().equals(shape) ? t : t.reshape(shape));
+  }
+  Outputs outs = fn(call);
+  for (at::Tensor& o : outs) {
+    at::Tensor t = normalise(std::move(o), call.outputsMayShareStorage);
+    res.push_back(static_cast<double>(g->table.add(t)));
+    res.push_back(codeOf(t.scalar_type()));
+    res.push_back(static_cast<double>(t.dim()));
+    for (int64_t d : t.sizes()) res.push_back(static_cast<double>(d));
+  }
+}
+
+napi_value numberArray(napi_env env, const std::vector<double>& res) {
+  napi_value arr;
+  check(env, napi_create_array_with_length(env, res.size(), &arr), "run: result");
+  for (size_t i = 0; i < res.size(); i++) check(env, napi_set_element(env, arr, static_cast<uint32_t>(i), makeNumber(env, res[i])), "run: result");
+  return arr;
+}
+
+/**
  * run(op, inputs, attrs): inputs is a flat number array [id, rank, ...shape] per input (id 0:
  * an absent optional input, rank 0 follows); returns [id, dtype, rank, ...shape] per output.
  */
@@ -151,37 +218,106 @@ napi_value Run(napi_env env, napi_callback_info info) {
     std::string name = getString(env, a[0], "run: op");
     auto it = g->ops.find(name);
     if (it == g->ops.end()) throw JsError("run: the addon has no op '" + name + "'");
-    std::vector<int64_t> flat = getInts(env, a[1], "run: inputs");
-    napi_value attrsObj = a[2];
-    if (isNullish(env, attrsObj)) check(env, napi_create_object(env, &attrsObj), "run: attrs");
-    OpCall call{it->first.c_str(), {}, Attrs(env, attrsObj, it->first.c_str())};
-    for (size_t i = 0; i < flat.size();) {
-      if (i + 1 >= flat.size()) throw JsError(name + ": malformed input list");
-      int64_t id = flat[i];
-      int64_t rank = flat[i + 1];
-      if (rank < 0 || i + 2 + static_cast<size_t>(rank) > flat.size()) throw JsError(name + ": malformed input list");
-      std::vector<int64_t> shape(flat.begin() + static_cast<long>(i + 2), flat.begin() + static_cast<long>(i + 2 + rank));
-      i += 2 + static_cast<size_t>(rank);
-      if (id == 0) {
-        call.in.emplace_back();
-        continue;
-      }
-      const at::Tensor& t = g->table.get(id);
-      call.in.push_back(t.sizes().equals(shape) ? t : t.reshape(shape));
-    }
-    Outputs outs = it->second(call);
+    std::vector<int64_t> ints = getInts(env, a[1], "run: inputs");
+    std::vector<double> flat(ints.begin(), ints.end());
     std::vector<double> res;
-    for (at::Tensor& o : outs) {
-      at::Tensor n = normalise(std::move(o));
-      res.push_back(static_cast<double>(g->table.add(n)));
-      res.push_back(codeOf(n.scalar_type()));
-      res.push_back(static_cast<double>(n.dim()));
-      for (int64_t d : n.sizes()) res.push_back(static_cast<double>(d));
+    runOp(env, it->first, it->second, flat.data(), flat.size(), isNullish(env, a[2]) ? nullptr : a[2], res);
+    return numberArray(env, res);
+  });
+}
+
+/** opIndex(name): the op's index for exec, or -1 when the addon has no such op. */
+napi_value OpIndex(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1, "opIndex");
+    std::string name = getString(env, a[0], "opIndex: op");
+    for (size_t i = 0; i < g->opList.size(); i++) {
+      if (*g->opList[i].first == name) return makeNumber(env, static_cast<double>(i));
     }
-    napi_value arr;
-    check(env, napi_create_array_with_length(env, res.size(), &arr), "run: result");
-    for (size_t i = 0; i < res.size(); i++) check(env, napi_set_element(env, arr, static_cast<uint32_t>(i), makeNumber(env, res[i])), "run: result");
-    return arr;
+    return makeNumber(env, -1);
+  });
+}
+
+double* float64Data(napi_env env, napi_value v, size_t* length, const char* what) {
+  napi_typedarray_type type;
+  void* data;
+  napi_value buffer;
+  size_t offset;
+  check(env, napi_get_typedarray_info(env, v, &type, length, &data, &buffer, &offset), what);
+  if (type != napi_float64_array) throw JsError(std::string(what) + ": expected a Float64Array");
+  return static_cast<double*>(data);
+}
+
+/** setIo(io, rel): the Float64Arrays exec and releaseMany read and write (kept referenced until replaced). */
+napi_value SetIo(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 2, "setIo");
+    size_t ioLength, relLength;
+    double* io = float64Data(env, a[0], &ioLength, "setIo: io");
+    double* rel = float64Data(env, a[1], &relLength, "setIo: rel");
+    EnvIo& e = envIo(env);
+    if (e.ioRef) napi_delete_reference(env, e.ioRef);
+    if (e.relRef) napi_delete_reference(env, e.relRef);
+    e.ioRef = e.relRef = nullptr;
+    check(env, napi_create_reference(env, a[0], 1, &e.ioRef), "setIo");
+    check(env, napi_create_reference(env, a[1], 1, &e.relRef), "setIo");
+    e.io = io;
+    e.ioLength = ioLength;
+    e.rel = rel;
+    e.relLength = relLength;
+    return nullptr;
+  });
+}
+
+void releaseDeferred(const EnvIo& e, size_t n) {
+  if (n == 0) return;
+  if (e.rel == nullptr || n > e.relLength) throw JsError("releaseMany: more ids than setIo's buffer holds");
+  // Every id is released even if one is unknown; the first failure is reported after.
+  std::string err;
+  for (size_t i = 0; i < n; i++) {
+    try {
+      g->table.release(static_cast<int64_t>(e.rel[i]));
+    } catch (const std::exception& e) {
+      if (err.empty()) err = e.what();
+    }
+  }
+  if (!err.empty()) throw JsError(err);
+}
+
+/** releaseMany(n): releases the n ids at the start of setIo's `rel`. */
+napi_value ReleaseMany(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto a = args(env, info, 1, "releaseMany");
+    releaseDeferred(envIo(env), static_cast<size_t>(getInt(env, a[0], "releaseMany: n")));
+    return nullptr;
+  });
+}
+
+/**
+ * exec(opIndex, nWords, nRelease, attrs?): run's fast path. Releases the first nRelease ids of
+ * `rel`, then runs op opIndex on the input list in io[0, nWords) and writes the output list
+ * there; returns its length in words, or the list itself as an array when io cannot hold it.
+ */
+napi_value Exec(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    size_t argc = 4;
+    napi_value a[4];
+    check(env, napi_get_cb_info(env, info, &argc, a, nullptr, nullptr), "exec");
+    if (argc < 3) throw JsError("exec: expected (opIndex, nWords, nRelease, attrs?)");
+    EnvIo& e = envIo(env);
+    if (e.io == nullptr) throw JsError("exec: setIo was not called");
+    int64_t op = getInt(env, a[0], "exec: op");
+    size_t n = static_cast<size_t>(getInt(env, a[1], "exec: nWords"));
+    releaseDeferred(e, static_cast<size_t>(getInt(env, a[2], "exec: nRelease")));
+    if (op < 0 || static_cast<size_t>(op) >= g->opList.size()) throw JsError("exec: no op with index " + std::to_string(op));
+    if (n > e.ioLength) throw JsError("exec: more input words than the io buffer holds");
+    napi_value attrs = argc >= 4 && !isNullish(env, a[3]) ? a[3] : nullptr;
+    std::vector<double> res;
+    res.reserve(16);
+    runOp(env, *g->opList[op].first, *g->opList[op].second, e.io, n, attrs, res);
+    if (res.size() > e.ioLength) return numberArray(env, res);
+    std::copy(res.begin(), res.end(), e.io);
+    return makeNumber(env, static_cast<double>(res.size()));
   });
 }
 
@@ -347,6 +483,7 @@ NAPI_MODULE_INIT() {
     addNormOps(g->ops);
     addAttentionOps(g->ops);
     addOptimOps(g->ops);
+    for (const auto& kv : g->ops) g->opList.emplace_back(&kv.first, &kv.second);
     // Never freed: tensors may outlive any one environment, and libtorch is torn down at exit.
     setPrecisionOf(Precision::fp32);
   }
@@ -355,6 +492,10 @@ NAPI_MODULE_INIT() {
       {"download", nullptr, Download, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"run", nullptr, Run, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"opIndex", nullptr, OpIndex, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setIo", nullptr, SetIo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"exec", nullptr, Exec, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"releaseMany", nullptr, ReleaseMany, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setDevice", nullptr, SetDevice, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -363,6 +504,15 @@ NAPI_MODULE_INIT() {
       {"resetPeakMemory", nullptr, ResetPeakMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  napi_set_instance_data(
+      env, new EnvIo(),
+      [](napi_env env, void* data, void*) {
+        auto* e = static_cast<EnvIo*>(data);
+        if (e->ioRef) napi_delete_reference(env, e->ioRef);
+        if (e->relRef) napi_delete_reference(env, e->relRef);
+        delete e;
+      },
+      nullptr);
   addProcessGroupFunctions(env, exports);
   napi_value dtypes;
   napi_create_object(env, &dtypes);

@@ -91,8 +91,8 @@ int codeOf(at::ScalarType t) {
 }
 
 napi_value Attrs::get(const char* name) const {
-  bool has;
-  check(env_, napi_has_named_property(env_, obj_, name, &has), name);
+  bool has = false;
+  if (obj_ != nullptr) check(env_, napi_has_named_property(env_, obj_, name, &has), name);
   if (!has) throw JsError(std::string(op_) + ": missing attr '" + name + "'");
   napi_value v;
   check(env_, napi_get_named_property(env_, obj_, name, &v), name);
@@ -100,6 +100,7 @@ napi_value Attrs::get(const char* name) const {
 }
 
 bool Attrs::has(const char* name) const {
+  if (obj_ == nullptr) return false;
   bool has;
   check(env_, napi_has_named_property(env_, obj_, name, &has), name);
   if (!has) return false;

@@ -33,7 +33,10 @@ at::ScalarType scalarTypeOf(int code);
 /** The tfjs dtype code a tensor of this scalar type is handed back as (after normalising). */
 int codeOf(at::ScalarType t);
 
-/** Named attributes of one op call: a plain JS object of numbers, booleans, strings, number arrays. */
+/**
+ * Named attributes of one op call: a plain JS object of numbers, booleans, strings, number arrays;
+ * obj nullptr: a call without attributes (every attr absent).
+ */
 class Attrs {
  public:
   Attrs(napi_env env, napi_value obj, const char* op) : env_(env), obj_(obj), op_(op) {}

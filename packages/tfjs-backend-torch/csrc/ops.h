@@ -17,6 +17,11 @@ struct OpCall {
   const char* name;
   std::vector<at::Tensor> in;
   Attrs attrs;
+  /**
+   * Set by an op whose outputs partition one input (Unpack, SplitV): a contiguous output may stay
+   * a view into that input's storage (as PyTorch's split / unbind leave it) instead of a copy.
+   */
+  bool outputsMayShareStorage = false;
   const at::Tensor& x(size_t i) const;
   /** Input i when it is present (TypeScript passes id 0 for an absent optional input). */
   c10::optional<at::Tensor> maybe(size_t i) const;

@@ -27,6 +27,22 @@ export interface TorchAddon {
    * optional input); returns [id, dtypeCode, rank, ...shape] per output.
    */
   run(op: string, inputs: number[], attrs?: OpAttrs): number[];
+  // run's fast path (absent from an addon built before it; the backend then uses run).
+  /** The index exec takes for op `op`, or -1 when the addon has no such op. */
+  opIndex?(op: string): number;
+  /**
+   * The buffers exec and releaseMany use in this JS environment (kept referenced until replaced):
+   * `io` for exec's input and output lists, `rel` for ids whose release was deferred.
+   */
+  setIo?(io: Float64Array, rel: Float64Array): void;
+  /**
+   * Releases rel[0, nRelease), then runs op `index` on the input list in io[0, nWords) (as run's);
+   * writes the output list (as run returns it) to io and returns its length, or returns the list
+   * when io cannot hold it.
+   */
+  exec?(index: number, nWords: number, nRelease: number, attrs?: OpAttrs): number | number[];
+  /** Releases rel[0, n). */
+  releaseMany?(n: number): void;
   /** 'cpu' | 'cuda' | 'cuda:N'; throws when CUDA is unusable or tensors are alive. Returns the device. */
   setDevice(device: string): string;
   setThreads(n: number): number;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAddon } from './addon.js';
 import { TorchBackend } from './backend.js';
 import { registerTorchBackend, torchBackendInfo } from './register.js';
-import { expectClose, rand, torchAvailable } from './testing.js';
+import { expectClose, expectSameOnBothBackends, rand, torchAvailable } from './testing.js';
 
 const require = createRequire(import.meta.url);
 
@@ -20,7 +20,11 @@ function onTorch<T>(fn: () => T): T {
   }
 }
 
-const torchMemory = () => loadAddon().memory();
+/** The addon's own counts, after the releases the backend defers to its next call. */
+const torchMemory = () => {
+  (tf.findBackend('torch') as TorchBackend).flushReleases();
+  return loadAddon().memory();
+};
 
 describe.skipIf(!torchAvailable())('registerTorchBackend', () => {
   it('registers an ATen kernel or a host round trip for every cpu kernel, and is idempotent', () => {
@@ -127,9 +131,36 @@ describe.skipIf(!torchAvailable())('TorchBackend storage', () => {
     });
   });
 
+  it('runs kernels through the shared buffers and releases disposed tensors with the next call', () => {
+    onTorch(() => {
+      const addon = loadAddon();
+      expect(typeof addon.exec).toBe('function'); // this source's addon has the fast path
+      const before = torchMemory().tensors;
+      const a = tf.tensor1d([1, 2, 3]);
+      const x = tf.exp(a); // a's upload and the result
+      expect(addon.memory().tensors).toBe(before + 2);
+      tf.dispose([a, x]);
+      expect(addon.memory().tensors).toBe(before + 2); // their release waits for the next call
+      const ones = tf.ones([2]);
+      const y = tf.neg(ones); // releases a and x, then uploads ones and makes y
+      expect(addon.memory().tensors).toBe(before + 2);
+      tf.dispose([ones, y]);
+      expect(torchMemory().tensors).toBe(before); // tf.memory() / flushReleases release what waits
+    });
+  });
+
+  it('op lists longer than the shared buffer, both ways (inputs grow it, outputs come back as an array)', () => {
+    expectSameOnBothBackends(() => {
+      const many = Array.from({ length: 400 }, (_, i) => tf.fill([1, 2], i)); // 400 inputs of 4 words each
+      const pieces = tf.unstack(rand([700, 2], 1)); // 700 outputs of 4 words each
+      return [tf.concat(many, 0), tf.stack(pieces.slice(0, 5)), pieces[699]!];
+    }, 0, 0);
+  });
+
   it('disposing the backend releases what it still holds', () => {
     const addon = loadAddon();
     const be = new TorchBackend(addon);
+    be.flushReleases(); // releases other backends on this addon deferred
     const before = addon.memory().tensors;
     const t = be.makeTensorInfo([3], 'float32', new Float32Array([1, 2, 3]));
     be.run1('Exp', [t]);

@@ -18,6 +18,8 @@ interface TensorData {
   refCount: number;
   /** Host values not yet uploaded (and, for string tensors, the only copy: they never upload). */
   values?: tf.backend_util.BackendValues;
+  /** Entries of saveForGradient keyed on this tensor, dropped with it. */
+  savedForGrad?: SavedForGrad[];
 }
 
 /** What tf.memory() gains on this backend (merged into the engine's own counts). */
@@ -37,9 +39,45 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 
 const ON_DEVICE: ReadonlySet<tf.DataType> = new Set(['float32', 'int32', 'bool']);
 
+/**
+ * The fast path to the addon (exec), shared by every backend on one addon: the Float64Arrays the
+ * addon reads op inputs from and writes outputs to (`io`), and the ids whose release waits for the
+ * next call (`rel`, `pending` of them), so a kernel is one N-API call with no array built on
+ * either side and a disposed tensor none. Op indices are looked up once per name.
+ */
+interface Channel {
+  io: Float64Array;
+  rel: Float64Array;
+  pending: number;
+  opIds: Map<string, number>;
+}
+
+const CHANNEL = Symbol.for('@opensora-ts/tfjs-backend-torch:channel');
+
+function channelOf(addon: TorchAddon): Channel | undefined {
+  if (typeof addon.exec !== 'function' || typeof addon.setIo !== 'function') return undefined; // an addon built before exec
+  const holder = addon as unknown as { [CHANNEL]?: Channel };
+  if (!holder[CHANNEL]) {
+    const c: Channel = { io: new Float64Array(1024), rel: new Float64Array(512), pending: 0, opIds: new Map() };
+    addon.setIo(c.io, c.rel);
+    holder[CHANNEL] = c;
+  }
+  return holder[CHANNEL];
+}
+
+/** What an op's forward kept for its gradient, valid while its key inputs' storage lives (see saveForGradient). */
+interface SavedForGrad {
+  op: string;
+  key: tf.TensorInfo[];
+  attrs: string;
+  saved: tf.TensorInfo[];
+}
+
 export class TorchBackend extends tf.KernelBackend {
   private readonly store: tf.DataStorage<TensorData>;
-  private readonly codeToDtype = new Map<number, tf.DataType>();
+  /** tfjs dtype by the addon's dtype code. */
+  private readonly codeToDtype: tf.DataType[] = [];
+  private readonly channel: Channel | undefined;
   private host: MathBackendCPU | undefined;
   private readonly fallbackCounts = new Map<string, number>();
   private readonly announced = new Set<string>();
@@ -49,7 +87,8 @@ export class TorchBackend extends tf.KernelBackend {
   constructor(readonly addon: TorchAddon) {
     super();
     this.store = new tf.DataStorage(this, tf.engine());
-    for (const [dtype, code] of Object.entries(addon.dtypes)) this.codeToDtype.set(code, dtype as tf.DataType);
+    for (const [dtype, code] of Object.entries(addon.dtypes)) this.codeToDtype[code] = dtype as tf.DataType;
+    this.channel = channelOf(addon);
   }
 
   // ---- storage ------------------------------------------------------------------------
@@ -94,23 +133,54 @@ export class TorchBackend extends tf.KernelBackend {
     return Promise.resolve(this.readSync(dataId));
   }
 
+  /**
+   * The entry of a tensor this backend holds, or undefined. (DataStorage.get of an id it does not
+   * hold moves the data from the backend the engine says holds it: right for kernel inputs, see
+   * idOf, but not for bookkeeping.)
+   */
+  private held(dataId: tf.DataId): TensorData | undefined {
+    return this.store.has(dataId) ? this.store.get(dataId) : undefined;
+  }
+
   override disposeData(dataId: tf.DataId, force = false): boolean {
-    if (!this.store.has(dataId)) return true;
-    const d = this.store.get(dataId);
+    const d = this.held(dataId);
+    if (!d) return true;
     d.refCount--;
     if (!force && d.refCount > 0) return false;
-    if (d.id !== 0) this.addon.release(d.id);
     this.store.delete(dataId);
     this.live.delete(d);
+    if (d.id !== 0) this.release(d.id);
+    if (d.savedForGrad) this.dropSaved(d);
     return true;
   }
 
   override incRef(dataId: tf.DataId): void {
-    if (this.store.has(dataId)) this.store.get(dataId).refCount++;
+    const d = this.held(dataId);
+    if (d) d.refCount++;
   }
 
   override refCount(dataId: tf.DataId): number {
-    return this.store.has(dataId) ? this.store.get(dataId).refCount : 0;
+    return this.held(dataId)?.refCount ?? 0;
+  }
+
+  /** Frees a libtorch tensor: with the next addon call (or when the deferred list is full). */
+  private release(id: number): void {
+    const c = this.channel;
+    if (!c) {
+      this.addon.release(id);
+      return;
+    }
+    c.rel[c.pending++] = id;
+    if (c.pending === c.rel.length) this.flushReleases();
+  }
+
+  /** Releases the libtorch tensors whose release was deferred (before reading the addon's counts). */
+  flushReleases(): void {
+    const c = this.channel;
+    if (!c || c.pending === 0) return;
+    const n = c.pending;
+    c.pending = 0;
+    this.addon.releaseMany!(n);
   }
 
   override numDataIds(): number {
@@ -118,6 +188,7 @@ export class TorchBackend extends tf.KernelBackend {
   }
 
   override memory(): TorchMemoryInfo {
+    this.flushReleases();
     const m = this.addon.memory();
     const info: TorchMemoryInfo = { unreliable: false, numBytesInTorch: m.bytes, numTensorsInTorch: m.tensors, device: this.addon.info().device };
     if (m.cuda) {
@@ -153,6 +224,7 @@ export class TorchBackend extends tf.KernelBackend {
 
   override dispose(): void {
     // tf.removeBackend / engine reset: nothing else can reach these tensors any more.
+    this.flushReleases();
     for (const d of this.live) if (d.id !== 0) this.addon.release(d.id);
     this.live.clear();
     this.host?.dispose();
@@ -163,7 +235,7 @@ export class TorchBackend extends tf.KernelBackend {
 
   /** Whether the addon can hold tensors of this dtype (others stay on the host and fall back). */
   static onDevice(dtype: tf.DataType): boolean {
-    return ON_DEVICE.has(dtype);
+    return dtype === 'float32' || dtype === 'int32' || dtype === 'bool';
   }
 
   /** The addon id of a tensor, uploading its host values first when needed. */
@@ -183,18 +255,61 @@ export class TorchBackend extends tf.KernelBackend {
    * TensorInfos give (a reshaped tensor shares storage with its source), returning its outputs.
    */
   runOp(op: string, inputs: (tf.TensorInfo | null | undefined)[], attrs?: OpAttrs): tf.TensorInfo[] {
+    const c = this.channel;
+    if (!c) return this.runSlow(op, inputs, attrs);
+    let index = c.opIds.get(op);
+    if (index === undefined) {
+      index = this.addon.opIndex!(op);
+      if (index < 0) throw new Error(`run: the addon has no op '${op}'`);
+      c.opIds.set(op, index);
+    }
+    let words = 0;
+    for (let i = 0; i < inputs.length; i++) words += 2 + (inputs[i]?.shape.length ?? 0);
+    if (words > c.io.length) {
+      c.io = new Float64Array(Math.max(words, 2 * c.io.length));
+      this.addon.setIo!(c.io, c.rel);
+    }
+    const io = c.io;
+    let k = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      const t = inputs[i];
+      if (!t) {
+        io[k++] = 0;
+        io[k++] = 0;
+        continue;
+      }
+      io[k++] = this.idOf(t); // an upload does not touch io
+      const shape = t.shape;
+      io[k++] = shape.length;
+      for (let j = 0; j < shape.length; j++) io[k++] = shape[j]!;
+    }
+    const pending = c.pending;
+    c.pending = 0;
+    const r = this.addon.exec!(index, k, pending, attrs);
+    return typeof r === 'number' ? this.outputsOf(c.io, r) : this.outputsOf(r, r.length);
+  }
+
+  /** runOp through `run` (an addon built before exec). */
+  private runSlow(op: string, inputs: (tf.TensorInfo | null | undefined)[], attrs?: OpAttrs): tf.TensorInfo[] {
     const flat: number[] = [];
     for (const t of inputs) {
       if (!t) flat.push(0, 0);
       else flat.push(this.idOf(t), t.shape.length, ...t.shape);
     }
     const res = this.addon.run(op, flat, attrs);
+    return this.outputsOf(res, res.length);
+  }
+
+  /** TensorInfos of an output list [id, dtype, rank, ...shape] per output, `n` words long. */
+  private outputsOf(res: ArrayLike<number>, n: number): tf.TensorInfo[] {
     const outs: tf.TensorInfo[] = [];
-    for (let i = 0; i < res.length; ) {
+    for (let i = 0; i < n; ) {
       const id = res[i]!;
-      const dtype = this.codeToDtype.get(res[i + 1]!)!;
+      const dtype = this.codeToDtype[res[i + 1]!]!;
       const rank = res[i + 2]!;
-      outs.push(this.makeOutput(id, res.slice(i + 3, i + 3 + rank), dtype));
+      const shape = new Array<number>(rank);
+      for (let j = 0; j < rank; j++) shape[j] = res[i + 3 + j]!;
+      outs.push(this.makeOutput(id, shape, dtype));
       i += 3 + rank;
     }
     return outs;
@@ -203,6 +318,56 @@ export class TorchBackend extends tf.KernelBackend {
   /** runOp for a single-output op. */
   run1(op: string, inputs: (tf.TensorInfo | null | undefined)[], attrs?: OpAttrs): tf.TensorInfo {
     return this.runOp(op, inputs, attrs)[0]!;
+  }
+
+  // ---- what an op's forward keeps for its gradient --------------------------------------
+
+  /** Whether a gradient tape is recording (tf.grad / variableGrads around the running kernel). */
+  recordingGradients(): boolean {
+    return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  }
+
+  /**
+   * Keeps `saved` (outputs of op's forward that this backend holds, not the engine) for op's
+   * gradient kernel, which finds them by the same key tensors and attrs (takeSaved). The entry
+   * is dropped, and `saved` disposed, when any key tensor's storage is, so they live no longer
+   * than the tensors the tape saved for that gradient.
+   */
+  saveForGradient(op: string, key: tf.TensorInfo[], attrs: string, saved: tf.TensorInfo[]): void {
+    const entry: SavedForGrad = { op, key, attrs, saved };
+    for (const t of key) {
+      const d = this.held(t.dataId);
+      if (!d) throw new Error(`torch backend: ${op}: a key tensor is not held by this backend`);
+      (d.savedForGrad ??= []).push(entry);
+    }
+  }
+
+  /** The tensors saveForGradient kept under this key (the caller disposes them), or undefined. */
+  takeSaved(op: string, key: tf.TensorInfo[], attrs: string): tf.TensorInfo[] | undefined {
+    const list = this.held(key[0]!.dataId)?.savedForGrad;
+    const entry = list?.find((e) => e.op === op && e.attrs === attrs && e.key.length === key.length && e.key.every((t, i) => t.dataId === key[i]!.dataId && tf.util.arraysEqual(t.shape, key[i]!.shape)));
+    if (!entry) return undefined;
+    this.unlink(entry);
+    return entry.saved;
+  }
+
+  private unlink(entry: SavedForGrad): void {
+    for (const t of entry.key) {
+      const d = this.held(t.dataId);
+      if (!d?.savedForGrad) continue;
+      const i = d.savedForGrad.indexOf(entry);
+      if (i >= 0) d.savedForGrad.splice(i, 1);
+      if (d.savedForGrad.length === 0) d.savedForGrad = undefined;
+    }
+  }
+
+  private dropSaved(d: TensorData): void {
+    const list = d.savedForGrad!;
+    d.savedForGrad = undefined;
+    for (const entry of list) {
+      this.unlink(entry);
+      for (const t of entry.saved) this.disposeData(t.dataId, true);
+    }
   }
 
   /** A new TensorInfo sharing x's storage under another shape (reshape, identity, squeeze). */

@@ -63,7 +63,17 @@ const NOT_AN_OP: Record<string, string | null> = {
  * such an addon runs the composites (same numbers, slower; `kernels` in the info leaves them out)
  * instead of refusing to start.
  */
-const OPTIONAL_OPS: ReadonlySet<string> = new Set(['OpensoraAdamW', 'OpensoraEmaUpdate', 'OpensoraGlobalNorm']);
+const OPTIONAL_OPS: ReadonlySet<string> = new Set([
+  'OpensoraAdamW',
+  'OpensoraEmaUpdate',
+  'OpensoraGlobalNorm',
+  'OpensoraConv3d',
+  'OpensoraGroupNormSilu',
+  'OpensoraLayerNormModulate',
+  'OpensoraLayerNormModulateGrad',
+  'OpensoraGatedAdd',
+  'OpensoraGatedAddGrad',
+]);
 
 let state: { addon: TorchAddon; kernels: string[] } | undefined;
 
@@ -95,6 +105,11 @@ function precisionWanted(opts: RegisterTorchOptions): TorchPrecision {
   const p = opts.precision ?? (process.env.OPENSORA_PRECISION || 'fp32');
   if (p !== 'fp32' && p !== 'tf32' && p !== 'bf16') throw new Error(`OPENSORA_PRECISION='${p}': expected fp32, tf32 or bf16.`);
   return p;
+}
+
+/** The torch backend if the engine has made it already (never makes it). */
+function liveBackend(): TorchBackend | undefined {
+  return (tf.engine() as unknown as { registry: Record<string, tf.KernelBackend | undefined> }).registry[TORCH_BACKEND_NAME] as TorchBackend | undefined;
 }
 
 function backend(): TorchBackend | undefined {
@@ -132,7 +147,10 @@ export function registerTorchBackend(opts: RegisterTorchOptions = {}): TorchBack
   const addon = loadAddon();
   const device = deviceWanted(opts, addon.info().cudaDevices);
   const precision = precisionWanted(opts);
-  if (addon.info().device !== device && !(device === 'cuda' && addon.info().device === 'cuda:0')) addon.setDevice(device);
+  if (addon.info().device !== device && !(device === 'cuda' && addon.info().device === 'cuda:0')) {
+    liveBackend()?.flushReleases(); // setDevice counts the tensors still alive
+    addon.setDevice(device);
+  }
   if (typeof addon.setPrecision !== 'function') {
     if (precision !== 'fp32') throw new Error(`@opensora-ts/tfjs-backend-torch: the built addon has no precision setting (OPENSORA_PRECISION=${precision}); it is older than the package: rebuild it with \`pnpm --filter @opensora-ts/tfjs-backend-torch build:addon\`.`);
   } else if (addon.info().precision !== precision) {

@@ -2,7 +2,10 @@
 // k [B,H,Nk,D], v [B,H,Nk,Dv], mask float [1|B, Nk] or [1|B, Nq, Nk] (nonzero = attend),
 // attrs scale, causal (query i sees keys j <= i). Runs scaled_dot_product_attention, which
 // picks flash / memory-efficient kernels on CUDA; the backward differentiates the same call
-// with libtorch's autograd (the fused backward kernels where the libtorch has them).
+// with libtorch's autograd (the fused backward kernels where the libtorch has them). On the CPU
+// with libtorch >= 2.5 and fp32, a forward run under a gradient tape (attr saveForGrad) also hands
+// back the flash kernel's output and logsumexp, and the backward runs the flash backward on them
+// directly instead of recomputing the forward: the same ATen calls autograd makes, so the same bits.
 //
 // Under OPENSORA_PRECISION=bf16 q, k, v (and dy) are cast to bfloat16 and the results back.
 //
@@ -17,6 +20,10 @@
 #include "../ops.h"
 
 #define OST_SDPA_V2 (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1))
+// The CPU flash kernel and its backward as ops of their own, with a mask (and _fused_sdp_choice's
+// enable_gqa): what scaled_dot_product_attention runs on the CPU, called directly so the forward's
+// output and logsumexp can be kept for the backward.
+#define OST_SDPA_CPU_FLASH (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5))
 
 namespace ost {
 
@@ -42,6 +49,12 @@ Masks masks(const OpCall& c, const at::Tensor& q, const at::Tensor& k) {
   return out;
 }
 
+/** A row with no key to attend is NaN (as plain softmax gives, and the cpu kernel; newer
+ * libtorch math kernels return 0 there). */
+at::Tensor nanRows(const at::Tensor& y, const Masks& m) {
+  return m.attend ? at::where(m.emptyRows, at::full({}, std::numeric_limits<float>::quiet_NaN(), y.options()), y) : y;
+}
+
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const Masks& m, double scale) {
 #if OST_SDPA_V2
   at::Tensor y = at::scaled_dot_product_attention(q, k, v, m.attend, 0.0, false, scale);
@@ -50,23 +63,65 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
   at::Tensor qs = scale == defaultScale ? q : q * (scale / defaultScale);
   at::Tensor y = std::get<0>(at::_scaled_dot_product_attention(qs, k, v, m.attend, 0.0, false, false));
 #endif
-  // A row that may attend to nothing is NaN, as plain softmax gives (and the cpu kernel);
-  // newer libtorch math kernels return 0 there.
-  if (m.attend) y = at::where(m.emptyRows, at::full({}, std::numeric_limits<float>::quiet_NaN(), y.options()), y);
-  return y;
+  return nanRows(y, m);
 }
+
+#if OST_SDPA_CPU_FLASH
+/** The float mask scaled_dot_product_attention makes of a boolean one: 0 where attended, -inf elsewhere. */
+c10::optional<at::Tensor> additive(const Masks& m, const at::Tensor& q) {
+  if (!m.attend) return c10::nullopt;
+  return at::zeros(m.attend->sizes(), q.options()).masked_fill_(m.attend->logical_not(), -std::numeric_limits<double>::infinity());
+}
+
+/**
+ * Whether scaled_dot_product_attention would run the CPU flash kernel on these operands (then
+ * calling it directly gives the same bits, and its backward the gradients autograd gives): fp32
+ * on the CPU, where the kernel's choice says flash.
+ */
+bool cpuFlash(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& mask, double scale) {
+  if (!q.device().is_cpu() || q.scalar_type() != at::kFloat || currentPrecision() != Precision::fp32) return false;
+  return at::_fused_sdp_choice(q, k, v, mask, 0.0, false, scale, false) == 1;  // sdp::SDPBackend::flash_attention
+}
+#endif
 
 }  // namespace
 
 void addAttentionOps(OpTable& t) {
   t["OpensoraAttention"] = [](OpCall& c) -> Outputs {
     at::Tensor q = lowp(c.x(0)), k = lowp(c.x(1)), v = lowp(c.x(2));
-    return {fullp(sdpa(q, k, v, masks(c, q, k), c.attrs.num("scale")))};
+    Masks m = masks(c, q, k);
+    double scale = c.attrs.num("scale");
+#if OST_SDPA_CPU_FLASH
+    // saveForGrad (TypeScript sets it while a gradient tape records): also return the kernel's
+    // raw output and logsumexp, which OpensoraAttentionGrad then takes instead of recomputing.
+    if (c.attrs.b("saveForGrad")) {
+      c10::optional<at::Tensor> mask = additive(m, q);
+      if (cpuFlash(q, k, v, mask, scale)) {
+        auto [out, lse] = at::_scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, false, mask, scale);
+        // The kernel's output is a transposed view: one contiguous copy serves as both when no
+        // row is NaN'd.
+        at::Tensor y = nanRows(out, m).contiguous();
+        return {y, m.attend ? out.contiguous() : y, lse};
+      }
+    }
+#endif
+    return {fullp(sdpa(q, k, v, m, scale))};
   };
   t["OpensoraAttentionGrad"] = [](OpCall& c) -> Outputs {
-    // inputs: dy, q, k, v, mask
+    // inputs: dy, q, k, v, mask[, out, logsumexp: what OpensoraAttention returned with saveForGrad]
     OpCall fwd{c.name, {c.x(1), c.x(2), c.x(3), c.x(4)}, c.attrs};
     Masks m = masks(fwd, c.x(1), c.x(2));
+#if OST_SDPA_CPU_FLASH
+    c10::optional<at::Tensor> mask = c.maybe(5) && c.maybe(6) ? additive(m, c.x(1)) : c10::nullopt;
+    if (c.maybe(5) && c.maybe(6) && cpuFlash(c.x(1), c.x(2), c.x(3), mask, c.attrs.num("scale"))) {
+      const at::Tensor &q = c.x(1), &k = c.x(2), &v = c.x(3);
+      double scale = c.attrs.num("scale");
+      // The NaN rows' where() passes no gradient to the kernel's output there.
+      at::Tensor dy = m.attend ? at::where(m.emptyRows, at::zeros({}, c.x(0).options()), c.x(0)) : c.x(0);
+      auto [dq, dk, dv] = at::_scaled_dot_product_flash_attention_for_cpu_backward(dy, q, k, v, c.x(5), c.x(6), 0.0, false, mask, scale);
+      return {dq, dk, dv};
+    }
+#endif
     c10::AutoGradMode grad(true);
     at::Tensor q = lowp(c.x(1)).detach().requires_grad_(true);
     at::Tensor k = lowp(c.x(2)).detach().requires_grad_(true);

@@ -166,19 +166,26 @@ void addConvOps(OpTable& t) {
     }
     return {toChannelsLast(y, g)};
   };
-  t["Conv"] = [](OpCall& c) -> Outputs {
+  // Conv: inputs x, filter; OpensoraConv3d (@opensora-ts/kernels' fused/conv3d.ts: the causal
+  // conv's pad -> conv3d -> add(bias)) also takes bias [out], added by the convolution itself.
+  auto conv = [](OpCall& c) -> Outputs {
     Geometry g = geometry(c);
     const at::Tensor& f = c.x(1);
+    c10::optional<at::Tensor> bias = c.maybe(2);
+    if (bias) bias = lowp(*bias);
     if (pointwise(g, f.sizes())) {
       int64_t in = f.size(g.nd), out = f.size(g.nd + 1);
-      at::Tensor y = at::mm(lowp(c.x(0).reshape({-1, in})), lowp(f.reshape({in, out})));
+      at::Tensor x2 = lowp(c.x(0).reshape({-1, in})), w2 = lowp(f.reshape({in, out}));
+      at::Tensor y = bias ? at::addmm(*bias, x2, w2) : at::mm(x2, w2);
       return {fullp(y).view(withChannels(c.x(0).sizes(), out))};
     }
     at::Tensor x = lowp(padExtra(toChannelsFirst(c.x(0), g), g));
     at::Tensor w = lowp(toWeight(c.x(1), g));
-    at::Tensor y = at::convolution(x, w, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups);
+    at::Tensor y = at::convolution(x, w, bias, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups);
     return {toChannelsLast(fullp(y), g)};
   };
+  t["Conv"] = conv;
+  t["OpensoraConv3d"] = conv;
   t["ConvBackpropInput"] = [](OpCall& c) -> Outputs {
     // inputs: dy, filter; attr inputShape (tfjs layout).
     Geometry g = geometry(c);

@@ -1,6 +1,6 @@
 // Data movement: transpose, slices, concat/stack/split, pad, tile, gather, reverse,
 // broadcast. Axes and sizes arrive normalised by TypeScript (tfjs's own shape helpers);
-// outputs that are views get their own storage in the glue.
+// outputs that are views get their own storage in the glue (but for the pieces of Unpack / SplitV).
 #include "../ops.h"
 
 namespace ost {
@@ -27,8 +27,16 @@ void addCopyOps(OpTable& t) {
   };
   t["Concat"] = [](OpCall& c) -> Outputs { return {at::cat(c.in, c.attrs.i("axis"))}; };
   t["Pack"] = [](OpCall& c) -> Outputs { return {at::stack(c.in, c.attrs.i("axis"))}; };
-  t["Unpack"] = [](OpCall& c) -> Outputs { return at::unbind(c.x(0), c.attrs.i("axis")); };
-  t["SplitV"] = [](OpCall& c) -> Outputs { return at::split_with_sizes(c.x(0), c.attrs.ints("sizes"), c.attrs.i("axis")); };
+  // The pieces of an unbind / split partition their input: contiguous ones stay views of its
+  // storage (freed when the last piece is), the others are copied out by the glue.
+  t["Unpack"] = [](OpCall& c) -> Outputs {
+    c.outputsMayShareStorage = true;
+    return at::unbind(c.x(0), c.attrs.i("axis"));
+  };
+  t["SplitV"] = [](OpCall& c) -> Outputs {
+    c.outputsMayShareStorage = true;
+    return at::split_with_sizes(c.x(0), c.attrs.ints("sizes"), c.attrs.i("axis"));
+  };
   t["PadV2"] = [](OpCall& c) -> Outputs {
     // paddings: [before0, after0, before1, after1, ...]; ATen's list starts at the last axis.
     std::vector<int64_t> p = c.attrs.ints("paddings");

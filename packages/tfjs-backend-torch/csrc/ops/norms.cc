@@ -111,6 +111,47 @@ void addNormOps(OpTable& t) {
     at::Tensor dgamma = gamma ? dyxhat.sum(0).reshape(gamma->sizes()) : at::Tensor();
     return withParamGrads(dx.view(x.sizes()), dgamma, dy, gamma.has_value(), c.attrs.b("hasBeta"), s.ch);
   };
+  // silu(GroupNorm(x)) (@opensora-ts/kernels' fused/group-norm-silu.ts; its gradient reuses
+  // OpensoraGroupNormGrad): the norm above, then y * sigmoid(y) as the composite computes it, in
+  // one call and over the norm's own output.
+  t["OpensoraGroupNormSilu"] = [norm = t["OpensoraGroupNorm"]](OpCall& c) -> Outputs {
+    at::Tensor y = norm(c)[0];
+    return {y.mul_(at::sigmoid(y))};
+  };
+  // adaLN (@opensora-ts/kernels' fused/modulate.ts): x's rows fall in `groups` groups, each
+  // sharing one row of the per-channel tensors (which keep their own shapes). LayerNormModulate
+  // is LN(x) * (1 + scale) + shift and GatedAdd x + gate * y, the composites' ops in their order.
+  t["OpensoraLayerNormModulate"] = [](OpCall& c) -> Outputs {
+    const at::Tensor& x = c.x(0);
+    int64_t ch = channels(c, x), g = c.attrs.i("groups");
+    at::Tensor y = at::layer_norm(x.reshape({g, -1, ch}), {ch}, c10::nullopt, c10::nullopt, c.attrs.num("eps"));
+    y.mul_(c.x(2).reshape({g, 1, ch}) + 1).add_(c.x(1).reshape({g, 1, ch}));
+    return {y.view(x.sizes())};
+  };
+  t["OpensoraLayerNormModulateGrad"] = [](OpCall& c) -> Outputs {
+    // inputs dy, x, scale -> dx, dshift, dscale (shift has scale's shape)
+    const at::Tensor &x = c.x(1), &scale = c.x(2);
+    int64_t ch = channels(c, x), g = c.attrs.i("groups");
+    at::Tensor xr = x.reshape({g, -1, ch}), dy = c.x(0).reshape({g, -1, ch});
+    auto fwd = at::native_layer_norm(xr, {ch}, c10::nullopt, c10::nullopt, c.attrs.num("eps"));
+    at::Tensor dxhat = dy * (scale.reshape({g, 1, ch}) + 1);
+    auto grads = at::native_layer_norm_backward(dxhat, xr, {ch}, std::get<1>(fwd), std::get<2>(fwd), c10::nullopt, c10::nullopt, {true, false, false});
+    at::Tensor dscale = (dy * std::get<0>(fwd)).sum(1).view(scale.sizes());
+    return {std::get<0>(grads).view(x.sizes()), dy.sum(1).view(scale.sizes()), dscale};
+  };
+  t["OpensoraGatedAdd"] = [](OpCall& c) -> Outputs {
+    const at::Tensor &x = c.x(0), &y = c.x(2);
+    int64_t ch = channels(c, x), g = c.attrs.i("groups");
+    at::Tensor out = at::mul(c.x(1).reshape({g, 1, ch}), y.reshape({g, -1, ch})).add_(x.reshape({g, -1, ch}));
+    return {out.view(x.sizes())};
+  };
+  t["OpensoraGatedAddGrad"] = [](OpCall& c) -> Outputs {
+    // inputs dy, gate, y -> dy * gate (y's shape), dgate (gate's shape)
+    const at::Tensor &gate = c.x(1), &y = c.x(2);
+    int64_t ch = channels(c, y), g = c.attrs.i("groups");
+    at::Tensor dy = c.x(0).reshape({g, -1, ch});
+    return {(dy * gate.reshape({g, 1, ch})).view(y.sizes()), (dy * y.reshape({g, -1, ch})).sum(1).view(gate.sizes())};
+  };
   t["OpensoraGeluTanh"] = [](OpCall& c) -> Outputs { return {at::gelu(c.x(0), "tanh")}; };
   t["OpensoraGeluTanhGrad"] = [](OpCall& c) -> Outputs { return {at::gelu_backward(c.x(0), c.x(1), "tanh")}; };
 }

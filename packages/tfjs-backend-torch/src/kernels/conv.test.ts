@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { describe, it } from 'vitest';
-import { expectSameOnBothBackends, rand, sumAtol, torchAvailable } from '../testing.js';
+import { describe, expect, it } from 'vitest';
+import { conv3dPaddedComposite, type Conv3dPads } from '../../../kernels/src/fused/conv3d.js';
+import { expectClose, expectSameOnBothBackends, rand, runOn, sumAtol, torchAvailable } from '../testing.js';
 
 /** Forward and both gradients (input and filter) of a conv with a random upstream gradient. */
 function convAndGrads(conv: (x: tf.Tensor, f: tf.Tensor) => tf.Tensor, xShape: number[], fShape: number[]): tf.Tensor[] {
@@ -90,4 +91,30 @@ describe.skipIf(!torchAvailable())('pooling on torch (forward; padded cells left
       ], 1e-6, 1e-6, pad);
     }
   });
+});
+
+describe.skipIf(!torchAvailable())('OpensoraConv3d on torch (padding and bias inside the convolution)', () => {
+  const cases: { what: string; k: [number, number, number]; strides: [number, number, number]; pads: Conv3dPads; bias: boolean }[] = [
+    { what: 'causal 3x3x3 with bias', k: [3, 3, 3], strides: [1, 1, 1], pads: [[2, 0], [1, 1], [1, 1]], bias: true },
+    { what: 'strided, asymmetric spatial padding, no bias', k: [3, 3, 3], strides: [1, 2, 2], pads: [[2, 0], [0, 1], [0, 1]], bias: false },
+    { what: '1x1x1 with bias (a matrix product)', k: [1, 1, 1], strides: [1, 1, 1], pads: [[0, 0], [0, 0], [0, 0]], bias: true },
+  ];
+  for (const c of cases) {
+    it(`${c.what}: the composite's values (pad, conv3d, add)`, () => {
+      const inputs = () => ({ x: rand([2, 4, 6, 5, 3], 1) as tf.Tensor5D, f: rand([...c.k, 3, 4], 2, 0.5) as tf.Tensor5D, b: c.bias ? rand([4], 3) : null });
+      const fused = runOn('torch', () => {
+        const { x, f, b } = inputs();
+        const ins: tf.NamedTensorMap = { x, filter: f };
+        if (b) ins.bias = b;
+        expect(tf.getKernel('OpensoraConv3d', 'torch')).toBeDefined();
+        return tf.engine().runKernel('OpensoraConv3d', ins, { strides: c.strides, pads: c.pads.flat(), hasBias: b ? 1 : 0 } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      });
+      const ref = runOn('cpu', () => {
+        const { x, f, b } = inputs();
+        return conv3dPaddedComposite(x, f, b, c.strides, c.pads);
+      });
+      expect(fused[0]!.shape).toEqual(ref[0]!.shape);
+      expectClose(fused[0]!.values, ref[0]!.values, 1e-4, 1e-5);
+    });
+  }
 });

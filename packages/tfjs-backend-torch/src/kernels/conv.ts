@@ -108,6 +108,21 @@ export const convKernels: TorchKernel[] = [
     const info = tf.backend_util.computeConv3DInfo(x!.shape as never, at.filterShape!, at.strides, 1, at.pad);
     return b.run1('ConvBackpropFilter', [x, dy], { ...geometry3d(info), filterShape: at.filterShape! });
   }),
+  // @opensora-ts/kernels' fused/conv3d.ts: a causal conv's explicit (asymmetric) padding and bias
+  // inside one convolution; its gradient is the composite's (the Conv3D backprops above).
+  kernel('OpensoraConv3d', (b, a) => {
+    const { x, filter, bias } = a.inputs;
+    const { strides, pads } = attrs<{ strides: [number, number, number]; pads: number[] }>(a);
+    return b.run1('OpensoraConv3d', [x, filter, bias ?? null], {
+      nd: 3,
+      strides,
+      dilations: [1, 1, 1],
+      padBefore: [pads[0]!, pads[2]!, pads[4]!],
+      padAfter: [pads[1]!, pads[3]!, pads[5]!],
+      channelsLast: true,
+      depthwise: false,
+    });
+  }),
   ...(['MaxPool', 'AvgPool'] as const).map((name) =>
     kernel(name, (b, a) => {
       const x = a.inputs.x!;

@@ -91,3 +91,34 @@ describe.skipIf(!torchAvailable())('empty and scalar tensors on torch', () => {
     }, 1e-6, 1e-6);
   });
 });
+
+describe.skipIf(!torchAvailable())('unstack and split pieces on torch', () => {
+  it('contiguous pieces stay views of their input\'s storage, freed with the last piece', () => {
+    const prev = tf.getBackend();
+    tf.setBackend('torch');
+    try {
+      const bytes = () => (tf.memory() as unknown as { numBytesInTorch: number }).numBytesInTorch;
+      const x = tf.exp(rand([3, 4, 5], 1)); // one storage of 240 bytes
+      const b0 = bytes();
+      const want = x.arraySync() as number[][][];
+      const parts = tf.unstack(x); // along axis 0: contiguous pieces
+      const halves = tf.split(x, [1, 2], 0);
+      expect(bytes()).toBe(b0); // no copies
+      x.dispose();
+      expect(bytes()).toBe(b0); // the pieces keep the storage
+      parts.forEach((p, i) => expect(p.arraySync()).toEqual(want[i]));
+      expect(halves[1]!.arraySync()).toEqual(want.slice(1));
+      tf.dispose([...parts, halves[0]!]);
+      expect(bytes()).toBe(b0);
+      halves[1]!.dispose();
+      expect(bytes()).toBe(b0 - 240);
+      // Pieces that are not contiguous (split along the last axis) are copies of their own.
+      const y = tf.exp(rand([3, 4], 2));
+      const cols = tf.split(y, 2, 1);
+      expect(bytes()).toBe(b0 - 240 + 2 * 48 + 2 * 24); // y's input and y, and the two pieces
+      tf.dispose([y, ...cols]);
+    } finally {
+      tf.setBackend(prev);
+    }
+  });
+});

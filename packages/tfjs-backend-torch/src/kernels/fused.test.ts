@@ -2,7 +2,12 @@
 // composites of the same maths on cpu, forward and backward kernels. The op-level suites in
 // @opensora-ts/kernels run them again through the public ops on every backend.
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { groupNormSiluComposite } from '../../../kernels/src/fused/group-norm-silu.js';
+import { gatedAddComposite, layerNormModulateComposite } from '../../../kernels/src/fused/modulate.js';
+import { loadAddon } from '../addon.js';
+import { TorchBackend } from '../backend.js';
+import { torchBackendInfo } from '../register.js';
 import { expectClose, rand, runOn, torchAvailable } from '../testing.js';
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown>) =>
@@ -150,4 +155,98 @@ describe.skipIf(!torchAvailable())('OpensoraAttention on torch (scaled_dot_produ
     expect(Array.from(y!.values.slice(0, half)).every(Number.isFinite)).toBe(true);
     expect(Array.from(y!.values.slice(half)).every(Number.isNaN)).toBe(true);
   });
+});
+
+describe.skipIf(!torchAvailable())('OpensoraAttention under a gradient tape on torch', () => {
+  const b = 2, h = 2, nq = 5, nk = 6, d = 4;
+  // libtorch >= 2.5 on the CPU keeps the flash kernel's output for the backward (a 1.13 addon recomputes).
+  const [major, minor] = torchBackendInfo()!.version.split('.').map(Number) as [number, number];
+  const keeps = torchBackendInfo()!.device === 'cpu' && (major > 2 || (major === 2 && minor >= 5));
+  const masks: [string, () => tf.Tensor][] = [
+    ['no mask', () => tf.ones([1, nk])],
+    ['key mask', () => tf.tensor2d([1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0], [b, nk])],
+    ['per-query mask with empty rows', () => tf.tidy(() => tf.cast(tf.greater(rand([b, nq, nk], 5), 0.9), 'float32'))],
+  ];
+  for (const [what, mask] of masks) {
+    it(`${what}: the gradients through the tape are the Grad kernel's bit for bit, and nothing is left behind`, () => {
+      const prev = tf.getBackend();
+      tf.setBackend('torch');
+      const be = tf.backend() as TorchBackend;
+      const save = vi.spyOn(be, 'saveForGradient');
+      try {
+        be.flushReleases();
+        const before = loadAddon().memory().tensors;
+        const [q, k, v, m, dy] = [rand([b, h, nq, d], 1), rand([b, h, nk, d], 2), rand([b, h, nk, d], 3), mask(), rand([b, h, nq, d], 4)];
+        const attrs = { scale: 0.4, causal: what === 'no mask' ? 1 : 0 };
+        const run2 = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+        // Through the tape: the forward may keep its flash output; the gradient takes it.
+        const taped = tf.grads((a: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) => tf.sum(tf.mul(run2('OpensoraAttention', { q: a, k: bb, v: cc, mask: m }) as tf.Tensor, dy)))([q, k, v]);
+        // The Grad kernel on its own recomputes the forward under libtorch's autograd.
+        const direct = list(run2('OpensoraAttentionGrad', { dy, q, k, v, mask: m }));
+        expect(save).toHaveBeenCalledTimes(keeps ? 1 : 0);
+        for (let i = 0; i < 3; i++) {
+          const [t, r] = [Array.from(taped[i]!.dataSync()), Array.from(direct[i]!.dataSync())];
+          expect(t.map((x) => (Number.isNaN(x) ? 'NaN' : x)), `input ${i}`).toEqual(r.map((x) => (Number.isNaN(x) ? 'NaN' : x)));
+        }
+        tf.dispose([...taped, ...direct]);
+        // A forward under a tape whose gradient never runs: what it kept goes with its inputs.
+        const [q2, k2, v2, one] = [rand([b, h, nq, d], 6), rand([b, h, nk, d], 7), rand([b, h, nk, d], 8), tf.ones([1])];
+        const [g] = tf.grads((a: tf.Tensor) => {
+          run2('OpensoraAttention', { q: q2, k: k2, v: v2, mask: m }); // not on the path to the result
+          return tf.sum(tf.mul(a, 2));
+        })([one]);
+        expect(save).toHaveBeenCalledTimes(keeps ? 2 : 0);
+        tf.dispose([g!, one, q2, k2, v2, q, k, v, m, dy]);
+        be.flushReleases();
+        expect(loadAddon().memory().tensors).toBe(before);
+      } finally {
+        save.mockRestore();
+        tf.setBackend(prev);
+      }
+    });
+  }
+});
+
+describe.skipIf(!torchAvailable())('GroupNorm + SiLU and the adaLN kernels on torch', () => {
+  it('OpensoraGroupNormSilu equals silu(groupNorm) (with and without gamma / beta)', () => {
+    const x = () => tf.add(rand([2, 3, 4, 8], 1, 2), 0.3);
+    const g = () => tf.add(rand([8], 2, 0.1), 1);
+    const bt = () => rand([8], 3, 0.1);
+    for (const affine of [true, false]) {
+      const attrs = { eps: 1e-6, groups: 4, hasGamma: affine ? 1 : 0, hasBeta: affine ? 1 : 0 };
+      const fused = runOn('torch', () => run('OpensoraGroupNormSilu', affine ? { x: x(), gamma: g(), beta: bt() } : { x: x() }, attrs) as tf.Tensor);
+      const ref = runOn('torch', () => groupNormSiluComposite(x(), 4, affine ? g() : null, affine ? bt() : null, 1e-6));
+      // The composite's ops on the same backend: the same ATen maths, bit for bit.
+      expect(Array.from(fused[0]!.values)).toEqual(Array.from(ref[0]!.values));
+    }
+  });
+  const shapes: { x: number[]; p: number[]; groups: number }[] = [
+    { x: [2, 3, 4, 8], p: [2, 1, 1, 8], groups: 2 },
+    { x: [2, 3, 4, 8], p: [2, 3, 1, 8], groups: 6 },
+    { x: [5, 8], p: [8], groups: 1 },
+  ];
+  for (const c of shapes) {
+    it(`OpensoraLayerNormModulate / OpensoraGatedAdd and their Grads, x [${c.x}], per-channel [${c.p}]`, () => {
+      const t = () => ({ x: rand(c.x, 1, 2), a: rand(c.p, 2, 0.5), s: rand(c.p, 3, 0.5), y: rand(c.x, 4), dy: rand(c.x, 5) });
+      const fused = runOn('torch', () => {
+        const { x, a, s, y, dy } = t();
+        const e = tf.engine();
+        return [
+          e.runKernel('OpensoraLayerNormModulate', { x, shift: a, scale: s }, { eps: 1e-6, groups: c.groups }) as tf.Tensor,
+          ...(e.runKernel('OpensoraLayerNormModulateGrad', { dy, x, scale: s }, { eps: 1e-6, groups: c.groups }) as tf.Tensor[]),
+          e.runKernel('OpensoraGatedAdd', { x, gate: a, y }, { groups: c.groups }) as tf.Tensor,
+          ...(e.runKernel('OpensoraGatedAddGrad', { dy, gate: a, y }, { groups: c.groups }) as tf.Tensor[]),
+        ];
+      });
+      const ref = runOn('cpu', () => {
+        const { x, a, s, y, dy } = t();
+        const ln = (xx: tf.Tensor, sh: tf.Tensor, sc: tf.Tensor) => layerNormModulateComposite(xx, sh, sc, 1e-6);
+        const lnGrads = tf.grads((xx: tf.Tensor, sh: tf.Tensor, sc: tf.Tensor) => tf.sum(tf.mul(ln(xx, sh, sc), dy)))([x, a, s]);
+        const gaGrads = tf.grads((g: tf.Tensor, yy: tf.Tensor) => tf.sum(tf.mul(gatedAddComposite(x, g, yy), dy)))([a, y]);
+        return [ln(x, a, s), ...lnGrads, gatedAddComposite(x, a, y), gaGrads[1]!, gaGrads[0]!];
+      });
+      expect(fused.map((o) => o.shape)).toEqual(ref.map((o) => o.shape));
+      fused.forEach((f, i) => expectClose(f.values, ref[i]!.values, 1e-4, 2e-5, `output ${i}`));
+    });
+  }
 });

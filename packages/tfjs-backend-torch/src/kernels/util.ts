@@ -18,7 +18,9 @@ export interface TorchKernel {
 export function kernel(kernelName: string, impl: (b: TorchBackend, args: Args) => tf.TensorInfo | tf.TensorInfo[] | undefined): TorchKernel {
   const kernelFunc = ((args: Args) => {
     const b = args.backend as TorchBackend;
-    for (const t of Object.values(args.inputs)) {
+    const inputs = args.inputs;
+    for (const name in inputs) {
+      const t = inputs[name];
       if (t && !TorchBackend.onDevice(t.dtype)) return b.fallback(kernelName, args);
     }
     return impl(b, args) ?? b.fallback(kernelName, args);

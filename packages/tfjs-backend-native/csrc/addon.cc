@@ -58,7 +58,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// batchMatMul(a, b, c, ai, bi, m, n, k, ta, tb)
+// batchMatMul(a, b, c, ai, bi, m, n, k, ta, tb, accumulate?)
 void BatchMatMul(const Napi::CallbackInfo& info) {
   const int64_t m = I(info, 5), n = I(info, 6), k = I(info, 7);
   const int32_t* ai = Buf<int32_t>(info, 3, 0);
@@ -67,7 +67,7 @@ void BatchMatMul(const Napi::CallbackInfo& info) {
   int64_t amax = 0, bmax = 0;
   for (int64_t i = 0; i < batch; ++i) amax = std::max<int64_t>(amax, ai[i]), bmax = std::max<int64_t>(bmax, bi[i]);
   batch_matmul(Buf(info, 0, (amax + 1) * m * k), Buf(info, 1, (bmax + 1) * k * n), Buf(info, 2, batch * m * n), batch,
-               ai, bi, m, n, k, B(info, 8), B(info, 9));
+               ai, bi, m, n, k, B(info, 8), B(info, 9), info.Length() > 10 && B(info, 10));
 }
 
 ConvGeom Geom(const Napi::CallbackInfo& info, size_t i) {

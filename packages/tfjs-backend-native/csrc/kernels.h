@@ -8,8 +8,9 @@ namespace osn {
 
 // ---- matmul.cc
 // c[i] = op(a[ai[i]]) x op(b[bi[i]]) for i < batch; a is [*, M, K] (or [*, K, M] when ta).
+// accumulate: c[i] += the product instead (c holds e.g. a bias already).
 void batch_matmul(const float* a, const float* b, float* c, int64_t batch, const int32_t* ai, const int32_t* bi,
-                  int64_t m, int64_t n, int64_t k, bool ta, bool tb);
+                  int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool accumulate = false);
 
 // ---- conv.cc: NDHWC input, [KD, KH, KW, C, OC] filter; conv2d is the D = KD = 1 case.
 struct ConvGeom {

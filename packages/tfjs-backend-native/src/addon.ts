@@ -14,7 +14,8 @@ type U4 = Float32Array | Int32Array;
 export interface NativeAddon {
   setThreads(n: number): number;
   info(): { threads: number; dnnl: boolean };
-  batchMatMul(a: F32, b: F32, c: F32, ai: Int32Array, bi: Int32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): void;
+  /** c = op(a) x op(b) per batch entry; with accumulate, c += it (c holds e.g. a bias). */
+  batchMatMul(a: F32, b: F32, c: F32, ai: Int32Array, bi: Int32Array, m: number, n: number, k: number, ta: boolean, tb: boolean, accumulate?: boolean): void;
   /** bias: one value per output channel, added to every output (null: none). */
   convForward(geom: number[], x: F32, filter: F32, y: F32, bias?: Opt): void;
   convBackwardInput(geom: number[], dy: F32, filter: F32, dx: F32): void;

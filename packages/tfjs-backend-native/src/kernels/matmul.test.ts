@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { loadAddon } from '../addon.js';
 import { expectClose, expectSameOnBothBackends, nativeAvailable, randn, runOn, sumAtol } from '../testing.js';
 
 const t = (shape: number[], seed: number) => tf.tensor(randn(shape.reduce((a, b) => a * b, 1), seed), shape);
@@ -55,6 +56,52 @@ describe.skipIf(!nativeAvailable())('_FusedMatMul on native', () => {
       );
     });
   }
+  it('bias written into the output, product accumulated on it: batches, transposes, long K, empty K', () => {
+    // Linear's call: [rows, in] x [out, in]^T + bias [out]; a long K crosses the GEMMs' K blocks,
+    // each of which adds onto the bias already in the output.
+    expectSameOnBothBackends(() => tf.fused.matMul({ a: t([37, 1100], 1), b: t([21, 1100], 2), bias: t([21], 3), transposeB: true }), 1e-4, sumAtol(1100));
+    // a batch of A against one B (one GEMM over batch*M rows) and a batch on both sides (one GEMM per entry)
+    expectSameOnBothBackends(() => tf.fused.matMul({ a: t([3, 5, 7], 4), b: t([7, 6], 5), bias: t([6], 6) }), 1e-4, sumAtol(7));
+    expectSameOnBothBackends(() => tf.fused.matMul({ a: t([3, 7, 5], 4), b: t([3, 6, 7], 5), bias: t([1, 6], 6), transposeA: true, transposeB: true }), 1e-4, sumAtol(7));
+    expectSameOnBothBackends(() => tf.fused.matMul({ a: t([4, 3], 7), b: t([3, 1], 8), bias: t([1], 9) }), 1e-4, sumAtol(3));
+    expectSameOnBothBackends(() => tf.fused.matMul({ a: tf.zeros([4, 0]), b: tf.zeros([0, 5]), bias: t([5], 9) }));
+  });
+
+  it('the linear-layer shapes where each GEMM library is picked, with bias, against cpu', () => {
+    // csrc/matmul.cc sends large products with an untransposed B to OpenBLAS (dX = dY W with a
+    // wide N; dW = dY^T X) and the rest to oneDNN where it is built in: one case of each.
+    expectSameOnBothBackends(() => tf.fused.matMul({ a: t([96, 384], 1), b: t([1536, 384], 2), bias: t([1536], 3), transposeB: true }), 1e-4, sumAtol(384));
+    expectSameOnBothBackends(() => tf.matMul(t([640, 384], 4), t([384, 1536], 5)), 1e-4, sumAtol(384));
+    expectSameOnBothBackends(() => tf.matMul(t([640, 1536], 6), t([640, 384], 7), true, false), 1e-4, sumAtol(640));
+  });
+
+  it('products cut into slices over 1, 2 and 3 threads (rows; columns for a short C) agree with cpu', () => {
+    // above csrc/matmul.cc's one-thread limit (2^22 multiply-adds), oneDNN's products run as one
+    // slice of C per thread of our pool
+    const addon = loadAddon();
+    const before = addon.info().threads;
+    try {
+      for (const threads of [1, 2, 3]) {
+        addon.setThreads(threads);
+        const what = `${threads} thread(s)`;
+        expectSameOnBothBackends(() => tf.fused.matMul({ a: t([301, 100], 1), b: t([203, 100], 2), bias: t([203], 3), transposeB: true }), 1e-4, sumAtol(100), what);
+        expectSameOnBothBackends(() => tf.fused.matMul({ a: t([300, 41], 4), b: t([300, 701], 5), bias: t([701], 6), transposeA: true }), 1e-4, sumAtol(300), what);
+        expectSameOnBothBackends(() => tf.matMul(t([2, 41, 300], 7), t([2, 701, 300], 8), false, true), 1e-4, sumAtol(300), what);
+      }
+    } finally {
+      addon.setThreads(before);
+    }
+  });
+
+  it('Linear\'s gradients through the fused product: dX, dW and the bias\'s column sum', () => {
+    expectSameOnBothBackends(() => {
+      const dy = t([37, 21], 4);
+      const f = (x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
+        tf.mul(tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, transposeB: true }), dy).sum();
+      return tf.grads(f)([t([37, 300], 1), t([21, 300], 2), t([21], 3)]);
+    }, 1e-4, sumAtol(300, 2));
+  });
+
   it('scalar bias, transposes, full-shape bias (cpu fallback) and its gradient', () => {
     expectSameOnBothBackends(() => tf.fused.matMul({ a: t([13, 9], 1), b: t([6, 13], 2), bias: tf.scalar(0.5), transposeA: true, transposeB: true }), 1e-4, sumAtol(13));
     expectSameOnBothBackends(() => tf.fused.matMul({ a: t([9, 13], 1), b: t([13, 6], 2), bias: t([9, 6], 3) }), 1e-4, sumAtol(13));

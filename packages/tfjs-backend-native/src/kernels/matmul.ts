@@ -1,9 +1,9 @@
-// BatchMatMul and _FusedMatMul over OpenBLAS sgemm: transposes are GEMM flags (no copies),
-// batch dimensions broadcast as in tfjs, and a batch of A against one B is a single GEMM.
+// BatchMatMul and _FusedMatMul over sgemm (oneDNN's or OpenBLAS's: csrc/matmul.cc picks per
+// shape): transposes are GEMM flags (no copies), batch dimensions broadcast as in tfjs, and a
+// batch of A against one B is a single GEMM.
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon.js';
-import { BINARY_OPS } from './binary.js';
 import { UNARY_OPS } from './unary.js';
 import { alloc, f32, fallback, output, sizeOf, type Attrs, type NativeKernel } from './util.js';
 
@@ -36,8 +36,20 @@ function batchIndex(outBatch: number[], inBatch: number[]): Int32Array {
   return idx;
 }
 
-/** op(a) x op(b) with broadcast batches, or null when an input is not float32. */
-function matmul(addon: NativeAddon, backend: MathBackendCPU, a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean): Product | null {
+/**
+ * op(a) x op(b) with broadcast batches, or null when an input is not float32. With `init`, the
+ * output is first filled by it (rows of batch*M, N columns) and the product is added on top
+ * inside the GEMM (beta = 1): a bias costs no extra pass or buffer.
+ */
+function matmul(
+  addon: NativeAddon,
+  backend: MathBackendCPU,
+  a: TensorInfo,
+  b: TensorInfo,
+  ta: boolean,
+  tb: boolean,
+  init?: (values: Float32Array, n: number) => void,
+): Product | null {
   const av = f32(backend, a);
   const bv = f32(backend, b);
   if (!av || !bv || a.shape.length < 2 || b.shape.length < 2) return null;
@@ -57,15 +69,17 @@ function matmul(addon: NativeAddon, backend: MathBackendCPU, a: TensorInfo, b: T
   const shape = [...outBatch, m, n];
   const values = alloc(batch * m * n);
   if (values.length === 0) return { shape, values };
+  if (init) init(values, n);
   if (k === 0) {
-    values.fill(0);
+    if (!init) values.fill(0);
     return { shape, values };
   }
+  const accumulate = init !== undefined;
   if (sizeOf(bBatch) === 1 && sizeOf(aBatch) === batch && !ta) {
     // [batch, M, K] x [K, N] is one [batch*M, K] x [K, N] GEMM: better blocking, one call.
-    addon.batchMatMul(av, bv, values, new Int32Array([0]), new Int32Array([0]), batch * m, n, k, false, tb);
+    addon.batchMatMul(av, bv, values, new Int32Array([0]), new Int32Array([0]), batch * m, n, k, false, tb, accumulate);
   } else {
-    addon.batchMatMul(av, bv, values, batchIndex(outBatch, aBatch), batchIndex(outBatch, bBatch), m, n, k, ta, tb);
+    addon.batchMatMul(av, bv, values, batchIndex(outBatch, aBatch), batchIndex(outBatch, bBatch), m, n, k, ta, tb, accumulate);
   }
   return { shape, values };
 }
@@ -111,15 +125,17 @@ export const fusedMatMul: NativeKernel = {
       const outRank = Math.max(a!.shape.length, b!.shape.length);
       const perColumn = biasValues !== null && biasValues.length === n && bs.length <= outRank && (bs.length === 0 || bs[bs.length - 1] === n);
       if (biasValues && !perColumn && biasValues.length !== 1) return slow(args);
-      const r = matmul(addon, backend, a!, b!, Boolean(transposeA), Boolean(transposeB));
+      // The bias is written into the output (every row, or everywhere for a scalar) and the GEMM
+      // adds the product onto it.
+      const init = biasValues
+        ? (values: Float32Array, cols: number) => {
+            if (!perColumn) values.fill(biasValues[0]!);
+            else for (let off = 0; off < values.length; off += cols) values.set(biasValues, off);
+          }
+        : undefined;
+      const r = matmul(addon, backend, a!, b!, Boolean(transposeA), Boolean(transposeB), init);
       if (!r) return slow(args);
       let values = r.values;
-      if (biasValues) {
-        const rows = values.length / Math.max(n, 1);
-        const out = alloc(values.length);
-        addon.binary(BINARY_OPS.Add, values, biasValues, out, [rows, n], [n, 1], [0, perColumn ? 1 : 0]);
-        values = out;
-      }
       const op = ACTIVATIONS[act];
       if (op != null) {
         const out = alloc(values.length);

@@ -16,7 +16,7 @@ const CENSUS = [
   'OpensoraGroupNorm', 'OpensoraGroupNormGrad', 'OpensoraLayerNorm', 'OpensoraLayerNormGrad', 'OpensoraRMSNorm',
   'OpensoraRMSNormGrad', 'Pack', 'PadV2', 'Pow', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Select', 'Sigmoid', 'Sin',
   'Slice', 'Softmax', 'SplitV', 'Sqrt', 'Square', 'Step', 'Sub', 'Sum', 'Tanh', 'Tile', 'Transpose', 'Unpack',
-  'UnsortedSegmentSum', 'ZerosLike',
+  'UnsortedSegmentSum', 'ZerosLike', '_FusedMatMul',
 ];
 
 describe.skipIf(!torchAvailable())('kernel census', () => {

@@ -76,6 +76,37 @@ describeEachBackend('nn layers', () => {
     zero.dispose();
   });
 
+  it('Linear gradients: dX = dY W, dW = dY^T X, db = column sums of dY (bias inside the product)', () => {
+    const lin = new Linear(5, 3);
+    const w = normalArray(15, 20);
+    lin.loadStateDict({ weight: tf.tensor2d(w, [3, 5]), bias: tf.tensor1d(normalArray(3, 21)) });
+    tf.tidy(() => {
+      const x = randn([2, 4, 5], 22);
+      const dy = randn([2, 4, 3], 23);
+      const loss = (xx: tf.Tensor) => tf.sum(tf.mul(lin.forward(xx), dy)) as tf.Scalar;
+      const dx = tf.grad(loss)(x);
+      const { grads } = tf.variableGrads(() => loss(x), [lin.weight.value, lin.bias!.value]);
+      const xv = x.dataSync();
+      const dyv = dy.dataSync();
+      const [wantDx, wantDw, wantDb] = [new Float64Array(40), new Float64Array(15), new Float64Array(3)];
+      for (let r = 0; r < 8; r++)
+        for (let o = 0; o < 3; o++) {
+          wantDb[o] = wantDb[o]! + dyv[r * 3 + o]!;
+          for (let i = 0; i < 5; i++) {
+            wantDx[r * 5 + i] = wantDx[r * 5 + i]! + dyv[r * 3 + o]! * w[o * 5 + i]!;
+            wantDw[o * 5 + i] = wantDw[o * 5 + i]! + dyv[r * 3 + o]! * xv[r * 5 + i]!;
+          }
+        }
+      expect(dx.shape).toEqual([2, 4, 5]);
+      expectClose(dx, wantDx, { atol: 1e-5, rtol: 1e-5 });
+      expect(grads[lin.weight.value.name]!.shape).toEqual([3, 5]);
+      expectClose(grads[lin.weight.value.name]!, wantDw, { atol: 1e-5, rtol: 1e-5 });
+      expect(grads[lin.bias!.value.name]!.shape).toEqual([3]);
+      expectClose(grads[lin.bias!.value.name]!, wantDb, { atol: 1e-5, rtol: 1e-5 });
+    });
+    lin.dispose();
+  });
+
   it('GroupNorm on channels-last equals torch.nn.GroupNorm on the channels-first tensor', () => {
     const [n, c, t, h, w, groups, eps] = [2, 6, 2, 3, 2, 3, 1e-6];
     const gn = new GroupNorm(groups, c, { eps });

@@ -26,8 +26,11 @@ export class Linear extends Module {
       // 2-D matMul: tfjs's broadcasting batched-matMul gradient is broken (backends.md).
       const lead = x.shape.slice(0, -1);
       const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      let y: tf.Tensor = tf.matMul(x2, this.weight.value as tf.Tensor2D, false, true);
-      if (this.bias) y = tf.add(y, this.bias.value);
+      const w = this.weight.value as tf.Tensor2D;
+      // The bias goes into the product (_FusedMatMul): a backend may write it into the output
+      // and accumulate the GEMM on top, with no separate Add pass. tfjs's gradient of the fused
+      // op is the same matMuls as BatchMatMul's plus the bias's column sum.
+      const y = this.bias ? tf.fused.matMul({ a: x2, b: w, transposeB: true, bias: this.bias.value }) : tf.matMul(x2, w, false, true);
       return tf.reshape(y, [...lead, this.outFeatures]);
     });
   }

@@ -48,10 +48,11 @@ it('rowGroups accepts per-channel tensors that select groups of whole rows', () 
 });
 
 describeEachBackend('modulate ops', (backend) => {
-  it('run as fused kernels on native only', () => {
+  it('run as fused kernels on native and torch only', () => {
+    const fused = backend === 'native' || backend === 'torch';
     for (const k of ['OpensoraLayerNormModulate', 'OpensoraGatedAdd'] as const) {
-      expect(fusedKernelAvailable(k)).toBe(backend === 'native');
-      if (backend === 'native') expect(tf.getKernel(`${k}Grad`, backend)).toBeDefined();
+      expect(fusedKernelAvailable(k)).toBe(fused);
+      if (fused) expect(tf.getKernel(`${k}Grad`, backend)).toBeDefined();
     }
   });
 

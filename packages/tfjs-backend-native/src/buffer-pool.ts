@@ -21,7 +21,7 @@ import type { KernelFunc } from '@tensorflow/tfjs-core';
 export const POOL_MIN_FLOATS = 16384;
 
 /** Default cap on the bytes the pool keeps (OPENSORA_NATIVE_POOL_MB overrides; 0 turns reuse off). */
-export const DEFAULT_POOL_MB = 256;
+export const DEFAULT_POOL_MB = 128;
 
 interface Owner {
   /** Live data-map entries holding a view of the buffer. */

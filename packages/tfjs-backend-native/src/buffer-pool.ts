@@ -142,19 +142,23 @@ export function allocPooled(n: number): Float32Array {
   const bytes = n * 4;
   let ab = pool.capBytes > 0 ? pool.take(bytes) : undefined;
   if (ab === undefined) {
-    // Buffer.allocUnsafeSlow gives an unpooled, exactly sized ArrayBuffer (offset 0).
-    ab = Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+    // Buffer.allocUnsafeSlow gives an unpooled, exactly sized ArrayBuffer at offset 0; anything
+    // else (not expected) is handed out as before and never pooled.
+    const buf = Buffer.allocUnsafeSlow(bytes);
+    if (buf.byteOffset !== 0 || buf.buffer.byteLength !== bytes) return new Float32Array(buf.buffer, buf.byteOffset, n);
+    ab = buf.buffer as ArrayBuffer;
   }
   owners.set(ab, { refs: 0, escaped: false });
   return new Float32Array(ab, 0, n);
 }
 
-/** The cap (bytes) from OPENSORA_NATIVE_POOL_MB, read again; emptied when it shrinks below what is pooled. */
+/** Sets the cap in bytes (0: no reuse); empties the pool when it holds more than that. */
 export function setPoolCap(bytes: number): void {
   pool.capBytes = bytes;
   if (pool.stats().pooledBytes > bytes) pool.clear();
 }
 
+/** The cap in bytes that OPENSORA_NATIVE_POOL_MB asks for (default DEFAULT_POOL_MB); throws on a bad value. */
 export function poolCapFromEnv(): number {
   return capFromEnv();
 }

@@ -1,7 +1,7 @@
 // CausalConv3dPlainAR: all the time padding at the front (zeros), H/W padded k//2 on both
 // sides, then a padding-free Conv3d whose parameters are the child `conv` (key `<name>.conv.weight`).
-import { Conv3d, Module, conv3dPadded, tf } from '@opensora-ts/kernels';
-import { tiledConv3d, type TilingOptions } from './tiled-conv3d.js';
+import { Conv3d, Module, tf } from '@opensora-ts/kernels';
+import { tiledConv3dPadded, type TilingOptions } from './tiled-conv3d.js';
 
 type Triple = [number, number, number];
 
@@ -37,10 +37,8 @@ export class CausalConv3dPlainAR extends Module {
   forward(x: tf.Tensor5D): tf.Tensor5D {
     return tf.tidy(() => {
       const { timePad: t, heightPad: h, widthPad: w } = this;
-      // Untiled: the padding and the bias inside one fused conv (same maths as pad -> conv -> add).
-      if (!this.tiling) return conv3dPadded(x, this.conv.weight.value as tf.Tensor5D, this.conv.bias?.value ?? null, this.conv.stride, [[t, 0], [h, h], [w, w]]);
-      const padded = t || h || w ? tf.pad(x, [[0, 0], [t, 0], [h, h], [w, w], [0, 0]]) : x;
-      return tiledConv3d(padded, this.conv.weight.value as tf.Tensor5D, this.conv.bias?.value ?? null, this.conv.stride, this.tiling);
+      // The padding and the bias inside fused convs (same maths as pad -> conv -> add), tiled or not.
+      return tiledConv3dPadded(x, this.conv.weight.value as tf.Tensor5D, this.conv.bias?.value ?? null, this.conv.stride, [[t, 0], [h, h], [w, w]], this.tiling);
     });
   }
 }

@@ -2,7 +2,7 @@
 // layout. conv_in, mid res/attn/res, levels from the last to 0 (res blocks, then Upsample3D on
 // `temporal_up_layers` levels and Upsample2D elsewhere except level 0), GN, SiLU, a plain
 // Conv3d after causal zero padding, and the first `temporal_downsample - 1` frames dropped.
-import { Conv3d, GroupNorm, Module, ModuleList, conv3dPadded, tf } from '@opensora-ts/kernels';
+import { Conv3d, GroupNorm, Module, ModuleList, tf } from '@opensora-ts/kernels';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { DecoderConfig } from './config.js';
 import { MidBlock } from './mid-block.js';
@@ -10,7 +10,7 @@ import { Namespace } from './namespace.js';
 import { Upsample2D, Upsample3D } from './resample.js';
 import { Resnet3DBlock, normSilu, vaeGroupNorm } from './resnet-block.js';
 import type { Tap } from './tap.js';
-import { tiledConv3d, type TilingOptions } from './tiled-conv3d.js';
+import { tiledConv3dPadded, type TilingOptions } from './tiled-conv3d.js';
 
 interface Level {
   blocks: Resnet3DBlock[];
@@ -99,9 +99,7 @@ export class VideoDecoder extends Module {
     step((y) =>
       tf.tidy(() => {
         const a = normSilu(this.normOut, y);
-        if (!this.outTiling) return conv3dPadded(a, this.convOut.weight.value as tf.Tensor5D, this.convOut.bias?.value ?? null, [1, 1, 1], [[2, 0], [1, 1], [1, 1]]);
-        const padded = tf.pad(a, [[0, 0], [2, 0], [1, 1], [1, 1], [0, 0]]) as tf.Tensor5D;
-        return tiledConv3d(padded, this.convOut.weight.value as tf.Tensor5D, this.convOut.bias?.value ?? null, [1, 1, 1], this.outTiling);
+        return tiledConv3dPadded(a, this.convOut.weight.value as tf.Tensor5D, this.convOut.bias?.value ?? null, [1, 1, 1], [[2, 0], [1, 1], [1, 1]], this.outTiling);
       }),
     );
     tap?.('before_drop', h);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initRuntime, tf } from '@opensora-ts/kernels';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
-import { tiledConv3d } from './tiled-conv3d.js';
+import { tiledConv3d, tiledConv3dPadded } from './tiled-conv3d.js';
 
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 
@@ -51,5 +51,31 @@ describe('tiledConv3d (TiledConv3d semantics)', () => {
     tf.dispose([x, plain, tiled]);
     conv!.dispose();
     strided!.dispose();
+  });
+
+  it('tiledConv3dPadded (padding inside each tile) equals tiling the padded input', async () => {
+    await initRuntime({ announce: false });
+    const before = tf.memory().numTensors;
+    const x = tf.randomNormal([1, 7, 10, 6, 3], 0, 1, 'float32', 5) as tf.Tensor5D;
+    const w = tf.randomNormal([3, 3, 3, 3, 4], 0, 1, 'float32', 6) as tf.Tensor5D;
+    const b = tf.randomNormal([4], 0, 1, 'float32', 7);
+    const cases: { pads: [[number, number], [number, number], [number, number]]; stride: [number, number, number]; tiling: { tileSize: number; tiledDim?: 2 | 3 | 4; numTiles?: number } | null }[] = [
+      { pads: [[2, 0], [1, 1], [1, 1]], stride: [1, 1, 1], tiling: null },
+      { pads: [[2, 0], [1, 1], [1, 1]], stride: [1, 1, 1], tiling: { tileSize: 4 } }, // H (12 padded) -> 3 tiles
+      { pads: [[2, 0], [1, 1], [1, 1]], stride: [1, 1, 1], tiling: { tileSize: 1 } }, // one output row per tile
+      { pads: [[2, 0], [1, 1], [1, 1]], stride: [1, 1, 1], tiling: { tileSize: 16, tiledDim: 2, numTiles: 4 } }, // causal T
+      { pads: [[0, 2], [0, 0], [3, 1]], stride: [1, 1, 1], tiling: { tileSize: 16, tiledDim: 4, numTiles: 3 } },
+      { pads: [[2, 0], [1, 1], [1, 1]], stride: [2, 2, 2], tiling: { tileSize: 2 } },
+    ];
+    for (const c of cases) {
+      const padded = tf.pad(x, [[0, 0], ...c.pads, [0, 0]]) as tf.Tensor5D;
+      const want = tiledConv3d(padded, w, b, c.stride, c.tiling);
+      const got = tiledConv3dPadded(x, w, b, c.stride, c.pads, c.tiling);
+      expect(got.shape).toEqual(want.shape);
+      expect(maxDiff(got, want)).toBeLessThanOrEqual(1e-5);
+      tf.dispose([padded, want, got]);
+    }
+    tf.dispose([x, w, b]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -1,7 +1,7 @@
 // The reference's TiledConv3d: a stride-1 convolution computed as several convolutions over
 // contiguous slices of one dim (the largest of T, H, W unless fixed), each slice carrying the
 // kernel's halo, concatenated back. Same maths as one conv, less peak memory per call.
-import { tf } from '@opensora-ts/kernels';
+import { conv3dPadded, tf, type Conv3dPads } from '@opensora-ts/kernels';
 
 export interface TilingOptions {
   /** Outputs per tile when `numTiles` is not given: tiles = floor(size / tileSize). */
@@ -49,6 +49,57 @@ export function tiledConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor
       begin[axis + 1] = start;
       extent[axis + 1] = len;
       parts.push(conv(tf.slice(x, begin, extent)));
+    }
+    return tf.concat(parts, axis + 1) as tf.Tensor5D;
+  });
+}
+
+/**
+ * tiledConv3d of x zero-padded by `pads` (front/back of T, H, W), without making the padded copy:
+ * each tile is the slice of x its halo reads, convolved with the part of the padding that falls in
+ * it, and the bias is added inside each tile's conv (conv3dPadded, one fused kernel where the
+ * backend has it). Tiles, their sizes and the tiled dim are those tiledConv3d picks on the padded
+ * input, so the values are the same.
+ */
+export function tiledConv3dPadded(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor | null, stride: Triple, pads: Conv3dPads, tiling: TilingOptions | null): tf.Tensor5D {
+  if (!tiling) return conv3dPadded(x, filter, bias, stride, pads);
+  return tf.tidy(() => {
+    const sizes = [0, 1, 2].map((i) => x.shape[i + 1]! + pads[i]![0] + pads[i]![1]);
+    let axis = tiling.tiledDim != null ? tiling.tiledDim - 2 : 0;
+    if (tiling.tiledDim == null) for (let i = 1; i < 3; i++) if (sizes[i]! > sizes[axis]!) axis = i;
+    const size = sizes[axis]!;
+    const k = filter.shape[axis]!;
+    const s = stride[axis]!;
+    const numTiles = tiling.numTiles ?? Math.floor(size / tiling.tileSize);
+    const ops = Math.floor((size - (k - 1) - 1) / s) + 1;
+    if (numTiles < 2 || ops < numTiles) return conv3dPadded(x, filter, bias, stride, pads);
+    const base = Math.floor(ops / numTiles);
+    const extra = ops % numTiles;
+    const [front] = pads[axis]!;
+    const real = x.shape[axis + 1]!;
+    const parts: tf.Tensor5D[] = [];
+    let done = 0;
+    for (let i = 0; i < numTiles; i++) {
+      const n = base + (i < extra ? 1 : 0);
+      // The tile reads padded rows [start, start + len): rows [lo, hi) of x plus zeros either side.
+      const start = s * done - front;
+      const end = start + s * (n - 1) + k;
+      done += n;
+      const lo = Math.max(start, 0);
+      const hi = Math.min(end, real);
+      if (hi <= lo) {
+        // A tile made of padding only (not a shape the VAE makes): the padded-copy route.
+        tf.dispose(parts);
+        return tiledConv3d(tf.pad(x, [[0, 0], ...pads, [0, 0]]) as tf.Tensor5D, filter, bias, stride, tiling);
+      }
+      const begin = [0, 0, 0, 0, 0];
+      const extent = [...x.shape] as number[];
+      begin[axis + 1] = lo;
+      extent[axis + 1] = hi - lo;
+      const tilePads = pads.map((p) => [...p]) as Conv3dPads;
+      tilePads[axis] = [lo - start, end - hi];
+      const slice = lo === 0 && hi === real ? x : (tf.slice(x, begin, extent) as tf.Tensor5D);
+      parts.push(conv3dPadded(slice, filter, bias, stride, tilePads));
     }
     return tf.concat(parts, axis + 1) as tf.Tensor5D;
   });

@@ -33,9 +33,10 @@ Gemm forced() {
 // machine at the shapes of STDiT3's linear layers (forward x W^T and both backward products):
 // oneDNN's sgemm (2.6) was 5-20% faster than OpenBLAS 0.3.21 at most of them, and up to 2.6x at
 // skinny ones (a few rows against a wide weight), but 4-16% slower at large products whose B is
-// not transposed: dX = dY W with a wide N, and dW = dY^T X when its output is not huge.
+// not transposed and whose K is under 1024: dX = dY W with a wide N, and dW = dY^T X when its
+// output is not huge (a 1024^3 product was again 5-10% faster on oneDNN).
 bool prefer_openblas(int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
-  if (tb || double(m) * double(n) * double(k) < 2.5e8) return false;
+  if (tb || k >= 1024 || double(m) * double(n) * double(k) < 2.5e8) return false;
   return ta ? m * n <= (int64_t(1) << 20) : n >= 1024;
 }
 #endif

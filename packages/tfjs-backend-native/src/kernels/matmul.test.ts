@@ -68,8 +68,9 @@ describe.skipIf(!nativeAvailable())('_FusedMatMul on native', () => {
   });
 
   it('the linear-layer shapes where each GEMM library is picked, with bias, against cpu', () => {
-    // csrc/matmul.cc sends large products with an untransposed B to OpenBLAS (dX = dY W with a
-    // wide N; dW = dY^T X) and the rest to oneDNN where it is built in: one case of each.
+    // csrc/matmul.cc sends large products with an untransposed B and K under 1024 to OpenBLAS
+    // (dX = dY W with a wide N; dW = dY^T X) and the rest to oneDNN where it is built in: one case
+    // of each.
     expectSameOnBothBackends(() => tf.fused.matMul({ a: t([96, 384], 1), b: t([1536, 384], 2), bias: t([1536], 3), transposeB: true }), 1e-4, sumAtol(384));
     expectSameOnBothBackends(() => tf.matMul(t([640, 384], 4), t([384, 1536], 5)), 1e-4, sumAtol(384));
     expectSameOnBothBackends(() => tf.matMul(t([640, 1536], 6), t([640, 384], 7), true, false), 1e-4, sumAtol(640));

@@ -240,6 +240,19 @@ export function trackDataMap(data: DataMap, trusted: () => number): void {
   };
 }
 
+/**
+ * Whether `values` may be written over by a kernel updating its tensor in place: alloc() handed
+ * out its ArrayBuffer, it views the whole of it, exactly one data entry holds it (a contiguous
+ * Slice of the tensor is a second dataId viewing the same buffer, which counts), and
+ * it never escaped (a caller may keep what dataSync() gave). False for any buffer not counted here
+ * (small outputs, callers' arrays): no one can tell who else views it.
+ */
+export function soleHolder(values: Float32Array): boolean {
+  const ab = values.buffer as ArrayBuffer;
+  const o = owners.get(ab);
+  return o !== undefined && o.refs === 1 && !o.escaped && values.byteOffset === 0 && values.byteLength === ab.byteLength;
+}
+
 /** Test hook: the ArrayBuffer behind a tensor's data, read without counting as an escape. */
 export function bufferBehind(data: DataMap, dataId: object): ArrayBuffer | undefined {
   kernelDepth++;

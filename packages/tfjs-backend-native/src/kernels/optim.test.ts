@@ -4,6 +4,7 @@
 // follow this backend's Sum (eight double lanes), so it is compared against native's own composite.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { POOL_MIN_FLOATS } from '../buffer-pool.js';
 import { nativeAvailable, randn, runOn } from '../testing.js';
 
 const SHAPES = [[], [5], [3, 7], [513], [70000], [0]];
@@ -37,6 +38,14 @@ const adamwAttrs = (n: number, inPlace: number) => ({
   hasGradScale: 1,
   inPlace,
 });
+
+/** A copy of a tensor's values, read through a clone so that the tensor's own buffer does not escape. */
+const sliceValues = (t: tf.Tensor) => {
+  const c = tf.mul(t, 1);
+  const out = Array.from(c.dataSync());
+  c.dispose();
+  return out;
+};
 
 const kernel = (name: string, inputs: tf.Tensor[], attrs: Record<string, number>) =>
   tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | tf.Tensor;
@@ -72,8 +81,10 @@ describe.skipIf(!nativeAvailable())('optimizer kernels on native', () => {
       const sharer = moments.map((t) => t.clone()); // the first moments now have two holders
       const held = sharer.map((t) => Array.from(t.dataSync()));
       const outs = kernel('OpensoraAdamW', [...own, ...grads, ...moments, ...second], adamwAttrs(n, 1)) as tf.Tensor[];
-      // The parameters (sole holders of kernel-made buffers) came back as the same data; the shared moments did not.
-      own.forEach((t, i) => expect(outs[i]!.dataId).toBe(t.dataId));
+      // The parameters that are sole holders of kernel-made buffers the pool counts (those of at least
+      // POOL_MIN_FLOATS values) came back as the same data; smaller ones, and the shared moments, did not.
+      own.forEach((t, i) => (t.size >= POOL_MIN_FLOATS ? expect(outs[i]!.dataId).toBe(t.dataId) : expect(outs[i]!.dataId).not.toBe(t.dataId)));
+      expect(own.some((t) => t.size >= POOL_MIN_FLOATS)).toBe(true);
       moments.forEach((t, i) => expect(outs[n + i]!.dataId).not.toBe(t.dataId));
       sharer.forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(held[i]));
       const before = tf.memory().numTensors;
@@ -83,6 +94,44 @@ describe.skipIf(!nativeAvailable())('optimizer kernels on native', () => {
       own.forEach((t) => expect(t.isDisposed).toBe(false));
       expect(own[3]!.dataSync().length).toBe(513);
       tf.dispose([...first, ...sharer, ...grads]);
+    } finally {
+      tf.setBackend(prev);
+    }
+  });
+
+  it('OpensoraAdamW and OpensoraEmaUpdate in place never write over a parameter a live slice views (a second dataId on the same buffer)', () => {
+    const prev = tf.getBackend();
+    tf.setBackend('native');
+    try {
+      const size = 70000; // counted by the buffer pool (>= POOL_MIN_FLOATS)
+      expect(size).toBeGreaterThanOrEqual(POOL_MIN_FLOATS);
+      const one = (seed: number, scale = 1) => tf.tensor(randn(size, seed, scale), [size], 'float32');
+      const g = one(21, 0.3);
+      // A first step makes kernel-owned buffers (its inputs are callers' arrays, never written over).
+      const [p1, m1, v1] = kernel('OpensoraAdamW', [one(22), g, one(23, 0.01), tf.abs(one(24, 0.01))], adamwAttrs(1, 1)) as tf.Tensor[];
+      // A contiguous slice of the parameter: on cpu and native, a view of the same ArrayBuffer under a new dataId.
+      const head = tf.slice(p1!, [0], [1000]);
+      const want = Array.from(p1!.dataSync().slice(0, 1000));
+      // The read above made p1's buffer escape; take a fresh owned one from a step that may not write in place.
+      const [p2, m2, v2] = kernel('OpensoraAdamW', [p1!, g, m1!, v1!], adamwAttrs(1, 1)) as tf.Tensor[];
+      const sliced = tf.slice(p2!, [0], [1000]);
+      const slicedBefore = sliceValues(sliced);
+      const [p3, m3, v3] = kernel('OpensoraAdamW', [p2!, g, m2!, v2!], adamwAttrs(1, 1)) as tf.Tensor[];
+      // The parameter moved on; the slice taken before the step kept its values (it did not see the update).
+      expect(p3!.dataId).not.toBe(p2!.dataId);
+      expect(sliceValues(sliced)).toEqual(slicedBefore);
+      expect(sliceValues(head)).toEqual(want);
+      // Without a slice, the same step writes in place (the sole holder's own buffer, same data back).
+      const [p4, m4, v4] = kernel('OpensoraAdamW', [p3!, g, m3!, v3!], adamwAttrs(1, 1)) as tf.Tensor[];
+      expect(p4!.dataId).toBe(p3!.dataId);
+      // The EMA kernel follows the same rule: a slice of the EMA copy keeps its values.
+      const e1 = kernel('OpensoraEmaUpdate', [one(25), p4!], { n: 1, decay: 0.9, oneMinusDecay: 0.1, inPlace: 1 }) as tf.Tensor[];
+      const eSlice = tf.slice(e1[0]!, [5], [100]);
+      const eBefore = sliceValues(eSlice);
+      const e2 = kernel('OpensoraEmaUpdate', [e1[0]!, p4!], { n: 1, decay: 0.9, oneMinusDecay: 0.1, inPlace: 1 }) as tf.Tensor[];
+      expect(e2[0]!.dataId).not.toBe(e1[0]!.dataId);
+      expect(sliceValues(eSlice)).toEqual(eBefore);
+      tf.dispose([g, p1!, m1!, v1!, head, p2!, m2!, v2!, sliced, p3!, m3!, v3!, p4!, m4!, v4!, ...e1, eSlice, ...e2]);
     } finally {
       tf.setBackend(prev);
     }

@@ -7,11 +7,15 @@
 //   'OpensoraGlobalNorm' inputs [x0..xn-1] -> scalar sqrt(sum_i sum(x_i^2))
 // With inPlace set, an output is written over its input's buffer (and returned as the same data,
 // so a step allocates nothing) when that buffer is one these kernels allocated and no other tensor
-// shares it (refCount 1: only the variable being updated holds it). Any other buffer gets a fresh
-// one: a shared one (e.g. an EMA copy made by clone()) and one the caller gave tf.tensor(), which
+// shares it: refCount 1 (only the variable being updated holds the data) and, per the buffer pool,
+// one data entry holding the ArrayBuffer (a contiguous Slice of a parameter is another
+// dataId viewing the same buffer, which refCount does not see) and no escape (an array dataSync()
+// gave a caller). Any other buffer gets a fresh one: a shared one (e.g. an EMA copy made by clone(),
+// a live slice), a small one the pool does not count, and one the caller gave tf.tensor(), which
 // the cpu backend keeps without copying, so the caller's array is never written to.
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { soleHolder } from '../buffer-pool.js';
 import { alloc, f32, output, sizeOf, type Attrs, type NativeKernel } from './util.js';
 
 interface Args {
@@ -43,7 +47,7 @@ const owned = new WeakSet<Float32Array>();
 
 /** The output buffer for input t: its own when updating in place is allowed and safe, else a new one. */
 function target(backend: MathBackendCPU, t: TensorInfo, values: Float32Array, inPlace: boolean): { values: Float32Array; info: TensorInfo | null } {
-  if (inPlace && owned.has(values) && backend.refCount(t.dataId) === 1) return { values, info: { dataId: t.dataId, shape: t.shape.slice(), dtype: 'float32' } };
+  if (inPlace && owned.has(values) && backend.refCount(t.dataId) === 1 && soleHolder(values)) return { values, info: { dataId: t.dataId, shape: t.shape.slice(), dtype: 'float32' } };
   const fresh = alloc(values.length);
   if (inPlace) owned.add(fresh);
   return { values: fresh, info: null };

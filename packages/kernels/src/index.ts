@@ -76,6 +76,8 @@ export { adamwUpdate, emaUpdate, globalNorm } from './optim/multi-tensor.js';
 export type { AdamWConstants } from './optim/composites.js';
 export { lrSchedule } from './optim/lr-schedule.js';
 export { GradientAccumulator } from './optim/gradient-accumulator.js';
+// tf.variableGrads with a backward that frees each gradient and saved tensor once nothing left needs it (same bits, lower peak).
+export { freeingVariableGrads, freeingValueAndGrads } from './autograd/freeing-grads.js';
 export type { LrSchedule, LrScheduleOptions } from './optim/lr-schedule.js';
 
 export { singleProcessGroup } from './distributed/process-group.js';

@@ -15,7 +15,7 @@ import {
   trainingLoss,
   type EvalBatch,
 } from '@opensora-ts/flow';
-import { AdamW, averageStepGradients, broadcastParameters, clipCoefficient, Ema, globalGradNorm, GradientAccumulator, lrSchedule, meanOverRanks, SeededRandom, singleProcessGroup, tf, type HostTensor, type Module, type ProcessGroup, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, averageStepGradients, broadcastParameters, clipCoefficient, Ema, freeingVariableGrads, globalGradNorm, GradientAccumulator, lrSchedule, meanOverRanks, SeededRandom, singleProcessGroup, tf, type HostTensor, type Module, type ProcessGroup, type WritableTensor } from '@opensora-ts/kernels';
 import { stdit3FlowModelFn, type STDiT3 } from '@opensora-ts/stdit';
 import { LoadedCheckpoint, resolveCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DitTrainConfig } from './config.js';
@@ -302,7 +302,7 @@ async function trainDitLocked(o: TrainOptions, rc: RankContext): Promise<TrainRe
     const meta = { height: H, width: W, numFrames: T, fps: b.fps };
     const conditioned = draw.maskIndex.length > 0;
     try {
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = freeingVariableGrads(() => {
         const r = trainingLoss(fn, b.x0, {
           text: { y: b.y, mask: b.mask, yNull: yNull() },
           meta,

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { LoadedBatch, SamplerState } from '@opensora-ts/data';
 import { rowNormalTensor, sampleRandoms, sampleSeeds } from '@opensora-ts/flow';
-import { AdamW, averageGradients, averageStepGradients, broadcastParameters, clipCoefficient, globalGradNorm, GradientAccumulator, lrSchedule, meanOverRanks, mixSeed, readCheckpoint, SeededRandom, singleProcessGroup, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
+import { AdamW, averageGradients, averageStepGradients, broadcastParameters, clipCoefficient, freeingVariableGrads, globalGradNorm, GradientAccumulator, lrSchedule, meanOverRanks, mixSeed, readCheckpoint, SeededRandom, singleProcessGroup, tf, toChannelsLast, type WritableTensor } from '@opensora-ts/kernels';
 import {
   adaptiveGeneratorWeight,
   ChunkedVideoCodec,
@@ -283,7 +283,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
     const scale = accum.lossScale;
     const t: Record<string, number> = {};
     // Pass 1: NLL + KL over every VAE weight.
-    const p1 = tf.variableGrads(() => {
+    const p1 = freeingVariableGrads(() => {
       const f = forward(video, m, noise);
       const l = lossFn.forward(video, f.recon, f.posterior);
       t.nll_loss = l.nllLoss.dataSync()[0]!;
@@ -300,7 +300,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
     const factor = gan ? (globalStep < (gan.disc_start ?? 2001) ? 0 : (gan.disc_factor ?? 1)) : 0;
     if (disc && gan && factor > 0) {
       // Pass 2: the generator term -mean(D(x̂)) over every VAE weight (same draws as pass 1).
-      const p2 = tf.variableGrads(() => {
+      const p2 = freeingVariableGrads(() => {
         const f = forward(video, m, noise);
         const g = generatorLoss(disc!.forward(f.recon), 1, globalStep, { ...gan, disc_start: 0, disc_factor: 1 });
         f.posterior.dispose();
@@ -332,7 +332,7 @@ async function trainVaeLocked(o: VaeTrainOptions, rc: RankContext): Promise<Trai
         f.posterior.dispose();
         return f.recon;
       });
-      const p3 = tf.variableGrads(() => discriminatorLoss(disc!.forward(video), disc!.forward(recon), globalStep, gan).mul(scale) as tf.Scalar, dVars);
+      const p3 = freeingVariableGrads(() => discriminatorLoss(disc!.forward(video), disc!.forward(recon), globalStep, gan).mul(scale) as tf.Scalar, dVars);
       recon.dispose();
       t.d_loss = p3.value.dataSync()[0]! / scale;
       p3.value.dispose();

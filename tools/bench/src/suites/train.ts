@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TimeSampler, trainingLoss, type VideoMeta } from '@opensora-ts/flow';
-import { AdamW, clipCoefficient, Ema, globalGradNorm, SeededRandom, tf } from '@opensora-ts/kernels';
+import { AdamW, clipCoefficient, Ema, freeingVariableGrads, globalGradNorm, SeededRandom, tf } from '@opensora-ts/kernels';
 import { STDiT3, parseSTDiT3Config, stdit3FlowModelFn, type STDiT3ConfigInput } from '@opensora-ts/stdit';
 import { useBackend } from '../backends.js';
 import type { SuiteOptions } from '../cli.js';
@@ -100,7 +100,7 @@ export function createTrainStep(model: STDiT3, batch: TrainBatch, seed = 0): Tra
     optimizer,
     ema,
     step() {
-      const { value, grads } = tf.variableGrads(
+      const { value, grads } = freeingVariableGrads(
         () => trainingLoss(fn, batch.x0, { text, meta: batch.meta, rng, timeSampler, numTimesteps: s.numTimesteps }).loss.mean() as tf.Scalar,
         vars,
       );

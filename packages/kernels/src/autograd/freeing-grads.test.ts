@@ -92,6 +92,17 @@ describeEachBackend('freeingVariableGrads', () => {
     expectSameAsTfjs(() => tf.sum(tf.tanh(twice(same(p, q) as Tensor) as Tensor)) as tf.Scalar, [p, q]);
     // The same gradient tensor reaching both inputs, then each input used again (its sum is added to it).
     expectSameAsTfjs(() => tf.sum(tf.add(tf.mul(same(p, q) as Tensor, 3), tf.mul(p, q))) as tf.Scalar, [p, q]);
+    // A gradient made once and returned for both inputs, which already hold gradients from later ops.
+    const fresh = customGrad((a: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
+      save([a, b]);
+      return { value: tf.sub(a, b), gradFunc: (dy: Tensor) => {
+        const g = tf.mul(dy, 0.5);
+        return [g, g];
+      } };
+    });
+    expectSameAsTfjs(() => tf.sum(tf.add(tf.square(fresh(p, q) as Tensor), tf.mul(p, q))) as tf.Scalar, [p, q]);
+    // An input used twice by one node whose gradient returns one tensor for both.
+    expectSameAsTfjs(() => tf.sum(tf.mul(fresh(p, p) as Tensor, q)) as tf.Scalar, [p, q]);
     tf.dispose([p, q]);
   });
 

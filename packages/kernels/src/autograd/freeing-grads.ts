@@ -97,6 +97,15 @@ function filterTape(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeNode[] {
   return out;
 }
 
+/** The id the next tensor will get (tfjs numbers tensors from a static counter on its Engine class). */
+function nextTensorId(): number {
+  const counter = (tf.engine().constructor as { nextTensorId?: unknown }).nextTensorId;
+  if (typeof counter === 'number') return counter;
+  const probe = tf.scalar(0); // without the counter: a tensor's own id, taken now
+  probe.dispose();
+  return probe.id + 1;
+}
+
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -160,11 +169,13 @@ function freeingGradients(e: EngineInternals, f: () => Tensor, xs: Tensor[]): { 
       const node = tape[i]!;
       const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
       if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-      // Run the node in its own scope so what its gradient makes on the side (the zeros tfjs makes for a
-      // null dy, intermediates) goes when the node is done; the new accumulated gradients are returned.
-      const updates = e.tidy(() => {
+      // Run the node in its own scope: what its gradient makes and nothing ends up holding (a dx added
+      // into an existing sum, the zeros tfjs makes for a null dy, intermediates) goes when the node is
+      // done, not at the end of the backward. Nothing made during this node is disposed before then (a
+      // gradient function may return one tensor for several inputs).
+      const nodeStart = nextTensorId(); // tensors with an id from here on were made by this node
+      e.tidy(() => {
         const inputGradients = node.gradient!(dys);
-        const made: Tensor[] = [];
         for (const name in node.inputs) {
           if (!(name in inputGradients)) {
             throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGradients)}.`);
@@ -181,19 +192,17 @@ function freeingGradients(e: EngineInternals, f: () => Tensor, xs: Tensor[]): { 
           if (cur == null) {
             hold(x.id, dx);
           } else {
+            // tfjs's accumulation: add(current, dx), then the current sum is disposed (here: unless
+            // something still holds it, or it was made by this node and may still be returned).
             const sum = tf.add(cur, dx);
-            made.push(sum);
             const old = release(x.id);
             hold(x.id, sum);
-            // tfjs disposes the old sum here; so do we, unless something else still holds it.
-            if (old != null && !dys.includes(old) && disposable(old)) old.dispose();
-            if (!dys.includes(dx) && disposable(dx)) dx.dispose();
+            if (old != null && old.id < nodeStart && !dys.includes(old) && disposable(old)) old.dispose();
           }
-          if (!made.includes(dx)) made.push(dx);
         }
-        return made.filter((t) => !t.isDisposed);
+        // Kept past the node: the gradients its inputs now hold.
+        return Object.values(node.inputs).map((x) => acc.get(x.id)!);
       });
-      void updates;
       for (const s of node.saved ?? []) {
         const n = pendingSaved.get(s.id)! - 1;
         if (n > 0) pendingSaved.set(s.id, n);

@@ -10,6 +10,8 @@
 #ifdef OSN_HAVE_DNNL
 #include <dnnl.h>
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 #endif
 
 namespace osn {
@@ -29,15 +31,13 @@ Gemm forced() {
   return g;
 }
 
-// Which library runs op(A)[m,k] x op(B)[k,n]. Measured at 1 thread on this project's Zen 3
-// machine at the shapes of STDiT3's linear layers (forward x W^T and both backward products):
-// oneDNN's sgemm (2.6) was 5-20% faster than OpenBLAS 0.3.21 at most of them, and up to 2.6x at
-// skinny ones (a few rows against a wide weight), but 4-16% slower at large products whose B is
-// not transposed and whose K is under 1024: dX = dY W with a wide N, and dW = dY^T X when its
-// output is not huge (a 1024^3 product was again 5-10% faster on oneDNN).
+// Which library runs op(A)[m,k] x op(B)[k,n]. Measured at 1 thread on this project's machine
+// (Sapphire Rapids class, AVX-512) at the shapes of STDiT3's linear layers, interleaved with
+// PyTorch 2.13 (MKL): oneDNN's sgemm (2.6) was as fast or faster than OpenBLAS 0.3.21 at the
+// forward products and at dX = dY W, but 5-25% slower at large dW = dY^T X (A transposed, K =
+// the token count), where OpenBLAS matched MKL.
 bool prefer_openblas(int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
-  if (tb || k >= 1024 || double(m) * double(n) * double(k) < 2.5e8) return false;
-  return ta ? m * n <= (int64_t(1) << 20) : n >= 1024;
+  return ta && !tb && double(m) * double(n) * double(k) >= 2.5e8;
 }
 #endif
 
@@ -57,10 +57,20 @@ void openblas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const floa
 #ifdef OSN_HAVE_DNNL
 // One oneDNN sgemm on the calling thread: its OpenMP team is set to one thread (the setting is
 // per calling thread). C's leading dimension is ldc.
+//
+// Signals are blocked for the call: oneDNN 2.6's sgemm kernels corrupt the heap when a signal
+// lands on their thread mid-call (reproduced in plain C++ with pthread_kill, and in Node under
+// --cpu-prof's SIGPROF; a child's SIGCHLD would do the same). A signal that arrives meanwhile is
+// delivered when the call returns.
 bool dnnl_gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                 int64_t ldb, float beta, float* c, int64_t ldc) {
   omp_set_num_threads(1);
-  return dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  const bool ok = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return ok;
 }
 
 // oneDNN's sgemm on our thread pool rather than on its OpenMP team: C is cut into one slice of

@@ -241,16 +241,16 @@ export function trackDataMap(data: DataMap, trusted: () => number): void {
 }
 
 /**
- * Whether `values` may be written over by a kernel updating its tensor in place: alloc() handed
- * out its ArrayBuffer, it views the whole of it, exactly one data entry holds it (a contiguous
- * Slice of the tensor is a second dataId viewing the same buffer, which counts), and
- * it never escaped (a caller may keep what dataSync() gave). False for any buffer not counted here
- * (small outputs, callers' arrays): no one can tell who else views it.
+ * Whether `values` is its buffer's only holder, so a kernel updating its tensor in place may write
+ * over it: alloc() handed out the ArrayBuffer, `values` views the whole of it, and exactly one data
+ * entry holds it (a contiguous Slice of the tensor is a second dataId viewing the same buffer, which
+ * counts). False for any buffer not counted here (small outputs, callers' arrays): no one can tell
+ * who else views it.
  */
 export function soleHolder(values: Float32Array): boolean {
   const ab = values.buffer as ArrayBuffer;
   const o = owners.get(ab);
-  return o !== undefined && o.refs === 1 && !o.escaped && values.byteOffset === 0 && values.byteLength === ab.byteLength;
+  return o !== undefined && o.refs === 1 && values.byteOffset === 0 && values.byteLength === ab.byteLength;
 }
 
 /** Test hook: the ArrayBuffer behind a tensor's data, read without counting as an escape. */

@@ -8,11 +8,11 @@
 // With inPlace set, an output is written over its input's buffer (and returned as the same data,
 // so a step allocates nothing) when that buffer is one these kernels allocated and no other tensor
 // shares it: refCount 1 (only the variable being updated holds the data) and, per the buffer pool,
-// one data entry holding the ArrayBuffer (a contiguous Slice of a parameter is another
-// dataId viewing the same buffer, which refCount does not see) and no escape (an array dataSync()
-// gave a caller). Any other buffer gets a fresh one: a shared one (e.g. an EMA copy made by clone(),
-// a live slice), a small one the pool does not count, and one the caller gave tf.tensor(), which
-// the cpu backend keeps without copying, so the caller's array is never written to.
+// one data entry holding the ArrayBuffer (a contiguous Slice of a parameter is another dataId
+// viewing the same buffer, which refCount does not see). Any other buffer gets a fresh one: a shared
+// one (e.g. an EMA copy made by clone(), a live slice), a small one the pool does not count, and one
+// the caller gave tf.tensor(), which the cpu backend keeps without copying, so the caller's array is
+// never written to.
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { soleHolder } from '../buffer-pool.js';

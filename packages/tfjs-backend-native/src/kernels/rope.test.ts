@@ -37,6 +37,36 @@ describe.skipIf(!nativeAvailable())('OpensoraRope on native', () => {
     });
   }
 
+  it('reuses the cos/sin of an earlier call only for the very same angles (more tables than it keeps, one entry apart)', () => {
+    // The kernel keeps the tables of its last few angle tensors, keyed by their contents. Cycle
+    // through more tables of one shape than it keeps, two of them one entry apart, twice: every
+    // call must give the composite's values and, bit for bit, what its table's first call gave.
+    const [n, r, shape] = [6, 8, [2, 3, 6, 10]];
+    const tables = Array.from({ length: 11 }, (_, i) => randn(n * r, 40 + i).map((a) => 3 * a));
+    tables[10] = tables[9]!.slice();
+    tables[10][n * r - 1] = tables[10][n * r - 1]! + 1;
+    const xs = randn(2 * 3 * n * 10, 7);
+    const calls = [...tables.keys(), ...tables.keys(), ...[...tables.keys()].reverse()];
+    const native = runOn('native', () =>
+      calls.flatMap((i) => {
+        const [x, angles] = [tf.tensor(xs, shape), tf.tensor2d(tables[i]!, [n, r])];
+        return [tf.engine().runKernel('OpensoraRope', { x, angles }, {}) as tf.Tensor, tf.engine().runKernel('OpensoraRopeGrad', { dy: x, angles }, {}) as tf.Tensor];
+      }),
+    );
+    const cpu = runOn('cpu', () =>
+      tables.map((t) => {
+        const x = tf.tensor(xs, shape);
+        const angles = tf.tensor2d(t, [n, r]);
+        return applyRotary(x, angles);
+      }),
+    );
+    calls.forEach((i, k) => {
+      expectClose(native[2 * k]!.values, cpu[i]!.values, 1e-6, 1e-6, `y, call ${k} (table ${i})`);
+      expect(Array.from(native[2 * k]!.values), `y, call ${k} (table ${i})`).toEqual(Array.from(native[2 * i]!.values));
+      expect(Array.from(native[2 * k + 1]!.values), `dx, call ${k} (table ${i})`).toEqual(Array.from(native[2 * i + 1]!.values));
+    });
+  });
+
   it('names the shapes when the angles do not fit x, and refuses other dtypes', () => {
     const prev = tf.getBackend();
     tf.setBackend('native');

@@ -85,6 +85,36 @@ at::Tensor toWeight(const at::Tensor& f, Geometry& g) {
   return f.permute(p);
 }
 
+/**
+ * tfjs filter [k..., in, out] -> ATen weight [out, in, k...] (not depthwise), in one of two
+ * layouts, without the element-by-element permuted copy (at 3x3x3, 256 -> 256 that copy took
+ * ~13 ms at one thread, as long as the convolution itself on the VAE's 8x8 frames): first one
+ * 2-D transpose, [K * in, out] -> [out, K * in], which ATen copies in cache blocks; that is the
+ * weight's channels_last(_3d) layout (`channelsLastWeight`, for a channels-last input: no further
+ * copy), else a batch of small [K, in] -> [in, K] transposes gives the contiguous layout (for a
+ * contiguous channels-first dy, so that the backend keeps computing channels-first there).
+ */
+at::Tensor toWeightFast(const at::Tensor& f, const Geometry& g, bool channelsLastWeight) {
+  int64_t nd = g.nd, in = f.size(nd), out = f.size(nd + 1), k = 1;
+  for (int64_t d = 0; d < nd; d++) k *= f.size(d);
+  at::Tensor w = f.reshape({k * in, out}).t().contiguous();  // [out, k..., in]
+  std::vector<int64_t> shape{out, in};
+  for (int64_t d = 0; d < nd; d++) shape.push_back(f.size(d));
+  if (!channelsLastWeight) return w.view({out, k, in}).transpose(1, 2).contiguous().view(shape);
+  std::vector<int64_t> cl{out};
+  for (int64_t d = 0; d < nd; d++) cl.push_back(f.size(d));
+  cl.push_back(in);
+  std::vector<int64_t> p{0, nd + 1};
+  for (int64_t d = 1; d <= nd; d++) p.push_back(d);
+  return w.view(cl).permute(p);
+}
+
+/** ATen weight gradient [out, in, k...] (contiguous) -> tfjs filter [k..., in, out], contiguous. */
+at::Tensor fromWeightFast(const at::Tensor& w, const std::vector<int64_t>& tfShape) {
+  int64_t out = w.size(0), in = w.size(1), k = w.numel() / (out * in);
+  return w.contiguous().view({out, in, k}).transpose(1, 2).contiguous().view({out, k * in}).t().contiguous().view(tfShape);
+}
+
 /** Shape of the ATen weight for a tfjs filter shape (backprop-filter has no filter tensor). */
 std::vector<int64_t> weightShape(const std::vector<int64_t>& fs, Geometry& g) {
   int64_t nd = g.nd;
@@ -180,7 +210,7 @@ void addConvOps(OpTable& t) {
       return {fullp(y).view(withChannels(c.x(0).sizes(), out))};
     }
     at::Tensor x = lowp(padExtra(toChannelsFirst(c.x(0), g), g));
-    at::Tensor w = lowp(toWeight(c.x(1), g));
+    at::Tensor w = lowp(g.depthwise ? toWeight(f, g) : toWeightFast(f, g, g.channelsLast));
     at::Tensor y = at::convolution(x, w, bias, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups);
     return {toChannelsLast(fullp(y), g)};
   };
@@ -196,7 +226,7 @@ void addConvOps(OpTable& t) {
       return {fullp(dx).view(c.attrs.ints("inputShape"))};
     }
     at::Tensor dy = lowp(toChannelsFirst(c.x(0), g).contiguous());
-    at::Tensor w = lowp(toWeight(c.x(1), g));
+    at::Tensor w = lowp(g.depthwise ? toWeight(f, g) : toWeightFast(f, g, false));
     std::vector<int64_t> xs = c.attrs.ints("inputShape");
     // Channels-first shape of the explicitly padded input.
     std::vector<int64_t> padded{xs[0], g.channelsLast ? xs[static_cast<size_t>(g.nd + 1)] : xs[1]};
@@ -229,7 +259,8 @@ void addConvOps(OpTable& t) {
     std::vector<int64_t> fs = c.attrs.ints("filterShape");
     at::Tensor shapeOnly = at::empty(weightShape(fs, g), dy.options());
     auto grads = at::convolution_backward(dy, x, shapeOnly, c10::nullopt, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups, {false, true, false});
-    return {fromWeight(fullp(std::get<1>(grads)), g, fs)};
+    at::Tensor dw = fullp(std::get<1>(grads));
+    return {g.depthwise ? fromWeight(dw, g, fs) : fromWeightFast(dw, fs)};
   };
 }
 

@@ -31,6 +31,20 @@ describe.skipIf(!torchAvailable())('Conv3D on torch (NDHWC, forward and both bac
       );
     });
   }
+  it('wide channels, 24 -> 40 (the filter is re-laid out by blocked transposes, partial tiles included)', () => {
+    // 3x3x3x24x40 = 25,920 weights: ATen's cache-blocked 2-D transpose copy only starts at 3,600
+    // elements, so the small filters above go through its other copy path.
+    expectSameOnBothBackends(
+      () => convAndGrads((x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, 1, 'same'), [1, 3, 5, 4, 24], [3, 3, 3, 24, 40]),
+      1e-4,
+      sumAtol(27 * 40, 3),
+    );
+    expectSameOnBothBackends(
+      () => convAndGrads((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [1, 5, 4, 40], [3, 3, 40, 24]),
+      1e-4,
+      sumAtol(9 * 40, 3),
+    );
+  });
   it('dilations 2 (forward)', () => {
     expectSameOnBothBackends(() => tf.conv3d(rand([1, 7, 8, 9, 2], 1) as tf.Tensor5D, rand([3, 3, 3, 2, 5], 2) as tf.Tensor5D, 1, 'same', 'NDHWC', 2), 1e-4, sumAtol(54));
   });

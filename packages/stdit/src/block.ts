@@ -4,6 +4,7 @@
 //   x += g2 * MLP(modulate(LN(x), sh2, sc2))
 // Tokens stay [B, T*S, C] in (T, H, W) row-major order between blocks.
 import { Module, gatedAdd, layerNormModulate, tf, windowMerge, windowPartition, type SeededRandom } from '@opensora-ts/kernels';
+import { exactWindows, framesToWindows, windowsToFrames } from './window-tokens.js';
 import { Attention, MultiHeadCrossAttention } from './attention.js';
 import { Mlp } from './mlp.js';
 import { modulationParams } from './modulation.js';
@@ -100,6 +101,12 @@ export class STDiT3Block extends Module {
       const seq = tf.reshape(tf.transpose(h, [0, 2, 1, 3]), [b * s, t, c]);
       const out = this.attn.forward(seq, { angles: ctx.temporalAngles });
       return tf.transpose(tf.reshape(out, [b, s, t, c]), [0, 2, 1, 3]);
+    }
+    // Windows that tile the frame exactly: one transpose each way (the same windows as below).
+    const exact = exactWindows(H, W, kernel, !!this.options.shiftWindow);
+    if (exact) {
+      const out = this.attn.forward(framesToWindows(h, exact), { angles: ctx.windowAngles, keyMask: null });
+      return windowsToFrames(out, exact, b, t);
     }
     // Windowed attention over [B, H, W, T, C]; windows H-major / W-minor, row w*B + b.
     const grid = tf.transpose(tf.reshape(h, [b, t, H, W, c]), [0, 2, 3, 1, 4]);

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatTable, type CaseRow, type Row } from './report.js';
+import { benchClock } from './timing.js';
 
 export interface SuiteOptions {
   threads: number;
@@ -33,7 +34,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   t5: () => import('./suites/t5.js'),
 };
 
-const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,torch,cpu] [--ops a,b] [--no-torch] [--xl] [--nproc 1,2]
+const USAGE = `usage: pnpm bench <suite> [--threads N] [--json FILE] [--backends native,torch,cpu] [--ops a,b] [--no-torch] [--xl] [--nproc 1,2] [--clock wall|cpu]
 suites: ${Object.keys(SUITES).join(', ')}
   --threads N   threads for every backend and for PyTorch (default OPENSORA_THREADS, then all ${availableParallelism()} cores)
   --json FILE   also write the rows as JSON: kernels [{op, backend, threads, ms, gflops, ratio_to_torch}],
@@ -49,6 +50,8 @@ suites: ${Object.keys(SUITES).join(', ')}
   --nproc 1,2   train: data-parallel instead, N ranks per value through torchrun (/usr/bin/python3 -m
                 torch.distributed.run) of opensora-train on a tiny run: ms/step, samples/s, all-reduce ms/step;
                 the pytorch row is gloo's all-reduce of as many gradient values (OPENSORA_PYTHON's torch)
+  --clock cpu   time each repetition by process CPU time on both sides (default wall): far less disturbed by
+                other processes on a shared machine; equal to wall time only at --threads 1, so use it there
   --xl          stdit: also run STDiT3-XL/2 (random weights) one forward on [1,16,1,32,32] on native (minutes, ~5 GB)
 env: OPENSORA_REFERENCE (checkout of hpcaitech/Open-Sora v1.3, for vae/stdit/train's reference side),
      OPENSORA_PYTHON (python3 with torch), OPENSORA_THREADS (default --threads),
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       threads: { type: 'string' },
+      clock: { type: 'string' },
       json: { type: 'string' },
       backends: { type: 'string', default: 'native,cpu' },
       ops: { type: 'string', default: '' },
@@ -90,6 +94,13 @@ async function main(): Promise<void> {
   }
   // Our backends read OPENSORA_THREADS at registration; keep one thread count for everything.
   process.env.OPENSORA_THREADS = String(threads);
+  if (values.clock !== undefined) {
+    if (values.clock !== 'wall' && values.clock !== 'cpu') {
+      console.error(`--clock ${values.clock}: expected wall or cpu`);
+      process.exit(2);
+    }
+    process.env.OPENSORA_BENCH_CLOCK = values.clock; // read by both sides (timing.ts, torch.ts's python)
+  }
   const list = (s: string) => s.split(',').map((v) => v.trim()).filter(Boolean);
   if (values.nproc !== undefined && suite !== 'train') {
     console.error(`--nproc is an option of the train suite (got suite '${suite}')`);
@@ -117,7 +128,7 @@ async function main(): Promise<void> {
   });
   console.log(mod.formatRows ? mod.formatRows(rows as never[]) : formatTable(rows as Row[]));
   for (const line of footer) console.log(line);
-  console.log(`load average (1, 5, 15 min): ${loadBefore} at start, ${load()} at end; ${threads} thread(s)`);
+  console.log(`load average (1, 5, 15 min): ${loadBefore} at start, ${load()} at end; ${threads} thread(s); ${benchClock() === 'cpu' ? 'process CPU time' : 'wall time'}`);
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
     process.stderr.write(`wrote ${rows.length} rows to ${values.json}\n`);

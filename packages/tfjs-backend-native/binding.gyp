@@ -25,7 +25,8 @@
         "csrc/attention.cc",
         "csrc/rope.cc",
         "csrc/modulate.cc",
-        "csrc/optim.cc"
+        "csrc/optim.cc",
+        "csrc/bigbuf.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

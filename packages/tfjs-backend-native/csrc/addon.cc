@@ -14,6 +14,7 @@
 
 namespace osn {
 void register_modulate(Napi::Env env, Napi::Object exports);  // modulate.cc
+void register_bigbuf(Napi::Env env, Napi::Object exports);    // bigbuf.cc
 }
 
 namespace {
@@ -389,6 +390,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("emaMulti", Napi::Function::New(env, EmaMulti));
   exports.Set("globalNorm", Napi::Function::New(env, GlobalNorm));
   register_modulate(env, exports);
+  register_bigbuf(env, exports);
   return exports;
 }
 

@@ -55,6 +55,10 @@ export interface NativeAddon {
   emaMulti(ema: F32[], param: F32[], emaOut: F32[], decay: number, oneMinusDecay: number): void;
   /** sqrt(sum over tensors, in order, of sum(x^2)), float32 as the composite computes it. */
   globalNorm(xs: F32[]): number;
+  /** An ArrayBuffer of `bytes` uninitialised bytes whose memory freeBuffer() can free before V8 collects it. */
+  allocBuffer(bytes: number): ArrayBuffer;
+  /** Detaches an allocBuffer() buffer and frees its memory now (true); false, doing nothing, for any other. */
+  freeBuffer(ab: ArrayBuffer): boolean;
 }
 
 /** Where the build puts the addon (src/ and dist/ are both one level below the package root). */

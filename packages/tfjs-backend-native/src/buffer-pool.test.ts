@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NativeBackend } from './backend.js';
-import { POOL_MIN_FLOATS, bufferBehind, bufferPoolStats, clearBufferPool, poolCapFromEnv, setPoolCap } from './buffer-pool.js';
+import { readFileSync } from 'node:fs';
+import { FREE_MIN_BYTES, POOL_MIN_FLOATS, bufferBehind, bufferPoolStats, clearBufferPool, poolCapFromEnv, setPoolCap } from './buffer-pool.js';
 import { nativeAvailable, randn } from './testing.js';
 
 describe.skipIf(!nativeAvailable())('output buffer pool on native', () => {
@@ -187,6 +188,105 @@ describe.skipIf(!nativeAvailable())('output buffer pool on native', () => {
     expect(bufferPoolStats().pooledBytes).toBeGreaterThan(0);
     new NativeBackend().dispose();
     expect(bufferPoolStats().pooledBytes).toBe(0);
+    x.dispose();
+  });
+});
+
+// Large outputs (FREE_MIN_BYTES and up) are the addon's memory: once released and not pooled they
+// are detached and freed on the spot, without waiting for the garbage collector.
+describe.skipIf(!nativeAvailable())('large output buffers freed at once on native', () => {
+  let prev = '';
+  beforeEach(() => {
+    prev = tf.getBackend();
+    tf.setBackend('native');
+    setPoolCap(8 * 2 ** 20);
+    clearBufferPool();
+  });
+  afterEach(() => {
+    tf.setBackend(prev);
+    setPoolCap(poolCapFromEnv());
+  });
+
+  const backend = () => tf.backend() as MathBackendCPU;
+  const bufferOf = (t: tf.Tensor) => bufferBehind(backend().data, t.dataId)!;
+  const rssBytes = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+  const MB = 2 ** 20;
+
+  it('detaches a released output larger than the cap and returns its memory without a collection', () => {
+    const x = tf.zeros([64, MB / 4]); // 64 MiB, a V8 array (not a native output)
+    const y = tf.exp(x); // 64 MiB written in full: resident
+    const ab = bufferOf(y);
+    expect(ab.byteLength).toBe(64 * MB);
+    const before = bufferPoolStats();
+    const rss = rssBytes();
+    y.dispose();
+    const dropped = rss - rssBytes();
+    expect(ab.byteLength, 'detached').toBe(0);
+    expect(bufferPoolStats().freedNow).toBe(before.freedNow + 1);
+    expect(bufferPoolStats().returned, 'not pooled').toBe(before.returned);
+    expect(dropped, `RSS dropped by ${(dropped / MB).toFixed(1)} MiB`).toBeGreaterThan(48 * MB);
+    x.dispose();
+  });
+
+  it('never detaches an escaped output, which keeps its values', async () => {
+    const x = tf.tensor2d(randn(1024 * 513, 11), [1024, 513]); // 2 MiB outputs: over FREE_MIN_BYTES
+    expect(1024 * 513 * 4).toBeGreaterThanOrEqual(FREE_MIN_BYTES);
+    for (const read of ['dataSync', 'data'] as const) {
+      setPoolCap(read === 'dataSync' ? 0 : 8 * MB); // neither freeing nor pooling may take it
+      const y = tf.exp(x);
+      const ab = bufferOf(y);
+      const held = (read === 'dataSync' ? y.dataSync() : await y.data()) as Float32Array;
+      const copy = held.slice();
+      const before = bufferPoolStats();
+      y.dispose();
+      expect(bufferPoolStats().freedNow, read).toBe(before.freedNow);
+      expect(bufferPoolStats().escapedReleases, read).toBe(before.escapedReleases + 1);
+      tf.dispose([tf.exp(x), tf.neg(x)]);
+      clearBufferPool();
+      expect(ab.byteLength, read).toBe(1024 * 513 * 4);
+      expect(held.length).toBe(copy.length);
+      expect(held.every((v, i) => v === copy[i] || (Number.isNaN(v) && Number.isNaN(copy[i]!))), read).toBe(true);
+    }
+    x.dispose();
+  });
+
+  it('keeps a large buffer while a slice of it (a view) lives, and frees it with the last holder', () => {
+    const x = tf.tensor2d(randn(2048 * 257, 12), [2048, 257]);
+    const y = tf.exp(x);
+    const ab = bufferOf(y);
+    const s = tf.slice(y, [100, 0], [1500, 257]);
+    expect(bufferOf(s), 'premise: a contiguous slice is a view').toBe(ab);
+    const want = tf.tidy(() => tf.slice(tf.exp(x), [100, 0], [1500, 257]).dataSync().slice());
+    setPoolCap(0);
+    y.dispose();
+    tf.dispose([tf.exp(x), tf.sigmoid(x)]);
+    expect(ab.byteLength, 'the slice still holds it').toBe(2048 * 257 * 4);
+    const got = tf.tidy(() => tf.add(s, 0).dataSync().slice());
+    expect(Array.from(got)).toEqual(Array.from(want));
+    const before = bufferPoolStats().freedNow;
+    s.dispose();
+    expect(ab.byteLength).toBe(0);
+    expect(bufferPoolStats().freedNow).toBe(before + 1);
+    x.dispose();
+  });
+
+  it('pools a large buffer under the cap (not freed), and frees it when evicted or cleared', () => {
+    const x = tf.tensor2d(randn(1024 * 515, 13), [1024, 515]); // 2.01 MiB: four fit under 8 MiB
+    const ys = Array.from({ length: 5 }, () => tf.exp(x));
+    const abs = ys.map(bufferOf);
+    const before = bufferPoolStats();
+    tf.dispose(ys);
+    const after = bufferPoolStats();
+    expect(after.returned - before.returned).toBe(5);
+    expect(after.evicted - before.evicted).toBe(2); // 3 x 2.01 MiB fit, the two oldest went
+    expect(after.freedNow - before.freedNow).toBe(2);
+    expect(abs.map((ab) => ab.byteLength === 0)).toEqual([true, true, false, false, false]);
+    const z = tf.exp(x);
+    expect(abs.slice(2)).toContain(bufferOf(z));
+    z.dispose();
+    clearBufferPool();
+    expect(abs.every((ab) => ab.byteLength === 0)).toBe(true);
+    expect(bufferPoolStats().freedNow - before.freedNow).toBe(5);
     x.dispose();
   });
 });

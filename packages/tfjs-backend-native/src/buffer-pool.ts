@@ -14,11 +14,22 @@
 //   code reading backend.data.get(id).values). User code may keep such an array, so its buffer
 //   is never reused. Kernels run synchronously and keep nothing of their inputs once they
 //   return (what they return is a map entry again), so reads inside them are not escapes.
+//
+// A buffer of at least FREE_MIN_BYTES is allocated by the addon (csrc/bigbuf.cc), not by V8. When
+// such a buffer is released (no holder, never escaped: the condition for pooling) and the pool
+// does not keep it (larger than the cap, evicted, cleared, or reuse off), the addon detaches it and
+// frees its memory at once instead of leaving it to the garbage collector: at a VAE's frame sizes
+// one activation is hundreds of MB, and several dead ones stayed resident between collections
+// (issue 34). An escaped buffer is never detached; V8 frees it when it is collected, as before.
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { KernelFunc } from '@tensorflow/tfjs-core';
+import { loadAddon } from './addon.js';
 
 /** Outputs of at least this many floats come from the pool (smaller ones are zero-filled V8 arrays). */
 export const POOL_MIN_FLOATS = 16384;
+
+/** Outputs of at least this many bytes are the addon's, freed at once when released and not pooled. */
+export const FREE_MIN_BYTES = 2 ** 20;
 
 /** Default cap on the bytes the pool keeps (OPENSORA_NATIVE_POOL_MB overrides; 0 turns reuse off). */
 export const DEFAULT_POOL_MB = 128;
@@ -32,6 +43,17 @@ interface Owner {
 
 /** Buffers alloc() handed out: the only ones ever pooled. */
 const owners = new WeakMap<ArrayBuffer, Owner>();
+
+/** Buffers from the addon's allocBuffer not yet freed: freeNow() may free them. */
+const freeable = new WeakSet<ArrayBuffer>();
+let freedNow = 0;
+
+/** Frees a released buffer's memory now when the addon allocated it (else V8 collects it later). */
+function freeNow(ab: ArrayBuffer): void {
+  if (!freeable.has(ab)) return;
+  freeable.delete(ab);
+  if (loadAddon().freeBuffer(ab)) freedNow++;
+}
 
 /** Depth of native-backend kernel calls on the stack (kernels are synchronous). */
 let kernelDepth = 0;
@@ -53,6 +75,8 @@ export interface BufferPoolStats {
   evicted: number;
   /** Buffers whose last tensor data went away but which had escaped, so were not pooled. */
   escapedReleases: number;
+  /** Released buffers not pooled (or evicted, cleared) whose memory was freed at once (FREE_MIN_BYTES). */
+  freedNow: number;
 }
 
 function capFromEnv(): number {
@@ -89,9 +113,10 @@ class BufferPool {
     return ab;
   }
 
-  give(ab: ArrayBuffer): void {
+  /** Pools a released buffer; false when it is larger than the cap (not pooled). */
+  give(ab: ArrayBuffer): boolean {
     const n = ab.byteLength;
-    if (n > this.capBytes) return;
+    if (n > this.capBytes) return false;
     while (this.bytes + n > this.capBytes) this.evictOldest();
     let list = this.bySize.get(n);
     if (!list) this.bySize.set(n, (list = []));
@@ -99,6 +124,7 @@ class BufferPool {
     this.age.add(ab);
     this.bytes += n;
     this.returned++;
+    return true;
   }
 
   private evictOldest(): void {
@@ -109,9 +135,11 @@ class BufferPool {
     if (list.length === 0) this.bySize.delete(ab.byteLength);
     this.bytes -= ab.byteLength;
     this.evicted++;
+    freeNow(ab);
   }
 
   clear(): void {
+    for (const ab of this.age) freeNow(ab);
     this.bySize.clear();
     this.age.clear();
     this.bytes = 0;
@@ -127,6 +155,7 @@ class BufferPool {
       returned: this.returned,
       evicted: this.evicted,
       escapedReleases: this.escapedReleases,
+      freedNow,
     };
   }
 }
@@ -141,7 +170,10 @@ export function allocPooled(n: number): Float32Array {
   if (n < POOL_MIN_FLOATS) return new Float32Array(n);
   const bytes = n * 4;
   let ab = pool.capBytes > 0 ? pool.take(bytes) : undefined;
-  if (ab === undefined) {
+  if (ab === undefined && bytes >= FREE_MIN_BYTES) {
+    ab = loadAddon().allocBuffer(bytes);
+    freeable.add(ab);
+  } else if (ab === undefined) {
     // Buffer.allocUnsafeSlow gives an unpooled, exactly sized ArrayBuffer at offset 0; anything
     // else (not expected) is handed out as before and never pooled.
     const buf = Buffer.allocUnsafeSlow(bytes);
@@ -167,7 +199,7 @@ export function bufferPoolStats(): BufferPoolStats {
   return pool.stats();
 }
 
-/** Drops every pooled buffer (the garbage collector frees them). */
+/** Drops every pooled buffer (freed now when the addon allocated it, else by the garbage collector). */
 export function clearBufferPool(): void {
   pool.clear();
 }
@@ -211,9 +243,9 @@ export function trackDataMap(data: DataMap, trusted: () => number): void {
     if (o.escaped) {
       pool.escapedReleases++;
       owners.delete(ab);
-    } else if (pool.capBytes > 0) {
+    } else {
       owners.delete(ab);
-      pool.give(ab);
+      if (pool.capBytes === 0 || !pool.give(ab)) freeNow(ab);
     }
   };
   data.set = (dataId: object, entry: Entry) => {

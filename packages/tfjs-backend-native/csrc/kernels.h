@@ -6,6 +6,13 @@
 
 namespace osn {
 
+// ---- norms.cc: the mean and 1/sqrt(var + eps) of one row of c values, summed in eight double lanes
+// (LayerNorm and the adaLN kernels of modulate.cc round alike because they share it).
+struct Moments {
+  double mean, rstd;
+};
+Moments centered_moments(const float* x, int64_t c, float eps);
+
 // ---- matmul.cc
 // c[i] = op(a[ai[i]]) x op(b[bi[i]]) for i < batch; a is [*, M, K] (or [*, K, M] when ta).
 // accumulate: c[i] += the product instead (c holds e.g. a bias already).

@@ -16,37 +16,21 @@
 #include <string>
 #include <vector>
 
+#include "kernels.h"
 #include "simd.h"
 #include "threadpool.h"
 
 namespace osn {
 namespace {
 
-// Mean and 1/sqrt(var + eps) of one row, summed as norms.cc's LayerNorm does (same rounding).
+// Mean and 1/sqrt(var + eps) of one row as float, from norms.cc's LayerNorm summation (same rounding).
 struct RowMoments {
   float mean, rstd;
 };
 
-OSN_CLONES RowMoments row_moments(const float* __restrict x, int64_t c, float eps) {
-  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= c; i += 8)
-    for (int l = 0; l < 8; ++l) s[l] += x[i + l];
-  double sum = 0;
-  for (; i < c; ++i) sum += x[i];
-  for (int l = 0; l < 8; ++l) sum += s[l];
-  const double mean = sum / double(c);
-  double q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  i = 0;
-  for (; i + 8 <= c; i += 8)
-    for (int l = 0; l < 8; ++l) {
-      const double d = x[i + l] - mean;
-      q[l] += d * d;
-    }
-  double sq = 0;
-  for (; i < c; ++i) sq += (x[i] - mean) * (x[i] - mean);
-  for (int l = 0; l < 8; ++l) sq += q[l];
-  return {float(mean), float(1.0 / std::sqrt(float(sq / double(c)) + eps))};
+inline RowMoments row_moments(const float* x, int64_t c, float eps) {
+  const Moments m = centered_moments(x, c, eps);
+  return {float(m.mean), float(m.rstd)};
 }
 
 OSN_CLONES void ln_modulate_rows(const float* x, const float* shift, const float* scale, float* y, int64_t r0,

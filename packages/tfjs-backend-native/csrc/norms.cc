@@ -13,26 +13,8 @@
 #include "threadpool.h"
 
 namespace osn {
-namespace {
 
-constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
-constexpr float kGeluK = 0.044715f;
-
-// Rows are split into at most this many blocks per thread; each block owns a partial sum for
-// dgamma/dbeta, so there are no races and the result does not depend on scheduling.
-int64_t blocks_for(int64_t rows) { return std::max<int64_t>(1, std::min<int64_t>(rows, 4 * threads())); }
-
-template <typename F>
-void over_row_blocks(int64_t rows, int64_t nb, F f) {
-  parallel_for(nb, 1, [&](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; ++blk) f(blk, rows * blk / nb, rows * (blk + 1) / nb);
-  });
-}
-
-struct Moments {
-  double mean, rstd;
-};
-
+// Declared in kernels.h: LayerNorm here and the adaLN kernels (modulate.cc) share one summation.
 OSN_CLONES Moments centered_moments(const float* __restrict x, int64_t c, float eps) {
   double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
@@ -54,6 +36,23 @@ OSN_CLONES Moments centered_moments(const float* __restrict x, int64_t c, float 
   for (int l = 0; l < 8; ++l) sq += q[l];
   return {mean, 1.0 / std::sqrt(float(sq / double(c)) + eps)};
 }
+
+namespace {
+
+constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
+constexpr float kGeluK = 0.044715f;
+
+// Rows are split into at most this many blocks per thread; each block owns a partial sum for
+// dgamma/dbeta, so there are no races and the result does not depend on scheduling.
+int64_t blocks_for(int64_t rows) { return std::max<int64_t>(1, std::min<int64_t>(rows, 4 * threads())); }
+
+template <typename F>
+void over_row_blocks(int64_t rows, int64_t nb, F f) {
+  parallel_for(nb, 1, [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; ++blk) f(blk, rows * blk / nb, rows * (blk + 1) / nb);
+  });
+}
+
 
 OSN_CLONES double mean_square(const float* __restrict x, int64_t c) {
   double q[8] = {0, 0, 0, 0, 0, 0, 0, 0};

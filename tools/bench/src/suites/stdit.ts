@@ -7,7 +7,7 @@
 // times and peak RSS.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { tf, withShapesOnly } from '@opensora-ts/kernels';
+import { freeingVariableGrads, tf, withShapesOnly } from '@opensora-ts/kernels';
 import { STDiT3, loadSTDiT3Weights, parseSTDiT3Config, stdit3Preset, type STDiT3ConfigInput, type STDiT3Inputs } from '@opensora-ts/stdit';
 import { useBackend } from '../backends.js';
 import type { SuiteOptions } from '../cli.js';
@@ -104,12 +104,15 @@ function forwardInputs(t: Map<string, tf.Tensor>): STDiT3Inputs {
   return { x: t.get('x')!, y: t.get('y')!, mask: t.get('mask')!, timestep: host('timestep'), fps: host('fps'), height: host('height'), width: host('width') };
 }
 
-/** One step of `op`: the output (fwd) or the loss mean(out^2) and every trainable parameter's gradient. */
+/**
+ * One step of `op`: the output (fwd) or the loss mean(out^2) and every trainable parameter's gradient,
+ * through the backward the trainers use (freeingVariableGrads: tf.variableGrads's bits, less memory held).
+ */
 function stepOf(model: STDiT3, inputs: STDiT3Inputs, op: Op): () => tf.Tensor | tf.Tensor[] {
   if (op === 'fwd') return () => model.forward(inputs);
   const vars = model.trainableVariables();
   return () => {
-    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(model.forward(inputs))) as tf.Scalar, vars);
+    const { value, grads } = freeingVariableGrads(() => tf.mean(tf.square(model.forward(inputs))) as tf.Scalar, vars);
     return [value, ...Object.values(grads)];
   };
 }

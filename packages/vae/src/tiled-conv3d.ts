@@ -14,6 +14,38 @@ export interface TilingOptions {
 
 type Triple = [number, number, number];
 
+interface TilePlan {
+  /** 0, 1, 2 = T, H, W. */
+  axis: number;
+  /** Each tile's input rows [start, start + len) along the axis, halo included. */
+  tiles: { start: number; len: number }[];
+}
+
+/**
+ * TiledConv3d's split of an input of `sizes` (T, H, W): the tiled axis and each tile's rows, or null
+ * when there would be fewer than 2 tiles (the reference divides by zero there; one tile is the plain conv).
+ */
+function planTiles(sizes: number[], filter: tf.Tensor5D, stride: Triple, tiling: TilingOptions): TilePlan | null {
+  let axis = tiling.tiledDim != null ? tiling.tiledDim - 2 : 0;
+  if (tiling.tiledDim == null) for (let i = 1; i < 3; i++) if (sizes[i]! > sizes[axis]!) axis = i;
+  const size = sizes[axis]!;
+  const k = filter.shape[axis]!;
+  const s = stride[axis]!;
+  const numTiles = tiling.numTiles ?? Math.floor(size / tiling.tileSize);
+  const ops = Math.floor((size - (k - 1) - 1) / s) + 1;
+  if (numTiles < 2 || ops < numTiles) return null;
+  const base = Math.floor(ops / numTiles);
+  const extra = ops % numTiles;
+  const tiles: TilePlan['tiles'] = [];
+  let done = 0;
+  for (let i = 0; i < numTiles; i++) {
+    const n = base + (i < extra ? 1 : 0);
+    tiles.push({ start: s * done, len: s * (n - 1) + k });
+    done += n;
+  }
+  return { axis, tiles };
+}
+
 /**
  * conv3d ('valid', no padding) of channels-last x [B, T, H, W, C] with filter [kT, kH, kW, Cin, Cout],
  * tiled as TiledConv3d does. Falls back to one conv when there would be fewer than 2 tiles (the
@@ -25,25 +57,11 @@ export function tiledConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor
       const y = tf.conv3d(input, filter, stride, 'valid');
       return bias ? (tf.add(y, bias) as tf.Tensor5D) : y;
     };
-    if (!tiling) return conv(x);
-    const sizes = [x.shape[1], x.shape[2], x.shape[3]];
-    let axis = tiling.tiledDim != null ? tiling.tiledDim - 2 : 0;
-    if (tiling.tiledDim == null) for (let i = 1; i < 3; i++) if (sizes[i]! > sizes[axis]!) axis = i;
-    const size = sizes[axis]!;
-    const k = filter.shape[axis]!;
-    const s = stride[axis]!;
-    const numTiles = tiling.numTiles ?? Math.floor(size / tiling.tileSize);
-    const ops = Math.floor((size - (k - 1) - 1) / s) + 1;
-    if (numTiles < 2 || ops < numTiles) return conv(x);
-    const base = Math.floor(ops / numTiles);
-    const extra = ops % numTiles;
+    const plan = tiling && planTiles([x.shape[1], x.shape[2], x.shape[3]], filter, stride, tiling);
+    if (!plan) return conv(x);
+    const { axis } = plan;
     const parts: tf.Tensor5D[] = [];
-    let done = 0;
-    for (let i = 0; i < numTiles; i++) {
-      const n = base + (i < extra ? 1 : 0);
-      const start = s * done;
-      const len = s * (n - 1) + k;
-      done += n;
+    for (const { start, len } of plan.tiles) {
       const begin = [0, 0, 0, 0, 0];
       const extent = [...x.shape] as number[];
       begin[axis + 1] = start;
@@ -62,29 +80,17 @@ export function tiledConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor
  * input, so the values are the same.
  */
 export function tiledConv3dPadded(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor | null, stride: Triple, pads: Conv3dPads, tiling: TilingOptions | null): tf.Tensor5D {
-  if (!tiling) return conv3dPadded(x, filter, bias, stride, pads);
+  const plan = tiling && planTiles([0, 1, 2].map((i) => x.shape[i + 1]! + pads[i]![0] + pads[i]![1]), filter, stride, tiling);
+  if (!plan) return conv3dPadded(x, filter, bias, stride, pads);
   return tf.tidy(() => {
-    const sizes = [0, 1, 2].map((i) => x.shape[i + 1]! + pads[i]![0] + pads[i]![1]);
-    let axis = tiling.tiledDim != null ? tiling.tiledDim - 2 : 0;
-    if (tiling.tiledDim == null) for (let i = 1; i < 3; i++) if (sizes[i]! > sizes[axis]!) axis = i;
-    const size = sizes[axis]!;
-    const k = filter.shape[axis]!;
-    const s = stride[axis]!;
-    const numTiles = tiling.numTiles ?? Math.floor(size / tiling.tileSize);
-    const ops = Math.floor((size - (k - 1) - 1) / s) + 1;
-    if (numTiles < 2 || ops < numTiles) return conv3dPadded(x, filter, bias, stride, pads);
-    const base = Math.floor(ops / numTiles);
-    const extra = ops % numTiles;
+    const { axis } = plan;
     const [front] = pads[axis]!;
     const real = x.shape[axis + 1]!;
     const parts: tf.Tensor5D[] = [];
-    let done = 0;
-    for (let i = 0; i < numTiles; i++) {
-      const n = base + (i < extra ? 1 : 0);
-      // The tile reads padded rows [start, start + len): rows [lo, hi) of x plus zeros either side.
-      const start = s * done - front;
-      const end = start + s * (n - 1) + k;
-      done += n;
+    for (const tile of plan.tiles) {
+      // The tile reads padded rows [start, end): rows [lo, hi) of x plus zeros either side.
+      const start = tile.start - front;
+      const end = start + tile.len;
       const lo = Math.max(start, 0);
       const hi = Math.min(end, real);
       if (hi <= lo) {

@@ -11,27 +11,31 @@ function asList(out: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
 }
 
 /**
- * Runs the backward kernel once (eagerly: the closures tfjs calls each run in their own tidy,
- * which would dispose sibling outputs made lazily) and hands out dx, dgamma, dbeta.
+ * Runs a norm's backward kernel once on dy (eagerly: the closures tfjs calls each run in their own
+ * tidy, which would dispose sibling outputs made lazily) and hands out dx, dgamma, dbeta.
  */
+export function normGradients(gradKernel: string, dy: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor | undefined, attrs: Attrs): Record<string, () => tf.Tensor> {
+  const inputs: tf.NamedTensorMap = { dy, x };
+  const hasGamma = Boolean(attrs.hasGamma);
+  if (hasGamma) inputs.gamma = gamma!;
+  const outs = asList(tf.engine().runKernel(gradKernel, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[]);
+  const grads: Record<string, () => tf.Tensor> = { x: () => outs[0]! };
+  let next = 1;
+  if (hasGamma) {
+    const dg = outs[next++]!;
+    grads.gamma = () => dg;
+  }
+  if (attrs.hasBeta) {
+    const db = outs[next++]!;
+    grads.beta = () => db;
+  }
+  return grads;
+}
+
 function normGrad(gradKernel: string) {
   return (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: Attrs): Record<string, () => tf.Tensor> => {
     const [x, gamma] = saved as [tf.Tensor, tf.Tensor | undefined];
-    const inputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, x };
-    const hasGamma = Boolean(attrs.hasGamma);
-    if (hasGamma) inputs.gamma = gamma!;
-    const outs = asList(tf.engine().runKernel(gradKernel, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[]);
-    const grads: Record<string, () => tf.Tensor> = { x: () => outs[0]! };
-    let next = 1;
-    if (hasGamma) {
-      const dg = outs[next++]!;
-      grads.gamma = () => dg;
-    }
-    if (attrs.hasBeta) {
-      const db = outs[next++]!;
-      grads.beta = () => db;
-    }
-    return grads;
+    return normGradients(gradKernel, dy as tf.Tensor, x, gamma, attrs);
   };
 }
 

@@ -6,6 +6,7 @@
 import { tf } from '../tf.js';
 import { silu } from '../ops/activations.js';
 import { groupNorm } from '../ops/norms.js';
+import { normGradients } from './gradients.js';
 import { fusedKernelAvailable, type FusedKernelName } from './registry.js';
 
 export const GROUP_NORM_SILU = 'OpensoraGroupNormSilu';
@@ -32,21 +33,7 @@ function registerGradient(): void {
       const y = tf.engine().runKernel('OpensoraGroupNorm', normInputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
       const s = tf.sigmoid(y);
       const dn = tf.add(tf.mul(dy, s), tf.mul(tf.mul(dy, y), tf.mul(s, tf.sub(1, s))));
-      const gradInputs: tf.NamedTensorMap = { dy: dn, x };
-      if (attrs.hasGamma) gradInputs.gamma = gamma!;
-      const out = tf.engine().runKernel('OpensoraGroupNormGrad', gradInputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
-      const outs = Array.isArray(out) ? out : [out];
-      const grads: Record<string, () => tf.Tensor> = { x: () => outs[0]! };
-      let next = 1;
-      if (attrs.hasGamma) {
-        const dg = outs[next++]!;
-        grads.gamma = () => dg;
-      }
-      if (attrs.hasBeta) {
-        const db = outs[next++]!;
-        grads.beta = () => db;
-      }
-      return grads;
+      return normGradients('OpensoraGroupNormGrad', dn, x, gamma, attrs);
     }) as unknown as tf.GradConfig['gradFunc'],
   });
 }

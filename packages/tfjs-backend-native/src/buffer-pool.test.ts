@@ -9,21 +9,25 @@ import { readFileSync } from 'node:fs';
 import { FREE_MIN_BYTES, POOL_MIN_FLOATS, bufferBehind, bufferPoolStats, clearBufferPool, poolCapFromEnv, setPoolCap } from './buffer-pool.js';
 import { nativeAvailable, randn } from './testing.js';
 
-describe.skipIf(!nativeAvailable())('output buffer pool on native', () => {
+/** Each test on native with an empty pool of `capBytes`; the backend and the cap are restored after. */
+function onNativeWithPoolCap(capBytes: number) {
   let prev = '';
   beforeEach(() => {
     prev = tf.getBackend();
     tf.setBackend('native');
-    setPoolCap(64 * 2 ** 20);
+    setPoolCap(capBytes);
     clearBufferPool();
   });
   afterEach(() => {
     tf.setBackend(prev);
     setPoolCap(poolCapFromEnv());
   });
-
   const backend = () => tf.backend() as MathBackendCPU;
-  const bufferOf = (t: tf.Tensor) => bufferBehind(backend().data, t.dataId)!;
+  return { backend, bufferOf: (t: tf.Tensor) => bufferBehind(backend().data, t.dataId)! };
+}
+
+describe.skipIf(!nativeAvailable())('output buffer pool on native', () => {
+  const { backend, bufferOf } = onNativeWithPoolCap(64 * 2 ** 20);
   // Distinct sizes per test, all pooled, so no test takes another's leftovers.
   const input = (rows: number, seed: number) => tf.tensor2d(randn(rows * 256, seed), [rows, 256]);
 
@@ -195,20 +199,7 @@ describe.skipIf(!nativeAvailable())('output buffer pool on native', () => {
 // Large outputs (FREE_MIN_BYTES and up) are the addon's memory: once released and not pooled they
 // are detached and freed on the spot, without waiting for the garbage collector.
 describe.skipIf(!nativeAvailable())('large output buffers freed at once on native', () => {
-  let prev = '';
-  beforeEach(() => {
-    prev = tf.getBackend();
-    tf.setBackend('native');
-    setPoolCap(8 * 2 ** 20);
-    clearBufferPool();
-  });
-  afterEach(() => {
-    tf.setBackend(prev);
-    setPoolCap(poolCapFromEnv());
-  });
-
-  const backend = () => tf.backend() as MathBackendCPU;
-  const bufferOf = (t: tf.Tensor) => bufferBehind(backend().data, t.dataId)!;
+  const { backend, bufferOf } = onNativeWithPoolCap(8 * 2 ** 20);
   const rssBytes = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
   const MB = 2 ** 20;
 

@@ -9,9 +9,12 @@
 //   dQ and add the block's share to dK and dV.
 // Semantics are those of packages/kernels/src/fused/attention-math.ts: masked keys (mask == 0) and
 // keys past the causal limit (j > i) get probability 0; a row with no allowed key is NaN, as torch.
-// GEMMs are OpenBLAS's, single-threaded inside our own threads (items are (pair, query block) in
-// the forward, pairs in the backward, which own their dK/dV slices): results do not depend on the
-// schedule. With fewer pairs than threads the items run in turn and OpenBLAS threads each GEMM.
+// GEMMs are oneDNN's sgemm, single-threaded inside our own threads (items are (pair, query block)
+// in the forward, pairs in the backward, which own their dK/dV slices): results do not depend on
+// the schedule (small products stay on OpenBLAS: kDnnlMinMacs). With fewer than two items a
+// thread, the items run in turn on the calling thread and OpenBLAS threads each GEMM (a oneDNN
+// call there would use one thread). Without oneDNN, or with OPENSORA_NATIVE_GEMM=openblas,
+// OpenBLAS's single-threaded GEMMs run everywhere.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -36,8 +39,18 @@ const float* mask_row(const AttentionDims& dm, const float* mask, int64_t bi, in
   return mask + (dm.mask_rank == 2 ? mb * dm.nk : (mb * dm.nq + i) * dm.nk);
 }
 
-// c[m, n] = alpha op(a) op(b) + beta c, row-major.
-inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+// Products below this many multiply-adds stay on OpenBLAS even when dnnl. Measured at 1 thread on
+// this machine: oneDNN's sgemm costs ~0.2 us more per call (1.8-3.2x OpenBLAS's time at the
+// temporal attention's 8x8x72 blocks, ~1.2x at 32 tokens) and is 10-30% faster from ~48x48x72
+// up; with A transposed (dK, dV) it is 7-25% slower at 64-token blocks, even at 256x72x128 and
+// 18% faster at 320x48x128. Blocking signals costs ~0.2 us a GEMM (6% of a 64-token block's),
+// hence once per range of items (run_range).
+constexpr int64_t kDnnlMinMacs = int64_t(1) << 17;
+constexpr int64_t kDnnlMinMacsTransposedA = int64_t(1) << 20;
+
+// c[m, n] = alpha op(a) op(b) + beta c, row-major; on oneDNN when dnnl (inside a DnnlGemmScope)
+// and the product is large enough.
+inline void gemm(bool dnnl, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) {  // BLAS wants leading dimensions >= 1; an empty sum is 0
@@ -45,6 +58,12 @@ inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     return;
   }
+#ifdef OSN_HAVE_DNNL
+  // oneDNN refuses bad arguments before writing anything; OpenBLAS then does the product.
+  if (dnnl && m * n * k >= (ta ? kDnnlMinMacsTransposedA : kDnnlMinMacs) && dnnl_gemm1(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+#else
+  (void)dnnl;
+#endif
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
               alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
@@ -111,7 +130,7 @@ int64_t key_extent(const AttentionDims& dm, const float* mask, int64_t bi) {
 }
 
 // Forward of query rows q0..q0+m of pair bh. s: [kBlockQ * kBlockK], acc: [kBlockQ * dv], mx/sum: [kBlockQ].
-void forward_block(const AttentionDims& dm, int64_t bh, int64_t q0, const float* q, const float* k, const float* v,
+void forward_block(bool dnnl, const AttentionDims& dm, int64_t bh, int64_t q0, const float* q, const float* k, const float* v,
                    const float* mask, float* out, float* s, float* acc, float* mx, float* sum) {
   const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv, bi = bh / dm.h;
   const int64_t m = std::min(kBlockQ, nq - q0);
@@ -125,7 +144,7 @@ void forward_block(const AttentionDims& dm, int64_t bh, int64_t q0, const float*
   std::fill(sum, sum + m, 0.0f);
   for (int64_t k0 = 0; k0 < kend; k0 += bk) {
     const int64_t n = std::min(bk, kend - k0);
-    gemm(false, true, m, n, d, float(dm.scale), qb, d, kb + k0 * d, d, 0.0f, s, n);
+    gemm(dnnl, false, true, m, n, d, float(dm.scale), qb, d, kb + k0 * d, d, 0.0f, s, n);
     for (int64_t r = 0; r < m; ++r) {
       float* sr = s + r * n;
       mask_scores(sr, mask_row(dm, mask, bi, q0 + r), k0, n, row_limit(dm, q0 + r));
@@ -144,7 +163,7 @@ void forward_block(const AttentionDims& dm, int64_t bh, int64_t q0, const float*
       }
       sum[r] += z;
     }
-    gemm(false, false, m, dv, n, 1.0f, s, n, vb + k0 * dv, dv, 1.0f, acc, dv);
+    gemm(dnnl, false, false, m, dv, n, 1.0f, s, n, vb + k0 * dv, dv, 1.0f, acc, dv);
   }
   float* ob = out + (bh * nq + q0) * dv;
   for (int64_t r = 0; r < m; ++r) {
@@ -156,7 +175,7 @@ void forward_block(const AttentionDims& dm, int64_t bh, int64_t q0, const float*
 
 // Backward of pair bh: every query block against the keys it sees, dK and dV accumulated in place.
 // p, dp: [kBlockQ * nk].
-void backward_pair(const AttentionDims& dm, int64_t bh, const float* dy, const float* q, const float* k,
+void backward_pair(bool dnnl, const AttentionDims& dm, int64_t bh, const float* dy, const float* q, const float* k,
                    const float* v, const float* mask, float* dq, float* dk, float* dvo, float* p, float* dp) {
   const int64_t nq = dm.nq, nk = dm.nk, d = dm.d, dv = dm.dv, bi = bh / dm.h;
   const float scale = float(dm.scale);
@@ -177,7 +196,7 @@ void backward_pair(const AttentionDims& dm, int64_t bh, const float* dy, const f
       std::fill(dqb, dqb + m * d, 0.0f);
       continue;
     }
-    gemm(false, true, m, n, d, scale, qb, d, kb, d, 0.0f, p, n);
+    gemm(dnnl, false, true, m, n, d, scale, qb, d, kb, d, 0.0f, p, n);
     for (int64_t r = 0; r < m; ++r) {
       float* pr = p + r * n;
       mask_scores(pr, mask_row(dm, mask, bi, q0 + r), 0, n, row_limit(dm, q0 + r));
@@ -189,25 +208,44 @@ void backward_pair(const AttentionDims& dm, int64_t bh, const float* dy, const f
       const float z = exp_sum(pr, rmx, n);
       scale_row(pr, 1.0f / z, n);
     }
-    gemm(false, true, m, n, dv, 1.0f, dyb, dv, vb, dv, 0.0f, dp, n);        // dP = dO V^T
-    gemm(true, false, n, dv, m, 1.0f, p, n, dyb, dv, 1.0f, dvb, dv);        // dV += P^T dO
+    gemm(dnnl, false, true, m, n, dv, 1.0f, dyb, dv, vb, dv, 0.0f, dp, n);        // dP = dO V^T
+    gemm(dnnl, true, false, n, dv, m, 1.0f, p, n, dyb, dv, 1.0f, dvb, dv);        // dV += P^T dO
     for (int64_t r = 0; r < m; ++r) softmax_grad_row(p + r * n, dp + r * n, scale, n);
-    gemm(false, false, m, d, n, 1.0f, dp, n, kb, d, 0.0f, dqb, d);          // dQ = dS K
-    gemm(true, false, n, d, m, 1.0f, dp, n, qb, d, 1.0f, dkb, d);           // dK += dS^T Q
+    gemm(dnnl, false, false, m, d, n, 1.0f, dp, n, kb, d, 0.0f, dqb, d);          // dQ = dS K
+    gemm(dnnl, true, false, n, d, m, 1.0f, dp, n, qb, d, 1.0f, dkb, d);           // dK += dS^T Q
   }
 }
 
-// Runs fn(begin, end) over items: on our threads with single-threaded GEMMs when there are enough
-// items to share, else in turn on this thread with OpenBLAS threading each GEMM.
-void run_items(int64_t items, const std::function<void(int64_t, int64_t)>& fn) {
+// fn(begin, end, dnnl) on a range of items, with its GEMMs on oneDNN when dnnl (signals blocked
+// once for the range, not per GEMM).
+using ItemsFn = std::function<void(int64_t, int64_t, bool)>;
+void run_range(int64_t begin, int64_t end, bool dnnl, const ItemsFn& fn) {
+#ifdef OSN_HAVE_DNNL
+  if (dnnl) {
+    DnnlGemmScope scope;
+    fn(begin, end, true);
+    return;
+  }
+#endif
+  fn(begin, end, false);
+}
+
+// Runs fn over items: on our threads with single-threaded GEMMs when there are enough items to
+// share, else in turn on this thread with OpenBLAS threading each GEMM.
+void run_items(int64_t items, const ItemsFn& fn) {
   const int t = threads();
-  if (t == 1 || items < 2 * t) {
-    fn(0, items);
+  const bool dnnl = !gemm_pinned_openblas();
+  if (t == 1) {
+    run_range(0, items, dnnl, fn);
+    return;
+  }
+  if (items < 2 * t) {
+    fn(0, items, false);
     return;
   }
   openblas_set_num_threads(1);
   try {
-    parallel_for(items, 1, fn);
+    parallel_for(items, 1, [&](int64_t begin, int64_t end) { run_range(begin, end, dnnl, fn); });
   } catch (...) {
     openblas_set_num_threads(t);
     throw;
@@ -220,10 +258,10 @@ void run_items(int64_t items, const std::function<void(int64_t, int64_t)>& fn) {
 void attention(const AttentionDims& dm, const float* q, const float* k, const float* v, const float* mask, float* out) {
   const int64_t qblocks = (dm.nq + kBlockQ - 1) / kBlockQ;
   const int64_t bk = std::min(kBlockK, std::max<int64_t>(dm.nk, 1));
-  run_items(dm.b * dm.h * qblocks, [&](int64_t begin, int64_t end) {
+  run_items(dm.b * dm.h * qblocks, [&](int64_t begin, int64_t end, bool dnnl) {
     std::vector<float> s(kBlockQ * bk), acc(kBlockQ * std::max<int64_t>(dm.dv, 1)), mx(kBlockQ), sum(kBlockQ);
     for (int64_t it = begin; it < end; ++it) {
-      forward_block(dm, it / qblocks, (it % qblocks) * kBlockQ, q, k, v, mask, out, s.data(), acc.data(), mx.data(),
+      forward_block(dnnl, dm, it / qblocks, (it % qblocks) * kBlockQ, q, k, v, mask, out, s.data(), acc.data(), mx.data(),
                     sum.data());
     }
   });
@@ -233,9 +271,9 @@ void attention(const AttentionDims& dm, const float* q, const float* k, const fl
 // dS = P * (dP - rowsum(P * dP)), dQ = scale dS K, dK = scale dS^T Q.
 void attention_grad(const AttentionDims& dm, const float* dy, const float* q, const float* k, const float* v,
                     const float* mask, float* dq, float* dk, float* dvo) {
-  run_items(dm.b * dm.h, [&](int64_t begin, int64_t end) {
+  run_items(dm.b * dm.h, [&](int64_t begin, int64_t end, bool dnnl) {
     std::vector<float> p(kBlockQ * std::max<int64_t>(dm.nk, 1)), dp(kBlockQ * std::max<int64_t>(dm.nk, 1));
-    for (int64_t bh = begin; bh < end; ++bh) backward_pair(dm, bh, dy, q, k, v, mask, dq, dk, dvo, p.data(), dp.data());
+    for (int64_t bh = begin; bh < end; ++bh) backward_pair(dnnl, dm, bh, dy, q, k, v, mask, dq, dk, dvo, p.data(), dp.data());
   });
 }
 

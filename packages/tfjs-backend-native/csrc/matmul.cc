@@ -15,11 +15,11 @@
 #endif
 
 namespace osn {
-namespace {
 
 #ifdef OSN_HAVE_DNNL
 enum class Gemm { Auto, OpenBLAS, Dnnl };
 
+namespace {
 // OPENSORA_NATIVE_GEMM=openblas|dnnl pins one library (benches, tests); anything else: auto.
 Gemm forced() {
   static const Gemm g = [] {
@@ -31,6 +31,54 @@ Gemm forced() {
   return g;
 }
 
+// Depth of DnnlGemmScope on this thread: inside one, signals are already blocked.
+thread_local int dnnl_scope_depth = 0;
+thread_local sigset_t dnnl_scope_previous;
+}  // namespace
+
+bool gemm_pinned_openblas() { return forced() == Gemm::OpenBLAS; }
+
+DnnlGemmScope::DnnlGemmScope() {
+  if (dnnl_scope_depth++ > 0) return;
+  omp_set_num_threads(1);
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &dnnl_scope_previous);
+}
+
+DnnlGemmScope::~DnnlGemmScope() {
+  if (--dnnl_scope_depth > 0) return;
+  pthread_sigmask(SIG_SETMASK, &dnnl_scope_previous, nullptr);
+  omp_set_num_threads(threads());
+}
+
+// One oneDNN sgemm on the calling thread: its OpenMP team is set to one thread (the setting is
+// per calling thread). C's leading dimension is ldc.
+//
+// Signals are blocked for the call: oneDNN 2.6's sgemm kernels corrupt the heap when a signal
+// lands on their thread mid-call (reproduced in plain C++ with pthread_kill, and in Node under
+// --cpu-prof's SIGPROF; a child's SIGCHLD would do the same). A signal that arrives meanwhile is
+// delivered when the call returns. Inside a DnnlGemmScope they already are, and the two
+// syscalls are skipped.
+bool dnnl_gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const auto call = [&] {
+    return dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+  };
+  if (dnnl_scope_depth > 0) return call();
+  omp_set_num_threads(1);
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  const bool ok = call();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return ok;
+}
+#endif
+
+namespace {
+
+#ifdef OSN_HAVE_DNNL
 // Which library runs op(A)[m,k] x op(B)[k,n]. Measured at 1 thread on this project's machine
 // (Sapphire Rapids class, AVX-512) at the shapes of STDiT3's linear layers, interleaved with
 // PyTorch 2.13 (MKL): oneDNN's sgemm (2.6) was as fast or faster than OpenBLAS 0.3.21 at the
@@ -55,24 +103,6 @@ void openblas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const floa
 }
 
 #ifdef OSN_HAVE_DNNL
-// One oneDNN sgemm on the calling thread: its OpenMP team is set to one thread (the setting is
-// per calling thread). C's leading dimension is ldc.
-//
-// Signals are blocked for the call: oneDNN 2.6's sgemm kernels corrupt the heap when a signal
-// lands on their thread mid-call (reproduced in plain C++ with pthread_kill, and in Node under
-// --cpu-prof's SIGPROF; a child's SIGCHLD would do the same). A signal that arrives meanwhile is
-// delivered when the call returns.
-bool dnnl_gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-                int64_t ldb, float beta, float* c, int64_t ldc) {
-  omp_set_num_threads(1);
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &previous);
-  const bool ok = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  return ok;
-}
-
 // oneDNN's sgemm on our thread pool rather than on its OpenMP team: C is cut into one slice of
 // rows (or, for a short C, of columns) per thread and each slice is a one-thread sgemm. On a
 // loaded machine OpenMP's barrier waits for every thread of the team, and a team thread that
@@ -82,7 +112,7 @@ bool dnnl_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a
                int64_t ldb, float beta, float* c, bool one_thread) {
   const int t = threads();
   if (t == 1 || one_thread) {
-    const bool ok = dnnl_gemm1(ta, tb, m, n, k, a, lda, b, ldb, beta, c, n);
+    const bool ok = dnnl_gemm1(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, n);
     omp_set_num_threads(t);
     return ok;
   }
@@ -90,12 +120,12 @@ bool dnnl_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a
   if (m >= n || m >= 256) {
     // rows [r0, r1): A's rows (its columns when ta), C's rows
     parallel_for(m, std::max<int64_t>(1, m / t), [&](int64_t r0, int64_t r1) {
-      if (!dnnl_gemm1(ta, tb, r1 - r0, n, k, ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * n, n)) ok = false;
+      if (!dnnl_gemm1(ta, tb, r1 - r0, n, k, 1.0f, ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * n, n)) ok = false;
     });
   } else {
     // columns [c0, c1): B's columns (its rows when tb), C's columns
     parallel_for(n, std::max<int64_t>(1, n / t), [&](int64_t c0, int64_t c1) {
-      if (!dnnl_gemm1(ta, tb, m, c1 - c0, k, a, lda, tb ? b + c0 * ldb : b + c0, ldb, beta, c + c0, n)) ok = false;
+      if (!dnnl_gemm1(ta, tb, m, c1 - c0, k, 1.0f, a, lda, tb ? b + c0 * ldb : b + c0, ldb, beta, c + c0, n)) ok = false;
     });
   }
   omp_set_num_threads(t);
@@ -104,6 +134,10 @@ bool dnnl_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a
 #endif
 
 }  // namespace
+
+#ifndef OSN_HAVE_DNNL
+bool gemm_pinned_openblas() { return true; }
+#endif
 
 void batch_matmul(const float* a, const float* b, float* c, int64_t batch, const int32_t* ai, const int32_t* bi,
                   int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool accumulate) {

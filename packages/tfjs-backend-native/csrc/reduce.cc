@@ -55,23 +55,46 @@ OSN_CLONES void cols_extreme(const float* __restrict x, float* __restrict out, i
   }
 }
 
+// Bit for bit the scalar loop it replaced (eight float lanes summing exp(x - max), lane l taking
+// elements 8k + l, then the tail, then the lanes in order), written with vector types: GCC did not
+// vectorise the max (one scalar max per element) and kept the exps at 8 lanes on AVX-512.
 OSN_CLONES void softmax_row(const float* __restrict x, float* __restrict y, int64_t n) {
-  float lanes[8];
-  for (int l = 0; l < 8; ++l) lanes[l] = x[0];
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) lanes[l] = x[i + l] > lanes[l] ? x[i + l] : lanes[l];
+  // The max is exact, so its lane count is free; as before, only a NaN in x[0] makes it NaN.
   float m = x[0];
-  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-  for (int l = 0; l < 8; ++l) m = lanes[l] > m ? lanes[l] : m;
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) {
-      const float e = fast_exp(x[i + l] - m);
-      y[i + l] = e;
-      acc[l] += e;
+  int64_t i = 0;
+  if (n >= 16) {
+    vf16 a = vf16{} + x[0], b = a;
+    for (; i + 32 <= n; i += 32) {
+      const vf16 u = load_v<vf16>(x + i), v = load_v<vf16>(x + i + 16);
+      a = u > a ? u : a;
+      b = v > b ? v : b;
     }
+    for (; i + 16 <= n; i += 16) {
+      const vf16 u = load_v<vf16>(x + i);
+      a = u > a ? u : a;
+    }
+    a = b > a ? b : a;
+    for (int l = 0; l < 16; ++l) m = a[l] > m ? a[l] : m;
+  }
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  // Sixteen exps at a time; their low and high halves go to the eight lanes one after the other.
+  vf8 acc{};
+  i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const vf16 e = fast_exp(load_v<vf16>(x + i) - m);
+    store_v(y + i, e);
+    acc += __builtin_shufflevector(e, e, 0, 1, 2, 3, 4, 5, 6, 7);
+    acc += __builtin_shufflevector(e, e, 8, 9, 10, 11, 12, 13, 14, 15);
+  }
+  if (i + 8 <= n) {
+    float pad[16] = {};
+    std::memcpy(pad, x + i, 8 * sizeof(float));
+    const vf16 e = fast_exp(load_v<vf16>(pad) - m);
+    const vf8 lo = __builtin_shufflevector(e, e, 0, 1, 2, 3, 4, 5, 6, 7);
+    store_v(y + i, lo);
+    acc += lo;
+    i += 8;
+  }
   float s = 0;
   for (; i < n; ++i) {
     const float e = fast_exp(x[i] - m);
@@ -80,7 +103,9 @@ OSN_CLONES void softmax_row(const float* __restrict x, float* __restrict y, int6
   }
   for (int l = 0; l < 8; ++l) s += acc[l];
   const float inv = 1.0f / s;
-  for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+  i = 0;
+  for (; i + 16 <= n; i += 16) store_v(y + i, load_v<vf16>(y + i) * inv);
+  for (; i < n; ++i) y[i] *= inv;
 }
 
 }  // namespace

@@ -26,30 +26,67 @@ OSN_INLINE int32_t float_to_bits(float f) {
   return i;
 }
 
+// GCC vector types for loops the auto-vectoriser handles poorly (max reductions, or where a
+// fixed lane order must be kept): each clone lowers them to its widest registers (one zmm on
+// x86-64-v4, two ymm on v3, four xmm on baseline), so they stay portable. They never cross the
+// addon's boundary (the helpers here are always inlined and take them by reference), so GCC's note
+// that returning them differs between clones (-Wpsabi, raised where they are used) does not apply
+// and is silenced for the files that include this one.
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float vf8 __attribute__((vector_size(32)));
+typedef float vf16 __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+typedef double vd8 __attribute__((vector_size(64)));
+
+// Unaligned loads and stores, and reinterpreting bits, for scalars and vectors alike.
+template <typename V>
+OSN_INLINE V load_v(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <typename V>
+OSN_INLINE void store_v(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+template <typename To, typename From>
+OSN_INLINE To bitcast_v(const From& f) {
+  static_assert(sizeof(To) == sizeof(From), "bitcast_v: sizes differ");
+  To t;
+  std::memcpy(&t, &f, sizeof(To));
+  return t;
+}
+OSN_INLINE vd8 widen(const vf8& v) { return __builtin_convertvector(v, vd8); }
+
 // exp(x) to ~1 ulp (Cephes expf polynomial), written branch-free so loops calling it
-// vectorise; libm's expf is a scalar call and would not.
-OSN_INLINE float fast_exp(float x) {
+// vectorise; libm's expf is a scalar call and would not. F is float (I int32_t) or vf16 (I vi16):
+// the same operations in the same order, so a lane of the vector form equals the scalar form.
+template <typename F, typename I>
+OSN_INLINE F fast_exp_t(const F& x) {
+  const F zero{};
   const float hi = 88.3762626647949f, lo = -87.3365447504f;
-  const float xc = x > hi ? hi : (x < lo ? lo : x);
+  const F xc = x > hi ? zero + hi : (x < lo ? zero + lo : x);
   // Round x/ln2 to nearest with the 1.5*2^23 trick (no floor/round call needed).
   const float magic = 12582912.0f;
-  const float t = xc * 1.44269504088896341f + magic;
-  const int32_t n = float_to_bits(t) - float_to_bits(magic);
-  const float fn = t - magic;
-  float r = xc - fn * 0.693359375f;
+  const F t = xc * 1.44269504088896341f + magic;
+  const I n = bitcast_v<I>(t) - float_to_bits(magic);
+  const F fn = t - magic;
+  F r = xc - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  F p = zero + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  float out = bits_to_float(float_to_bits(y) + (n << 23));
-  out = x < lo ? 0.0f : out;
-  out = x > hi ? __builtin_inff() : out;
+  const F y = p * r * r + r + 1.0f;
+  F out = bitcast_v<F>(bitcast_v<I>(y) + (n << 23));
+  out = x < lo ? zero : out;
+  out = x > hi ? zero + __builtin_inff() : out;
   return x != x ? x : out;  // NaN stays NaN
 }
+OSN_INLINE float fast_exp(float x) { return fast_exp_t<float, int32_t>(x); }
+OSN_INLINE vf16 fast_exp(const vf16& x) { return fast_exp_t<vf16, vi16>(x); }
 
 OSN_INLINE float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
 

@@ -49,6 +49,8 @@ const cases: Case[] = [
   { name: 'OpensoraLayerNorm', shape: [7, 33], gamma: false, beta: false, offset: 50 },
   { name: 'OpensoraLayerNorm', shape: [3, 1152], gamma: true, beta: false },
   { name: 'OpensoraLayerNorm', shape: [4, 20], gamma: false, beta: true },
+  // 77 = two 32-wide blocks + one 8-wide + a 5-element tail of the moments and backward loops, with gamma.
+  { name: 'OpensoraLayerNorm', shape: [5, 77], gamma: true, beta: true, scale: 2, offset: 3 },
   { name: 'OpensoraRMSNorm', shape: [6, 5, 48], gamma: true, beta: false },
   { name: 'OpensoraRMSNorm', shape: [9, 17], gamma: false, beta: false, scale: 3 },
   { name: 'OpensoraGroupNorm', shape: [2, 3, 4, 5, 8], gamma: true, beta: true, groups: 4 },

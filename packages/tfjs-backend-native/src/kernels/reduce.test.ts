@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, it } from 'vitest';
-import { expectSameOnBothBackends, nativeAvailable, randn } from '../testing.js';
+import { expectClose, expectSameOnBothBackends, nativeAvailable, randn, runOn } from '../testing.js';
 
 const t = (shape: number[], seed: number, scale = 1) => tf.tensor(randn(shape.reduce((a, b) => a * b, 1), seed, scale), shape);
 
@@ -32,6 +32,28 @@ describe.skipIf(!nativeAvailable())('softmax on native', () => {
   });
   it('gradient', () => {
     expectSameOnBothBackends(() => tf.grad((x: tf.Tensor) => tf.mul(tf.softmax(x), t([5, 33], 7)).sum())(t([5, 33], 3, 3)), 1e-4, 1e-6);
+  });
+  // The kernel splits a row into 32- and 16-wide vector blocks, an 8-wide block and a scalar tail:
+  // lengths that reach each mix of them, with masked (-Infinity) logits, against softmax in double.
+  it('every row length split, with -Infinity logits, within a few float ulps of float64 from the float x - max', () => {
+    for (const n of [1, 5, 8, 13, 16, 24, 31, 32, 40, 47, 57, 1000]) {
+      const rows = 3;
+      const xv = randn(rows * n, n, 8);
+      xv[0] = -Infinity; // row 0 starts masked: the max lanes start from x[0]
+      if (n > 9) xv[n + 9] = -Infinity;
+      const [y] = runOn('native', () => tf.softmax(tf.tensor2d(xv, [rows, n])));
+      const expected = new Float64Array(rows * n);
+      for (let r = 0; r < rows; ++r) {
+        const row = Array.from(xv.subarray(r * n, (r + 1) * n));
+        const m = Math.max(...row);
+        // x - max rounds to float on any float32 softmax (PyTorch's too); the rest is the kernel's error.
+        const e = row.map((v) => Math.exp(Math.fround(v - m)));
+        const s = e.reduce((a, b) => a + b, 0);
+        e.forEach((v, j) => (expected[r * n + j] = v / s));
+      }
+      if (n === 1) expected[0] = NaN; // a row that is all -Infinity has no softmax (0/0)
+      expectClose(y!.values, expected, 1e-6, 1e-30, `softmax length ${n}`);
+    }
   });
 });
 

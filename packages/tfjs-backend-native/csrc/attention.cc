@@ -74,12 +74,15 @@ OSN_CLONES void mask_scores(float* __restrict s, const float* __restrict mrow, i
   for (int64_t j = std::max<int64_t>(limit - k0, 0); j < n; ++j) s[j] = kNegInf;
 }
 
+// 16 running maxima in a vector: GCC left the same loop over a float[16] scalar (vmaxss per
+// lane), 6.6% of a profile of attn_mid's forward and backward. NaN scores are skipped, as before.
 OSN_CLONES float row_max(const float* __restrict s, int64_t n) {
-  float lanes[16];
-  for (int l = 0; l < 16; ++l) lanes[l] = kNegInf;
+  vf16 lanes = vf16{} + kNegInf;
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int l = 0; l < 16; ++l) lanes[l] = s[j + l] > lanes[l] ? s[j + l] : lanes[l];
+  for (; j + 16 <= n; j += 16) {
+    const vf16 x = load_v<vf16>(s + j);
+    lanes = x > lanes ? x : lanes;
+  }
   float mx = kNegInf;
   for (; j < n; ++j) mx = s[j] > mx ? s[j] : mx;
   for (int l = 0; l < 16; ++l) mx = lanes[l] > mx ? lanes[l] : mx;

@@ -15,41 +15,35 @@
 namespace osn {
 
 // Declared in kernels.h: LayerNorm here and the adaLN kernels (modulate.cc) share one summation.
-// Four independent double accumulators of eight lanes: one chain kept each pass at the latency of
-// an add per eight elements.
+// 32 double lanes, four independent vectors of eight (one vector kept each pass at the latency of an
+// add per eight elements). Plain arrays: GCC turns them into one float->double conversion per
+// vector, where its lowering of __builtin_convertvector (vf8 -> vd8) splits each in two.
 OSN_CLONES Moments centered_moments(const float* __restrict x, int64_t c, float eps) {
-  vd8 s0{}, s1{}, s2{}, s3{};
+  double s[32] = {};
   int64_t i = 0;
-  for (; i + 32 <= c; i += 32) {
-    s0 += widen(load_v<vf8>(x + i));
-    s1 += widen(load_v<vf8>(x + i + 8));
-    s2 += widen(load_v<vf8>(x + i + 16));
-    s3 += widen(load_v<vf8>(x + i + 24));
-  }
-  for (; i + 8 <= c; i += 8) s0 += widen(load_v<vf8>(x + i));
+  for (; i + 32 <= c; i += 32)
+    for (int l = 0; l < 32; ++l) s[l] += x[i + l];
+  for (; i + 8 <= c; i += 8)
+    for (int l = 0; l < 8; ++l) s[l] += x[i + l];
   double sum = 0;
   for (; i < c; ++i) sum += x[i];
-  const vd8 s = (s0 + s1) + (s2 + s3);
-  for (int l = 0; l < 8; ++l) sum += s[l];
+  for (int l = 0; l < 8; ++l) sum += (s[l] + s[8 + l]) + (s[16 + l] + s[24 + l]);
   const double mean = sum / double(c);
-  vd8 q0{}, q1{}, q2{}, q3{};
+  double q[32] = {};
   i = 0;
-  for (; i + 32 <= c; i += 32) {
-    const vd8 d0 = widen(load_v<vf8>(x + i)) - mean, d1 = widen(load_v<vf8>(x + i + 8)) - mean;
-    const vd8 d2 = widen(load_v<vf8>(x + i + 16)) - mean, d3 = widen(load_v<vf8>(x + i + 24)) - mean;
-    q0 += d0 * d0;
-    q1 += d1 * d1;
-    q2 += d2 * d2;
-    q3 += d3 * d3;
-  }
-  for (; i + 8 <= c; i += 8) {
-    const vd8 d = widen(load_v<vf8>(x + i)) - mean;
-    q0 += d * d;
-  }
+  for (; i + 32 <= c; i += 32)
+    for (int l = 0; l < 32; ++l) {
+      const double d = x[i + l] - mean;
+      q[l] += d * d;
+    }
+  for (; i + 8 <= c; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      const double d = x[i + l] - mean;
+      q[l] += d * d;
+    }
   double sq = 0;
   for (; i < c; ++i) sq += (x[i] - mean) * (x[i] - mean);
-  const vd8 q = (q0 + q1) + (q2 + q3);
-  for (int l = 0; l < 8; ++l) sq += q[l];
+  for (int l = 0; l < 8; ++l) sq += (q[l] + q[8 + l]) + (q[16 + l] + q[24 + l]);
   return {mean, 1.0 / std::sqrt(float(sq / double(c)) + eps)};
 }
 

@@ -7,6 +7,7 @@ import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { DecoderConfig } from './config.js';
 import { MidBlock } from './mid-block.js';
 import { Namespace } from './namespace.js';
+import { replace } from './replace.js';
 import { Upsample2D, Upsample3D } from './resample.js';
 import { Resnet3DBlock, normSilu, vaeGroupNorm } from './resnet-block.js';
 import type { Tap } from './tap.js';
@@ -85,9 +86,7 @@ export class VideoDecoder extends Module {
     let h = this.convIn.forward(z);
     tap?.('conv_in', h);
     const step = (f: (y: tf.Tensor5D) => tf.Tensor5D) => {
-      const next = f(h);
-      h.dispose();
-      h = next;
+      h = replace(h, f(h));
     };
     step((y) => this.mid.forward(y, tap));
     for (let level = this.levels.length - 1; level >= 0; level--) {

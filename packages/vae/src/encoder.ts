@@ -6,6 +6,7 @@ import { CausalConv3dPlainAR } from './causal-conv3d.js';
 import type { EncoderConfig } from './config.js';
 import { MidBlock } from './mid-block.js';
 import { Namespace } from './namespace.js';
+import { replace } from './replace.js';
 import { Downsample2D, Downsample3D } from './resample.js';
 import { Resnet3DBlock, normSilu, vaeGroupNorm } from './resnet-block.js';
 import type { Tap } from './tap.js';
@@ -79,9 +80,7 @@ export class VideoEncoder extends Module {
     let h = this.convIn.forward(x);
     tap?.('conv_in', h);
     const step = (f: (y: tf.Tensor5D) => tf.Tensor5D) => {
-      const next = f(h);
-      h.dispose();
-      h = next;
+      h = replace(h, f(h));
     };
     this.levels.forEach((l, i) => {
       for (const b of l.blocks) step((y) => b.forward(y));

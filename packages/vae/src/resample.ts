@@ -2,6 +2,7 @@
 import { Conv2d, GroupNorm, Module, silu, tf, upsampleNearest3d } from '@opensora-ts/kernels';
 import { normSilu } from './resnet-block.js';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
+import { replace } from './replace.js';
 import type { TilingOptions } from './tiled-conv3d.js';
 
 /** Runs a per-frame 2D op on [B, T, H, W, C] by folding T into the batch. */
@@ -61,9 +62,13 @@ export class Res3DBlockUpsample extends Module {
   }
   forward(y: tf.Tensor5D): tf.Tensor5D {
     return tf.tidy(() => {
-      let h = normSilu(this.norm1, this.conv1.forward(y));
-      h = this.norm2.forward(this.conv2.forward(h)) as tf.Tensor5D;
-      return silu(tf.add(h, y)) as tf.Tensor5D;
+      // Intermediates freed as the next exists (replace.ts): here they are at the upsampled size.
+      let h = this.conv1.forward(y);
+      h = replace(h, normSilu(this.norm1, h));
+      h = replace(h, this.conv2.forward(h));
+      h = replace(h, this.norm2.forward(h) as tf.Tensor5D);
+      h = replace(h, tf.add(h, y) as tf.Tensor5D);
+      return silu(h) as tf.Tensor5D;
     });
   }
 }

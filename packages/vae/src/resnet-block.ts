@@ -2,6 +2,7 @@
 // input (through a causal 1x1x1 `nin_shortcut` when the channel count changes).
 import { Dropout, GroupNorm, Module, groupNormSilu, tf } from '@opensora-ts/kernels';
 import { CausalConv3dPlainAR } from './causal-conv3d.js';
+import { replace } from './replace.js';
 import type { TilingOptions } from './tiled-conv3d.js';
 
 /** The VAE's Normalize(): GroupNorm(32, C, eps 1e-6, affine); `groups` other than 32 only for demo models. */
@@ -38,10 +39,12 @@ export class Resnet3DBlock extends Module {
 
   forward(x: tf.Tensor5D): tf.Tensor5D {
     return tf.tidy(() => {
+      // Each intermediate is freed as soon as the next exists, not when the tidy ends (replace.ts).
       let h = normSilu(this.norm1, x);
-      h = this.conv1.forward(h);
-      h = this.dropout.forward(normSilu(this.norm2, h)) as tf.Tensor5D;
-      h = this.conv2.forward(h);
+      h = replace(h, this.conv1.forward(h));
+      h = replace(h, normSilu(this.norm2, h));
+      h = replace(h, this.dropout.forward(h) as tf.Tensor5D);
+      h = replace(h, this.conv2.forward(h));
       const skip = this.ninShortcut ? this.ninShortcut.forward(x) : x;
       return tf.add(skip, h) as tf.Tensor5D;
     });

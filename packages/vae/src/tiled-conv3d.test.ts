@@ -78,4 +78,23 @@ describe('tiledConv3d (TiledConv3d semantics)', () => {
     tf.dispose([x, w, b]);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('frees each tile\'s input slice before the next tile (peak memory, issue 34)', async () => {
+    await initRuntime({ announce: false });
+    // H tiled in 17 tiles of 1-2 output rows: each slice (3-4 rows of x) is a copy, and all of
+    // them together would be 2x the input.
+    const x = tf.randomNormal([1, 4, 32, 8, 8], 0, 1, 'float32', 8) as tf.Tensor5D;
+    const w = tf.randomNormal([3, 3, 3, 8, 8], 0, 1, 'float32', 9) as tf.Tensor5D;
+    const pads: [[number, number], [number, number], [number, number]] = [[2, 0], [1, 1], [1, 1]];
+    const xBytes = x.size * 4; // the output's size too
+    const start = tf.memory().numBytes;
+    const viaPads = await tf.profile(() => tf.dispose(tiledConv3dPadded(x, w, null, [1, 1, 1], pads, { tileSize: 2 })));
+    // The output's tiles and their concatenation, plus one tile's slice (4 rows) and conv in flight.
+    expect(viaPads.peakBytes - start).toBeLessThanOrEqual(2 * xBytes + 2 * (xBytes / 8));
+    const padded = tf.pad(x, [[0, 0], ...pads, [0, 0]]) as tf.Tensor5D;
+    const paddedBytes = padded.size * 4;
+    const plain = await tf.profile(() => tf.dispose(tiledConv3d(padded, w, null, [1, 1, 1], { tileSize: 2 })));
+    expect(plain.peakBytes - start - paddedBytes).toBeLessThanOrEqual(2 * xBytes + 2 * (paddedBytes * 4) / 34);
+    tf.dispose([x, w, padded]);
+  });
 });

@@ -2,6 +2,7 @@
 // contiguous slices of one dim (the largest of T, H, W unless fixed), each slice carrying the
 // kernel's halo, concatenated back. Same maths as one conv, less peak memory per call.
 import { conv3dPadded, tf, type Conv3dPads } from '@opensora-ts/kernels';
+import { replace } from './replace.js';
 
 export interface TilingOptions {
   /** Outputs per tile when `numTiles` is not given: tiles = floor(size / tileSize). */
@@ -55,7 +56,7 @@ export function tiledConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor
   return tf.tidy(() => {
     const conv = (input: tf.Tensor5D) => {
       const y = tf.conv3d(input, filter, stride, 'valid');
-      return bias ? (tf.add(y, bias) as tf.Tensor5D) : y;
+      return bias ? replace(y, tf.add(y, bias) as tf.Tensor5D) : y;
     };
     const plan = tiling && planTiles([x.shape[1], x.shape[2], x.shape[3]], filter, stride, tiling);
     if (!plan) return conv(x);
@@ -66,7 +67,9 @@ export function tiledConv3d(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor
       const extent = [...x.shape] as number[];
       begin[axis + 1] = start;
       extent[axis + 1] = len;
-      parts.push(conv(tf.slice(x, begin, extent)));
+      const slice = tf.slice(x, begin, extent) as tf.Tensor5D;
+      parts.push(conv(slice));
+      slice.dispose(); // a copy: freed now rather than with every other tile's at the tidy's end
     }
     return tf.concat(parts, axis + 1) as tf.Tensor5D;
   });
@@ -106,6 +109,9 @@ export function tiledConv3dPadded(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.
       tilePads[axis] = [lo - start, end - hi];
       const slice = lo === 0 && hi === real ? x : (tf.slice(x, begin, extent) as tf.Tensor5D);
       parts.push(conv3dPadded(slice, filter, bias, stride, tilePads));
+      // Each slice is a copy (the tiled dim is not the outermost); freed now, not when the tidy
+      // ends, the slices of every tile would be alive at once: 1.5x the input at 3-wide kernels.
+      if (slice !== x) slice.dispose();
     }
     return tf.concat(parts, axis + 1) as tf.Tensor5D;
   });

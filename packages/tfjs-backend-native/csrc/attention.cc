@@ -89,15 +89,21 @@ OSN_CLONES float row_max(const float* __restrict s, int64_t n) {
   return mx;
 }
 
-// s[j] = exp(s[j] - mx); returns their sum (16 partial sums, so the loop vectorises).
+// s[j] = exp(s[j] - mx); returns their sum (16 partial sums, lane l summing s[l], s[l + 16], ...),
+// in one pass over s.
 OSN_CLONES float exp_sum(float* __restrict s, float mx, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) s[j] = fast_exp(s[j] - mx);
-  float lanes[16] = {0};
+  vf16 lanes{};
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int l = 0; l < 16; ++l) lanes[l] += s[j + l];
+  for (; j + 16 <= n; j += 16) {
+    const vf16 e = fast_exp(load_v<vf16>(s + j) - mx);
+    store_v(s + j, e);
+    lanes += e;
+  }
   float z = 0;
-  for (; j < n; ++j) z += s[j];
+  for (; j < n; ++j) {
+    s[j] = fast_exp(s[j] - mx);
+    z += s[j];
+  }
   for (int l = 0; l < 16; ++l) z += lanes[l];
   return z;
 }

@@ -166,6 +166,21 @@ std::vector<int64_t> withChannels(at::IntArrayRef shape, int64_t channels) {
 
 std::vector<int64_t> zeros(int64_t n) { return std::vector<int64_t>(static_cast<size_t>(n), 0); }
 
+/**
+ * The forward convolution. A float32 3-D one on the CPU goes to oneDNN directly: ATen's choice
+ * between oneDNN and its im2col Slow3d weighs N * C * D * H of the input and leaves W out (the
+ * 2-D rule, read on 5-D shapes), so every VAE conv under 20480 there (3 -> 32 at 17x64x64,
+ * 32 -> 64 at 17x32x32, 64 -> 64 at 9x16x16, all at 8x8) ran Slow3d, one thread at batch 1 and
+ * 3-7x slower than oneDNN (2.13 and 1.13 alike). Otherwise, and for shapes ATen already sends to
+ * oneDNN, at::convolution (same primitive).
+ */
+at::Tensor convolve(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias, const Geometry& g) {
+  bool oneDnn = g.nd == 3 && g.groups == 1 && x.device().is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat &&
+                x.numel() > 0 && w.numel() > 0 && at::hasMKLDNN() && at::globalContext().userEnabledMkldnn();
+  if (oneDnn) return at::mkldnn_convolution(x, w, bias, g.sym, g.stride, g.dilation, g.groups);
+  return at::convolution(x, w, bias, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups);
+}
+
 }  // namespace
 
 void addConvOps(OpTable& t) {
@@ -211,8 +226,7 @@ void addConvOps(OpTable& t) {
     }
     at::Tensor x = lowp(padExtra(toChannelsFirst(c.x(0), g), g));
     at::Tensor w = lowp(g.depthwise ? toWeight(f, g) : toWeightFast(f, g, g.channelsLast));
-    at::Tensor y = at::convolution(x, w, bias, g.stride, g.sym, g.dilation, false, zeros(g.nd), g.groups);
-    return {toChannelsLast(fullp(y), g)};
+    return {toChannelsLast(fullp(convolve(x, w, bias, g)), g)};
   };
   t["Conv"] = conv;
   t["OpensoraConv3d"] = conv;

@@ -55,11 +55,11 @@ OSN_CLONES void cols_extreme(const float* __restrict x, float* __restrict out, i
   }
 }
 
-// Bit for bit the scalar loop it replaced (eight float lanes summing exp(x - max), lane l taking
-// elements 8k + l, then the tail, then the lanes in order), written with vector types: GCC did not
-// vectorise the max (one scalar max per element) and kept the exps at 8 lanes on AVX-512.
+// The max with vector types (GCC left it one scalar max per element); the exps with exp_nonpos
+// (x - max <= 0), summed in sixteen float lanes.
 OSN_CLONES void softmax_row(const float* __restrict x, float* __restrict y, int64_t n) {
-  // The max is exact, so its lane count is free; as before, only a NaN in x[0] makes it NaN.
+  // The max is exact, so its lane count is free; only a NaN in x[0] makes it NaN, as in the
+  // scalar loop this replaced.
   float m = x[0];
   int64_t i = 0;
   if (n >= 16) {
@@ -77,31 +77,21 @@ OSN_CLONES void softmax_row(const float* __restrict x, float* __restrict y, int6
     for (int l = 0; l < 16; ++l) m = a[l] > m ? a[l] : m;
   }
   for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-  // Sixteen exps at a time; their low and high halves go to the eight lanes one after the other.
-  vf8 acc{};
+  float acc[16] = {};
   i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const vf16 e = fast_exp(load_v<vf16>(x + i) - m);
-    store_v(y + i, e);
-    acc += __builtin_shufflevector(e, e, 0, 1, 2, 3, 4, 5, 6, 7);
-    acc += __builtin_shufflevector(e, e, 8, 9, 10, 11, 12, 13, 14, 15);
-  }
-  if (i + 8 <= n) {
-    float pad[16] = {};
-    std::memcpy(pad, x + i, 8 * sizeof(float));
-    const vf16 e = fast_exp(load_v<vf16>(pad) - m);
-    const vf8 lo = __builtin_shufflevector(e, e, 0, 1, 2, 3, 4, 5, 6, 7);
-    store_v(y + i, lo);
-    acc += lo;
-    i += 8;
-  }
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) {
+      const float e = exp_nonpos(x[i + l] - m);
+      y[i + l] = e;
+      acc[l] += e;
+    }
   float s = 0;
   for (; i < n; ++i) {
-    const float e = fast_exp(x[i] - m);
+    const float e = exp_nonpos(x[i] - m);
     y[i] = e;
     s += e;
   }
-  for (int l = 0; l < 8; ++l) s += acc[l];
+  for (int l = 0; l < 16; ++l) s += acc[l];
   const float inv = 1.0f / s;
   i = 0;
   for (; i + 16 <= n; i += 16) store_v(y + i, load_v<vf16>(y + i) * inv);

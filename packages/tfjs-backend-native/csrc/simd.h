@@ -88,6 +88,31 @@ OSN_INLINE F fast_exp_t(const F& x) {
 OSN_INLINE float fast_exp(float x) { return fast_exp_t<float, int32_t>(x); }
 OSN_INLINE vf16 fast_exp(const vf16& x) { return fast_exp_t<vf16, vi16>(x); }
 
+// exp(x) for x <= 0 or NaN (a softmax's x - max), the Cephes polynomial of fast_exp with fused
+// multiply-adds: about half its operations, within 1.01 ulp of exp over every float in
+// [-87.3, 0] (fast_exp: 0.99); below that 0, as fast_exp. fmaf rounds the same with or without
+// FMA hardware, so every clone gives the same bits (the baseline one through libm's fmaf).
+OSN_INLINE float exp_nonpos(float x) {
+  const float lo = -87.3365447504f;
+  const float xc = x < lo ? lo : x;
+  const float magic = 12582912.0f;
+  const float t = __builtin_fmaf(xc, 1.44269504088896341f, magic);
+  const int32_t n = float_to_bits(t) - float_to_bits(magic);
+  const float fn = t - magic;
+  float r = __builtin_fmaf(fn, -0.693359375f, xc);
+  r = __builtin_fmaf(fn, 2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = __builtin_fmaf(p, r, 1.3981999507e-3f);
+  p = __builtin_fmaf(p, r, 8.3334519073e-3f);
+  p = __builtin_fmaf(p, r, 4.1665795894e-2f);
+  p = __builtin_fmaf(p, r, 1.6666665459e-1f);
+  p = __builtin_fmaf(p, r, 5.0000001201e-1f);
+  const float y = __builtin_fmaf(p, r * r, r) + 1.0f;
+  float out = bits_to_float(float_to_bits(y) + n * (1 << 23));
+  out = x < lo ? 0.0f : out;
+  return x != x ? x : out;  // NaN stays NaN
+}
+
 OSN_INLINE float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
 
 // tanh without the cancellation of 1 - 2/(e^2x + 1) near 0: a short odd series there.

@@ -33,8 +33,8 @@ describe.skipIf(!nativeAvailable())('softmax on native', () => {
   it('gradient', () => {
     expectSameOnBothBackends(() => tf.grad((x: tf.Tensor) => tf.mul(tf.softmax(x), t([5, 33], 7)).sum())(t([5, 33], 3, 3)), 1e-4, 1e-6);
   });
-  // The kernel splits a row into 32- and 16-wide vector blocks, an 8-wide block and a scalar tail:
-  // lengths that reach each mix of them, with masked (-Infinity) logits, against softmax in double.
+  // The kernel splits a row into 32- and 16-wide blocks and a scalar tail: lengths that reach each
+  // mix of them, with masked (-Infinity) logits, against softmax in double.
   it('every row length split, with -Infinity logits, within a few float ulps of float64 from the float x - max', () => {
     for (const n of [1, 5, 8, 13, 16, 24, 31, 32, 40, 47, 57, 1000]) {
       const rows = 3;

@@ -52,6 +52,9 @@ export const TIMED: TimedCase[] = [
   { name: 'mid.decode', config: 'mid', op: 'decode', frames: 17, size: [64, 64], cpu: false },
   { name: 'released.encode', config: 'released', op: 'encode', frames: 17, size: [256, 256], cpu: false, optIn: true },
   { name: 'released.decode', config: 'released', op: 'decode', frames: 17, size: [256, 256], cpu: false, optIn: true },
+  // The same at 128x128: a quarter of the work and memory, for A/B runs of allocator settings (issue 34).
+  { name: 'released.encode.128', config: 'released', op: 'encode', frames: 17, size: [128, 128], cpu: false, optIn: true },
+  { name: 'released.decode.128', config: 'released', op: 'decode', frames: 17, size: [128, 128], cpu: false, optIn: true },
 ];
 
 /** Streamed decodes for the memory bound: tiny model, 128x128 frames. */
@@ -154,7 +157,7 @@ export async function run(o: SuiteOptions): Promise<CaseRow[]> {
   if (unknown.length) throw new Error(`unknown case(s) ${unknown.join(', ')}; expected some of ${all.join(', ')}`);
   const want = (n: string) => !o.ops.length || o.ops.includes(n);
   const timed = TIMED.filter((c) => (c.optIn ? o.ops.includes(c.name) : want(c.name)));
-  if (!o.ops.length) o.log(`released.encode and released.decode (the released VAE at 17x256x256, minutes per side) run only when named: --cases ${TIMED.filter((c) => c.optIn).map((c) => c.name).join(',')}`);
+  if (!o.ops.length) o.log(`the released VAE's cases (17x256x256 and 17x128x128, minutes per side) run only when named: --cases ${TIMED.filter((c) => c.optIn).map((c) => c.name).join(',')}`);
   const streams = streamCases.filter((c) => want(streamName(c)));
 
   const rows: CaseRow[] = [];

@@ -45,6 +45,15 @@ describe.skipIf(!torchAvailable())('Conv3D on torch (NDHWC, forward and both bac
       sumAtol(9 * 40, 3),
     );
   });
+  it('strided inputs (a slice along time and channels, a transposed H/W) reach the convolution as views', () => {
+    expectSameOnBothBackends(() => {
+      const x = rand([2, 6, 5, 4, 6], 1);
+      const f = rand([3, 3, 3, 3, 4], 2, 0.5) as tf.Tensor5D;
+      const sliced = tf.slice(x, [0, 1, 0, 0, 1], [2, 4, 5, 4, 3]) as tf.Tensor5D;
+      const transposed = tf.transpose(tf.slice(x, [0, 0, 0, 0, 0], [2, 6, 5, 4, 3]), [0, 1, 3, 2, 4]) as tf.Tensor5D;
+      return [tf.conv3d(sliced, f, 1, 'same'), tf.conv3d(transposed, f, [1, 2, 1], 'valid')];
+    }, 1e-4, sumAtol(81, 3));
+  });
   it('dilations 2 (forward)', () => {
     expectSameOnBothBackends(() => tf.conv3d(rand([1, 7, 8, 9, 2], 1) as tf.Tensor5D, rand([3, 3, 3, 2, 5], 2) as tf.Tensor5D, 1, 'same', 'NDHWC', 2), 1e-4, sumAtol(54));
   });

@@ -153,6 +153,72 @@ describeEachBackend('freeingVariableGrads', () => {
     x.dispose();
   });
 
+  it('saves tensors for the backward without an Identity kernel call each, and only inside its forward (after a throw too)', () => {
+    const e = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown; state: { gradientDepth: number } };
+    const w = tf.variable(randn([4, 4], 16), true);
+    const x = randn([3, 4], 17);
+    const f = () => tf.sum(tf.sigmoid(tf.mul(tf.matMul(x, w), w.slice([0, 0], [1, 4])))) as tf.Scalar;
+    const identities = (run: () => void): number => {
+      const runKernel = e.runKernel;
+      let n = 0;
+      e.runKernel = function (this: unknown, ...a: unknown[]) {
+        if (a[0] === 'Identity') n++;
+        return runKernel.apply(this, a);
+      };
+      try {
+        run();
+      } finally {
+        delete (e as { runKernel?: unknown }).runKernel;
+      }
+      return n;
+    };
+    const tfjs = () => tf.dispose(Object.values(tf.variableGrads(f, [w]).grads));
+    const ours = () => tf.dispose(Object.values(freeingVariableGrads(f, [w]).grads));
+    ours();
+    // tfjs clones every saved tensor (matMul's x and w, mul's a and b, sigmoid's output ...) through the
+    // Identity kernel, also after the freeing backward has run.
+    const perStep = identities(tfjs);
+    expect(perStep).toBeGreaterThan(4);
+    expect(identities(ours)).toBe(0);
+    expect(identities(tfjs)).toBe(perStep);
+    const before = tf.memory().numTensors;
+    const boom = (grads: typeof tf.variableGrads) => () => grads(() => {
+      tf.mul(w, w);
+      throw new Error('boom');
+    }, [w]);
+    expect(boom(freeingVariableGrads)).toThrow('boom');
+    const leftOurs = tf.memory().numTensors - before;
+    expect(e.state.gradientDepth).toBe(0);
+    expect(identities(tfjs)).toBe(perStep);
+    // As tfjs's own throw: the copies saved before it stay (tfjs keeps them too), nothing else.
+    const mid = tf.memory().numTensors;
+    expect(boom(tf.variableGrads)).toThrow('boom');
+    expect(tf.memory().numTensors - mid).toBe(leftOurs);
+    tf.dispose([w, x]);
+  });
+
+  it('a gradient taken inside the loss, through tensors the forward saved before it: same as tf.variableGrads', () => {
+    const w = tf.variable(randn([3], 14), true);
+    const x = randn([3], 15);
+    // The inner gradient runs Multiply's and Square's gradients on the copies they saved before it
+    // started: the outer gradient reaches w through those copies (tfjs's Identity nodes), not only through sin(w).
+    expectSameAsTfjs(() => {
+      const h = tf.square(w);
+      const u = tf.mul(h, h);
+      const inner = tf.variableGrads(() => tf.sum(tf.mul(u, x)) as tf.Scalar, [w]).grads[w.name]!;
+      return tf.sum(tf.mul(inner, tf.sin(w))) as tf.Scalar;
+    }, [w]);
+    // Saves made after a nested gradient are tfjs's own clones; a second nested gradient reads both kinds.
+    expectSameAsTfjs(() => {
+      const h = tf.square(w);
+      const g1 = tf.variableGrads(() => tf.sum(tf.mul(h, x)) as tf.Scalar, [w]).grads[w.name]!;
+      const k = tf.exp(tf.mul(g1, h));
+      const g2 = tf.variableGrads(() => tf.sum(tf.mul(k, h)) as tf.Scalar, [w]).grads[w.name]!;
+      return tf.sum(tf.add(g2, tf.mul(g1, w))) as tf.Scalar;
+    }, [w]);
+    tf.dispose([w, x]);
+  });
+
   it('frees gradients and saved tensors during the backward: fewer live tensors at the last node than tfjs', () => {
     const layers = Array.from({ length: 6 }, () => new Linear(32, 32));
     const vars = layers.flatMap((l) => l.trainableVariables());

@@ -13,6 +13,7 @@
 // not as expected, or when gradients are nested (a gradient taken inside another's f), it falls back to
 // tfjs's own variableGrads, and says so once.
 import { tf } from '../tf.js';
+import { cheapSavesUnsupported, withCheapSaves, type SaveEngine } from './cheap-saves.js';
 
 type Tensor = tf.Tensor;
 
@@ -115,7 +116,10 @@ function sameShape(a: number[], b: number[]): boolean {
  * `f` runs under a tape exactly as in tfjs.
  */
 function freeingGradients(e: EngineInternals, f: () => Tensor, xs: Tensor[]): { value: Tensor; grads: (Tensor | undefined)[] } {
-  const y = e.scopedRun(() => e.startTape(), () => e.endTape(), () => e.tidy('forward', f));
+  // The forward saves tensors for the backward without a kernel call and a tape node each (cheap-saves.ts).
+  const forward = () => e.tidy('forward', f);
+  const cheap = cheapSavesUnsupported(e as unknown as Partial<SaveEngine>) == null;
+  const y = e.scopedRun(() => e.startTape(), () => e.endTape(), cheap ? () => withCheapSaves(e as unknown as SaveEngine, tf.getKernel, forward) : forward);
   if (!(y instanceof tf.Tensor)) throw new Error('The result y returned by f() must be a tensor.');
   const fullTape = e.state.activeTape!;
   const tape = filterTape(fullTape, xs, y);

@@ -47,6 +47,18 @@ T* Buf(const Napi::CallbackInfo& info, size_t i, int64_t count, bool optional = 
   return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
 }
 
+// A 1-byte-element typed array argument (bool values) holding at least `count` elements.
+uint8_t* Bytes(const Napi::CallbackInfo& info, size_t i, int64_t count) {
+  const Napi::Value v = info[i];
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + ": expected a typed array");
+  auto ta = v.As<Napi::TypedArray>();
+  if (ta.ElementSize() != 1 || int64_t(ta.ElementLength()) < count) {
+    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + ": expected " + std::to_string(count) +
+                                                " 1-byte elements, got " + std::to_string(ta.ElementLength()));
+  }
+  return static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   set_threads(int(I(info, 0)));
   return Napi::Number::New(info.Env(), threads());
@@ -182,7 +194,7 @@ void PadConstant(const Napi::CallbackInfo& info) {
                after.data(), uint32_t(info[5].As<Napi::Number>().Uint32Value()));
 }
 
-// tile(x, y, xShape, reps)
+// tile(x, y, xShape, reps): 4-byte elements, or 1-byte ones (bool) when x is a Uint8Array
 void Tile(const Napi::CallbackInfo& info) {
   const auto xs = Ints(info, 2), reps = Ints(info, 3);
   if (reps.size() != xs.size()) throw Napi::RangeError::New(info.Env(), "tile: reps and shape differ in rank");
@@ -192,7 +204,11 @@ void Tile(const Napi::CallbackInfo& info) {
     xn *= xs[i];
     yn *= xs[i] * reps[i];
   }
-  tile(Buf<uint32_t>(info, 0, xn), Buf<uint32_t>(info, 1, yn), int(xs.size()), xs.data(), reps.data());
+  if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().ElementSize() == 1) {
+    tile_u8(Bytes(info, 0, xn), Bytes(info, 1, yn), int(xs.size()), xs.data(), reps.data());
+  } else {
+    tile(Buf<uint32_t>(info, 0, xn), Buf<uint32_t>(info, 1, yn), int(xs.size()), xs.data(), reps.data());
+  }
 }
 
 // gatherRows(x, y, indices, outer, dim, inner)

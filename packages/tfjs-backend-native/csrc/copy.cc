@@ -88,7 +88,9 @@ void pad_constant(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshap
   });
 }
 
-void tile(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const int64_t* reps) {
+// One body for 4-byte elements and for bools (tfjs stores them one byte each).
+template <typename T>
+void tile_any(const T* x, T* y, int rank, const int64_t* xshape, const int64_t* reps) {
   std::vector<int64_t> oshape(rank), xstride(rank, 1);
   int64_t total = 1;
   for (int i = 0; i < rank; ++i) total *= (oshape[i] = xshape[i] * reps[i]);
@@ -107,14 +109,22 @@ void tile(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const
         xo += (rem % oshape[i] % xshape[i]) * xstride[i];
         rem /= oshape[i];
       }
-      uint32_t* dst = y + r * len;
+      T* dst = y + r * len;
       if (xl == 1) {
         std::fill(dst, dst + len, x[xo]);
       } else {
-        for (int64_t k = 0; k < len; k += xl) std::memcpy(dst + k, x + xo, sizeof(uint32_t) * xl);
+        for (int64_t k = 0; k < len; k += xl) std::memcpy(dst + k, x + xo, sizeof(T) * xl);
       }
     }
   });
+}
+
+void tile(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const int64_t* reps) {
+  tile_any(x, y, rank, xshape, reps);
+}
+
+void tile_u8(const uint8_t* x, uint8_t* y, int rank, const int64_t* xshape, const int64_t* reps) {
+  tile_any(x, y, rank, xshape, reps);
 }
 
 void gather_rows(const uint32_t* x, uint32_t* y, const int32_t* idx, int64_t outer, int64_t dim, int64_t n,

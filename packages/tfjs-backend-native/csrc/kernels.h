@@ -60,6 +60,8 @@ void pad_constant(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshap
                   const int64_t* after, uint32_t value);
 // y[i] = x[i mod xshape] with y's shape xshape * reps.
 void tile(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const int64_t* reps);
+// The same for 1-byte elements (bool).
+void tile_u8(const uint8_t* x, uint8_t* y, int rank, const int64_t* xshape, const int64_t* reps);
 // x viewed as [outer, dim, inner]: y[o, i, :] = x[o, idx[i], :] for i < n (indices in range).
 void gather_rows(const uint32_t* x, uint32_t* y, const int32_t* idx, int64_t outer, int64_t dim, int64_t n,
                  int64_t inner);

@@ -29,7 +29,8 @@ export interface NativeAddon {
   copyStrided(src: U4, srcOffset: number, dst: U4, dstOffset: number, shape: number[], srcStrides: number[], dstStrides: number[]): void;
   /** valueBits: the constant's 4 bytes read as a uint32. */
   padConstant(x: U4, y: U4, xShape: number[], before: number[], after: number[], valueBits: number): void;
-  tile(x: U4, y: U4, xShape: number[], reps: number[]): void;
+  /** 4-byte elements, or bools (Uint8Array, one byte each) when x and y are both Uint8Arrays. */
+  tile(x: U4 | Uint8Array, y: U4 | Uint8Array, xShape: number[], reps: number[]): void;
   gatherRows(x: U4, y: U4, indices: Int32Array, outer: number, dim: number, inner: number): void;
   layerNorm(x: F32, gamma: Opt, beta: Opt, y: F32, rows: number, c: number, eps: number): void;
   layerNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, dbeta: Opt, rows: number, c: number, eps: number): void;

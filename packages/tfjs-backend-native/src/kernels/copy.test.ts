@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { expectSameOnBothBackends, nativeAvailable, randn, runOn, type Outputs } from '../testing.js';
-import { simplifyCopy } from './copy.js';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { loadAddon } from '../addon.js';
+import { simplifyCopy, tile } from './copy.js';
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const f = (shape: number[], seed: number) => tf.tensor(randn(size(shape), seed), shape);
@@ -145,6 +148,29 @@ describe.skipIf(!nativeAvailable())('copy kernels on native are bit-identical to
     // Nearest upsampling as the kernels package does it.
     expectBitIdentical(() => tf.tile(f([96, 1, 64], 8), [1, 2, 1]), 'upsample');
     expectBitIdentical(() => tf.tile(i32([5, 1], 8), [1, 7]), 'broadcast column');
+  });
+
+  it('tile and where on bools: same as cpu, and the bool tile runs in the addon (cpu tiles bools element by element)', () => {
+    const mask = (shape: number[], seed: number) => tf.tensor(randn(size(shape), seed).map((v) => (v > 0 ? 1 : 0)), shape, 'bool');
+    for (const { shape, r } of randomCases(17, 40, 5)) {
+      const reps = shape.map(() => [1, 1, 2, 3, 0][r(shape.length > 3 ? 4 : 5)]!);
+      const seed = r(1000);
+      expectBitIdentical(() => tf.tile(mask(shape, seed), reps), `bool tile [${shape}] reps [${reps}]`);
+    }
+    // A frame mask [B, T] selecting whole frames of [B, T, S, C], as STDiT3's final layer does.
+    expectBitIdentical(() => tf.where(tf.broadcastTo(tf.reshape(mask([2, 5], 3), [2, 5, 1, 1]), [2, 5, 6, 7]), f([2, 5, 6, 7], 1), f([2, 5, 6, 7], 2)), 'frame where');
+    const kernel = tile.make(loadAddon(), (() => {
+      throw new Error('fell back to cpu');
+    }) as KernelFunc);
+    runOn('native', () => {
+      const x = tf.tensor([1, 0, 1, 1, 0, 0], [2, 1, 3], 'bool');
+      const backend = tf.backend() as MathBackendCPU;
+      const out = kernel({ inputs: { x }, attrs: { reps: [1, 2, 2] }, backend }) as TensorInfo;
+      expect(out.shape).toEqual([2, 2, 6]);
+      expect(Array.from(backend.data.get(out.dataId).values as Uint8Array)).toEqual([1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0]);
+      backend.disposeData(out.dataId);
+      return [];
+    });
   });
 
   it('gather: axes, nd indices, out-of-range keeps cpu error', () => {

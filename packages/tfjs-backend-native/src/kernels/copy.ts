@@ -241,7 +241,10 @@ export const tile: NativeKernel = {
       const x = (args.inputs as { x: TensorInfo }).x;
       const reps = (args.attrs as Attrs).reps as number[];
       const backend = args.backend as MathBackendCPU;
-      const xv = vals4(backend, x);
+      // Bools too (one byte each): tf.where broadcasts its condition by a Tile, which tfjs-cpu runs
+      // element by element through a TensorBuffer.
+      const bools = x.dtype === 'bool' ? backend.data.get(x.dataId).values : null;
+      const xv = bools instanceof Uint8Array ? bools : vals4(backend, x);
       if (!xv || reps.length !== x.shape.length || reps.some((r) => !(Number.isInteger(r) && r >= 0))) return slow(args);
       const outShape = x.shape.map((d, i) => d * reps[i]!);
       // Untiled neighbours merge into one axis (fewer, longer runs).
@@ -257,7 +260,7 @@ export const tile: NativeKernel = {
           rs.push(r);
         }
       });
-      const out = alloc4(sizeOf(outShape), x.dtype as 'float32' | 'int32');
+      const out = xv instanceof Uint8Array ? new Uint8Array(sizeOf(outShape)) : alloc4(sizeOf(outShape), x.dtype as 'float32' | 'int32');
       if (out.length > 0) addon.tile(xv, out, shape, rs);
       return backend.makeTensorInfo(outShape, x.dtype, out);
     }) as KernelFunc;

@@ -211,6 +211,12 @@ void Tile(const Napi::CallbackInfo& info) {
   }
 }
 
+// select(cond, t, e, y): cond a Uint8Array (bool), the others 4-byte arrays, all of n elements.
+void Select(const Napi::CallbackInfo& info) {
+  const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  select(Bytes(info, 0, n), Buf<uint32_t>(info, 1, n), Buf<uint32_t>(info, 2, n), Buf<uint32_t>(info, 3, n), n);
+}
+
 // gatherRows(x, y, indices, outer, dim, inner)
 void GatherRows(const Napi::CallbackInfo& info) {
   const int64_t outer = I(info, 3), dim = I(info, 4), inner = I(info, 5);
@@ -389,6 +395,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyStrided", Napi::Function::New(env, CopyStrided));
   exports.Set("padConstant", Napi::Function::New(env, PadConstant));
   exports.Set("tile", Napi::Function::New(env, Tile));
+  exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("gatherRows", Napi::Function::New(env, GatherRows));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));

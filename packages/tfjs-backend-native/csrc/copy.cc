@@ -1,5 +1,5 @@
 // Data-movement kernels of 4-byte elements (Slice, StridedSlice, SplitV, Concat, PadV2, Tile,
-// GatherV2). Each is a set of contiguous runs copied with memcpy, threaded over output rows;
+// GatherV2, Select). Each is a set of contiguous runs copied with memcpy, threaded over output rows;
 // elements are moved bit for bit, so results equal tfjs-cpu's exactly.
 #include <algorithm>
 #include <cstring>
@@ -125,6 +125,12 @@ void tile(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const
 
 void tile_u8(const uint8_t* x, uint8_t* y, int rank, const int64_t* xshape, const int64_t* reps) {
   tile_any(x, y, rank, xshape, reps);
+}
+
+void select(const uint8_t* cond, const uint32_t* t, const uint32_t* e, uint32_t* y, int64_t n) {
+  parallel_for(n, kGrainElems, [&](int64_t b, int64_t end) {
+    for (int64_t i = b; i < end; ++i) y[i] = cond[i] == 1 ? t[i] : e[i];
+  });
 }
 
 void gather_rows(const uint32_t* x, uint32_t* y, const int32_t* idx, int64_t outer, int64_t dim, int64_t n,

@@ -62,6 +62,8 @@ void pad_constant(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshap
 void tile(const uint32_t* x, uint32_t* y, int rank, const int64_t* xshape, const int64_t* reps);
 // The same for 1-byte elements (bool).
 void tile_u8(const uint8_t* x, uint8_t* y, int rank, const int64_t* xshape, const int64_t* reps);
+// y[i] = cond[i] == 1 ? t[i] : e[i] (bits moved as they are).
+void select(const uint8_t* cond, const uint32_t* t, const uint32_t* e, uint32_t* y, int64_t n);
 // x viewed as [outer, dim, inner]: y[o, i, :] = x[o, idx[i], :] for i < n (indices in range).
 void gather_rows(const uint32_t* x, uint32_t* y, const int32_t* idx, int64_t outer, int64_t dim, int64_t n,
                  int64_t inner);

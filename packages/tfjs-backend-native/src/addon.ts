@@ -31,6 +31,8 @@ export interface NativeAddon {
   padConstant(x: U4, y: U4, xShape: number[], before: number[], after: number[], valueBits: number): void;
   /** 4-byte elements, or bools (Uint8Array, one byte each) when x and y are both Uint8Arrays. */
   tile(x: U4 | Uint8Array, y: U4 | Uint8Array, xShape: number[], reps: number[]): void;
+  /** y[i] = cond[i] == 1 ? t[i] : e[i], all of cond's length. */
+  select(cond: Uint8Array, t: U4, e: U4, y: U4): void;
   gatherRows(x: U4, y: U4, indices: Int32Array, outer: number, dim: number, inner: number): void;
   layerNorm(x: F32, gamma: Opt, beta: Opt, y: F32, rows: number, c: number, eps: number): void;
   layerNormGrad(dy: F32, x: F32, gamma: Opt, dx: F32, dgamma: Opt, dbeta: Opt, rows: number, c: number, eps: number): void;

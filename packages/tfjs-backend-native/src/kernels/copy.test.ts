@@ -4,7 +4,7 @@ import { expectSameOnBothBackends, nativeAvailable, randn, runOn, type Outputs }
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { loadAddon } from '../addon.js';
-import { simplifyCopy, tile } from './copy.js';
+import { select, simplifyCopy, tile } from './copy.js';
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const f = (shape: number[], seed: number) => tf.tensor(randn(size(shape), seed), shape);
@@ -150,7 +150,7 @@ describe.skipIf(!nativeAvailable())('copy kernels on native are bit-identical to
     expectBitIdentical(() => tf.tile(i32([5, 1], 8), [1, 7]), 'broadcast column');
   });
 
-  it('tile and where on bools: same as cpu, and the bool tile runs in the addon (cpu tiles bools element by element)', () => {
+  it('bool tile and where (Select): same as cpu, and both run in the addon (cpu tiles bools element by element)', () => {
     const mask = (shape: number[], seed: number) => tf.tensor(randn(size(shape), seed).map((v) => (v > 0 ? 1 : 0)), shape, 'bool');
     for (const { shape, r } of randomCases(17, 40, 5)) {
       const reps = shape.map(() => [1, 1, 2, 3, 0][r(shape.length > 3 ? 4 : 5)]!);
@@ -159,16 +159,26 @@ describe.skipIf(!nativeAvailable())('copy kernels on native are bit-identical to
     }
     // A frame mask [B, T] selecting whole frames of [B, T, S, C], as STDiT3's final layer does.
     expectBitIdentical(() => tf.where(tf.broadcastTo(tf.reshape(mask([2, 5], 3), [2, 5, 1, 1]), [2, 5, 6, 7]), f([2, 5, 6, 7], 1), f([2, 5, 6, 7], 2)), 'frame where');
-    const kernel = tile.make(loadAddon(), (() => {
+    // int32 values, NaN and -0 moved as they are, a scalar.
+    expectBitIdentical(() => tf.where(mask([3, 4], 5), i32([3, 4], 1), i32([3, 4], 2)), 'int32 where');
+    expectBitIdentical(() => tf.where(tf.tensor([1, 0, 1, 0], [4], 'bool'), tf.tensor([NaN, 1, -0, 2]), tf.tensor([3, NaN, 4, -0])), 'NaN and -0');
+    expectBitIdentical(() => tf.where(tf.scalar(0, 'bool'), tf.scalar(1), tf.scalar(2)), 'scalar');
+    const noFallback = (() => {
       throw new Error('fell back to cpu');
-    }) as KernelFunc);
+    }) as KernelFunc;
     runOn('native', () => {
-      const x = tf.tensor([1, 0, 1, 1, 0, 0], [2, 1, 3], 'bool');
       const backend = tf.backend() as MathBackendCPU;
-      const out = kernel({ inputs: { x }, attrs: { reps: [1, 2, 2] }, backend }) as TensorInfo;
-      expect(out.shape).toEqual([2, 2, 6]);
-      expect(Array.from(backend.data.get(out.dataId).values as Uint8Array)).toEqual([1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0]);
-      backend.disposeData(out.dataId);
+      const read = (out: TensorInfo) => {
+        const v = Array.from(backend.data.get(out.dataId).values as ArrayLike<number>);
+        backend.disposeData(out.dataId);
+        return v;
+      };
+      const x = tf.tensor([1, 0, 1, 1, 0, 0], [2, 1, 3], 'bool');
+      const tiled = tile.make(loadAddon(), noFallback)({ inputs: { x }, attrs: { reps: [1, 2, 2] }, backend }) as TensorInfo;
+      expect(tiled.shape).toEqual([2, 2, 6]);
+      expect(read(tiled)).toEqual([1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0]);
+      const picked = select.make(loadAddon(), noFallback)({ inputs: { condition: tf.reshape(x, [2, 3]), t: tf.tensor([[1, 2, 3], [4, 5, 6]]), e: tf.tensor([[7, 8, 9], [10, 11, 12]]) }, backend }) as TensorInfo;
+      expect(read(picked)).toEqual([1, 8, 3, 4, 11, 12]);
       return [];
     });
   });

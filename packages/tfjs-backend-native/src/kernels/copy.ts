@@ -1,5 +1,5 @@
-// Data-movement kernels (Slice, StridedSlice, SplitV, Concat, PadV2, Tile, GatherV2) for float32
-// and int32. tfjs-cpu walks these element by element through index<->coordinate conversions;
+// Data-movement kernels (Slice, StridedSlice, SplitV, Concat, PadV2, Tile, Select, GatherV2) for
+// float32 and int32 (Tile for bools too). tfjs-cpu walks these element by element through index<->coordinate conversions;
 // here each becomes contiguous runs copied by the addon's threads. Elements move bit for bit,
 // so results equal cpu's exactly. Anything unusual (other dtypes, out-of-range parameters that
 // cpu reports, cpu's zero-copy contiguous slices) goes to the cpu kernel.
@@ -267,6 +267,27 @@ export const tile: NativeKernel = {
   },
 };
 
+/** Element-wise Select (tf.where after its broadcasts): cond bool, t and e of one 4-byte dtype and cond's shape. */
+export const select: NativeKernel = {
+  kernelName: 'Select',
+  make: (addon, cpu) => {
+    const slow = fallback('Select', cpu);
+    return ((args) => {
+      const { condition, t, e } = args.inputs as { condition: TensorInfo; t: TensorInfo; e: TensorInfo };
+      const backend = args.backend as MathBackendCPU;
+      const cv = condition.dtype === 'bool' ? backend.data.get(condition.dataId).values : null;
+      const tv = vals4(backend, t);
+      const ev = vals4(backend, e);
+      // cpu's other cases (mixed dtypes, a condition of another shape) stay cpu's.
+      const same = (s: readonly number[]) => s.length === condition.shape.length && s.every((d, i) => d === condition.shape[i]);
+      if (!(cv instanceof Uint8Array) || !tv || !ev || t.dtype !== e.dtype || !same(t.shape) || !same(e.shape)) return slow(args);
+      const out = alloc4(cv.length, t.dtype as 'float32' | 'int32');
+      if (out.length > 0) addon.select(cv, tv, ev, out);
+      return backend.makeTensorInfo(t.shape, t.dtype, out);
+    }) as KernelFunc;
+  },
+};
+
 export const gatherV2: NativeKernel = {
   kernelName: 'GatherV2',
   make: (addon, cpu) => {
@@ -290,4 +311,4 @@ export const gatherV2: NativeKernel = {
   },
 };
 
-export const copyKernels: NativeKernel[] = [slice, stridedSlice, splitV, concat, padV2, tile, gatherV2];
+export const copyKernels: NativeKernel[] = [slice, stridedSlice, splitV, concat, padV2, tile, select, gatherV2];

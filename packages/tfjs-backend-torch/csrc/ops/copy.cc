@@ -5,6 +5,33 @@
 
 namespace ost {
 
+namespace {
+
+/**
+ * at::cat, but one strided copy per input where each input is one element thick along `axis` and
+ * that axis is the innermost (the interleave of a rotary embedding's rotate_half, a stack along
+ * the last axis): ATen's cat walks those element by element, 3.5x slower at [1,8,320,24,1] x2 at
+ * 1 thread. Same values (a copy), so the same bits.
+ */
+at::Tensor concat(const std::vector<at::Tensor>& in, int64_t axis) {
+  if (in.size() < 2 || !in[0].device().is_cpu()) return at::cat(in, axis);
+  const at::Tensor& first = in[0];
+  int64_t rank = first.dim();
+  if (rank == 0) return at::cat(in, axis);
+  int64_t ax = axis < 0 ? axis + rank : axis;
+  if (ax != rank - 1 || first.numel() < 4096) return at::cat(in, axis);
+  for (const at::Tensor& x : in) {
+    if (x.dim() != rank || x.size(ax) != 1 || x.scalar_type() != first.scalar_type() || x.sizes().slice(0, ax) != first.sizes().slice(0, ax)) return at::cat(in, axis);
+  }
+  std::vector<int64_t> shape = first.sizes().vec();
+  shape[static_cast<size_t>(ax)] = static_cast<int64_t>(in.size());
+  at::Tensor out = at::empty(shape, first.options());
+  for (size_t i = 0; i < in.size(); i++) out.narrow(ax, static_cast<int64_t>(i), 1).copy_(in[i]);
+  return out;
+}
+
+}  // namespace
+
 void addCopyOps(OpTable& t) {
   t["Transpose"] = [](OpCall& c) -> Outputs { return {c.x(0).permute(c.attrs.ints("perm"))}; };
   t["Slice"] = [](OpCall& c) -> Outputs {
@@ -25,8 +52,15 @@ void addCopyOps(OpTable& t) {
     }
     return {x.reshape(c.attrs.ints("outShape"))};
   };
-  t["Concat"] = [](OpCall& c) -> Outputs { return {at::cat(c.in, c.attrs.i("axis"))}; };
-  t["Pack"] = [](OpCall& c) -> Outputs { return {at::stack(c.in, c.attrs.i("axis"))}; };
+  t["Concat"] = [](OpCall& c) -> Outputs { return {concat(c.in, c.attrs.i("axis"))}; };
+  t["Pack"] = [](OpCall& c) -> Outputs {
+    int64_t axis = c.attrs.i("axis");
+    if (c.in.empty() || (axis != c.x(0).dim() && axis != -1)) return {at::stack(c.in, axis)};
+    // A stack along a new last axis is a concat of one-element-thick pieces.
+    std::vector<at::Tensor> parts;
+    for (const at::Tensor& x : c.in) parts.push_back(x.unsqueeze(-1));
+    return {concat(parts, -1)};
+  };
   // The pieces of an unbind / split partition their input: contiguous ones stay views of its
   // storage (freed when the last piece is), the others are copied out by the glue.
   t["Unpack"] = [](OpCall& c) -> Outputs {

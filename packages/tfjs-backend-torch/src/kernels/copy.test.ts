@@ -44,6 +44,27 @@ describe.skipIf(!torchAvailable())('data movement on torch', () => {
       ...tf.split(rand([2, 8], 8), 4, -1),
     ], 0, 0);
   });
+  it('concat and stack of one-element-thick pieces along the last axis (one strided copy per piece), all dtypes', () => {
+    // Above and below the 4096 values the copy path starts at; non-contiguous inputs (a transposed
+    // view's pieces); a piece of another dtype, a piece thicker than one (both take at::cat).
+    expectSameOnBothBackends(() => {
+      const x = rand([8, 320, 24, 2], 1);
+      const [x1, x2] = tf.split(x, 2, -1);
+      const t = tf.transpose(rand([24, 1, 8, 40], 2), [2, 3, 0, 1]);
+      return [
+        tf.concat([tf.neg(x2!), x1!], -1),
+        tf.concat([x1!, x2!, x1!], 3),
+        tf.concat([t, t], -1),
+        tf.concat([rand([4, 3, 1], 3), rand([4, 3, 1], 4)], 2),
+        tf.concat([rand([64, 64, 1], 5), rand([64, 64, 2], 6)], -1),
+        tf.concat([tf.cast(tf.greater(rand([4096, 1], 7), 0), 'int32'), tf.ones([4096, 1], 'int32')], 1),
+        tf.concat([tf.greater(rand([4096, 1], 8), 0), tf.less(rand([4096, 1], 9), 0)], 1),
+        tf.stack([tf.squeeze(x1!, [3]), tf.neg(tf.squeeze(x2!, [3]))], -1),
+        tf.stack([rand([64, 64], 10), rand([64, 64], 11), rand([64, 64], 12)], 2),
+        tf.stack([rand([4, 3], 13), rand([4, 3], 14)], 2),
+      ];
+    }, 0, 0);
+  });
   it('pad (constant, reflect, symmetric), tile, reverse, broadcastTo', () => {
     expectSameOnBothBackends(() => [
       tf.pad(rand([2, 3, 1, 2, 2], 1), [[0, 0], [1, 2], [0, 0], [2, 1], [0, 0]], 0.5),

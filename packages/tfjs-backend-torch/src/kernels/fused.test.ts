@@ -159,9 +159,54 @@ describe.skipIf(!torchAvailable())('OpensoraAttention on torch (scaled_dot_produ
 
 describe.skipIf(!torchAvailable())('OpensoraAttention under a gradient tape on torch', () => {
   const b = 2, h = 2, nq = 5, nk = 6, d = 4;
-  // libtorch >= 2.5 on the CPU keeps the flash kernel's output for the backward (a 1.13 addon recomputes).
+  // On the CPU, products this small run as GEMMs + softmax and keep the probabilities p for the
+  // backward on every libtorch; larger ones keep the flash kernel's output and logsumexp on
+  // libtorch >= 2.5 (a 1.13 addon recomputes them).
   const [major, minor] = torchBackendInfo()!.version.split('.').map(Number) as [number, number];
-  const keeps = torchBackendInfo()!.device === 'cpu' && (major > 2 || (major === 2 && minor >= 5));
+  const cpu = torchBackendInfo()!.device === 'cpu';
+  const keeps = cpu;
+  const keepsFlash = cpu && (major > 2 || (major === 2 && minor >= 5));
+  const savedShapes = (save: { mock: { calls: unknown[][] } }) => save.mock.calls.map((call) => (call[3] as tf.TensorInfo[]).map((t) => t.shape));
+  it.skipIf(!cpu)('keeps p [B, H, Nq, Nk] for products up to 256x256 per head, the flash state above; gradients equal the composite\'s', () => {
+    const prev = tf.getBackend();
+    const shapes = [
+      { hh: 2, n: 6, m: 5 },
+      { hh: 1, n: 256, m: 256 },
+      { hh: 1, n: 257, m: 256 },
+    ];
+    try {
+      for (const { hh, n, m: nkk } of shapes) {
+        const inputs = () => [rand([1, hh, n, 8], 1), rand([1, hh, nkk, 8], 2), rand([1, hh, nkk, 8], 3), rand([1, hh, n, 8], 4)] as const;
+        const allow = () => tf.ones([1, 1, 1, nkk], 'bool');
+        tf.setBackend('torch');
+        const save = vi.spyOn(tf.backend() as TorchBackend, 'saveForGradient');
+        let taped: tf.backend_util.TypedArray[];
+        let saved: number[][][];
+        try {
+          taped = tf.tidy(() => {
+            const [q, k, v, dy] = inputs();
+            const g = tf.grads((a: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) =>
+              tf.sum(tf.mul(tf.engine().runKernel('OpensoraAttention', { q: a, k: bb, v: cc, mask: tf.ones([1, nkk]) }, { scale: 0.3, causal: 0 }) as tf.Tensor, dy)),
+            )([q, k, v]);
+            return g.map((t) => t.dataSync());
+          });
+          saved = savedShapes(save);
+        } finally {
+          save.mockRestore();
+        }
+        const math = n * nkk <= 256 * 256;
+        expect(saved, `${n}x${nkk}`).toEqual(math ? [[[1, hh, n, nkk]]] : keepsFlash ? [[[1, hh, n, 8], [1, hh, n]]] : []);
+        tf.setBackend('cpu');
+        const ref = tf.tidy(() => {
+          const [q, k, v, dy] = inputs();
+          return tf.grads((a: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) => tf.sum(tf.mul(attention(a, bb, cc, allow(), 0.3), dy)))([q, k, v]).map((t) => t.dataSync());
+        });
+        taped.forEach((t, i) => expectClose(t, ref[i]!, 1e-4, 1e-5, `${n}x${nkk} gradient ${i}`));
+      }
+    } finally {
+      tf.setBackend(prev);
+    }
+  });
   const masks: [string, () => tf.Tensor][] = [
     ['no mask', () => tf.ones([1, nk])],
     ['key mask', () => tf.tensor2d([1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0], [b, nk])],

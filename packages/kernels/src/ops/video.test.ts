@@ -47,6 +47,15 @@ describeEachBackend('video layout ops', () => {
     });
   });
 
+  it('upsampleNearest3d frees each repeat step once the next exists (peak at most 16x the input bytes; 29x when they lived to the end)', async () => {
+    // Issue 34: at a VAE's frame sizes each step is hundreds of MB; all three lived to the end of the tidy.
+    const x = randn([1, 2, 4, 4, 8], 7) as tf.Tensor5D;
+    const start = tf.memory().numBytes;
+    const p = await tf.profile(() => tf.dispose(upsampleNearest3d(x, [2, 2, 2])));
+    expect(p.peakBytes - start).toBeLessThanOrEqual(16 * x.size * 4);
+    x.dispose();
+  });
+
   it('upsampleNearest3d has a gradient: each input voxel collects the sum over its copies', () => {
     tf.tidy(() => {
       const x = randn([1, 2, 2, 2, 3], 5) as tf.Tensor5D;

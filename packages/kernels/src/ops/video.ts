@@ -15,8 +15,16 @@ export function upsampleNearest3d(x: tf.Tensor5D, factors: [number, number, numb
   return tf.tidy(() => {
     const [b, t, h, w, c] = x.shape;
     const [ft, fh, fw] = factors;
-    const repeat = (v: tf.Tensor, outer: number, inner: number, f: number) =>
-      f === 1 ? v : tf.tile(tf.reshape(v, [outer, 1, inner]), [1, f, 1]);
+    // Each step's input (and its reshaped view, which shares its buffer) goes as soon as the next
+    // exists, not at the end of the tidy: at a VAE's frame sizes each is hundreds of MB.
+    const repeat = (v: tf.Tensor, outer: number, inner: number, f: number) => {
+      if (f === 1) return v;
+      const rows = tf.reshape(v, [outer, 1, inner]);
+      const out = tf.tile(rows, [1, f, 1]);
+      rows.dispose();
+      if (v !== x) v.dispose();
+      return out;
+    };
     let y = repeat(x, b * t, h * w * c, ft);
     y = repeat(y, b * t * ft * h, w * c, fh);
     y = repeat(y, b * t * ft * h * fh * w, c, fw);

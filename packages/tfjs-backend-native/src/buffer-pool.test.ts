@@ -176,6 +176,9 @@ describe.skipIf(!nativeAvailable())('output buffer pool on native', () => {
   it('reads OPENSORA_NATIVE_POOL_MB and refuses a bad value', () => {
     const saved = process.env.OPENSORA_NATIVE_POOL_MB;
     try {
+      delete process.env.OPENSORA_NATIVE_POOL_MB;
+      // Unset: 384 MiB, enough for a mid train step's released outputs to come back next step.
+      expect(poolCapFromEnv()).toBe(384 * 2 ** 20);
       process.env.OPENSORA_NATIVE_POOL_MB = '3';
       expect(poolCapFromEnv()).toBe(3 * 2 ** 20);
       process.env.OPENSORA_NATIVE_POOL_MB = 'lots';

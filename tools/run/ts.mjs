@@ -25,15 +25,6 @@ const require = createRequire(import.meta.url);
 // in the kernel (2.3M minor faults in 3 steps) and ran 3x slower. A value the user set wins.
 export const TENSOR_MALLOC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296';
 
-// V8 flags for the worker. --heap-growing-percent=200: after each full collection V8 lets the old
-// generation grow by 3x its live size instead of the default ~1.1-1.5x. A training step's tape
-// (closures, tensor records) is short-lived but survives scavenges, so the old generation sat at
-// its limit and a mid STDiT3 train step ran 4-14 full mark-compacts (issue 34); with the flag, 3.
-// Mid train step (tools/bench, native, 1 thread, process CPU time, 8 steps x 3 interleaved A/B
-// runs): 1005-1042 ms -> 946-962 ms; GC pauses 31-36 -> 27-29 ms per step (132 -> 71-78 ms under
-// load). The heap's cost is ~15 MB more.
-export const WORKER_V8_FLAGS = ['--heap-growing-percent=200'];
-
 /** Signals passed on to the worker. */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 
@@ -91,7 +82,7 @@ export function runTypeScript(entry, args, options = {}) {
   const tsx = require.resolve('tsx');
   const env = { ...process.env, OPENSORA_LAUNCHER_PID: String(process.pid) };
   if (process.platform === 'linux' && env.GLIBC_TUNABLES === undefined) env.GLIBC_TUNABLES = TENSOR_MALLOC_TUNABLES;
-  const child = spawn(process.execPath, [...WORKER_V8_FLAGS, '--conditions=source', '--import', tsx, '--import', WATCH, entry, ...args], { stdio: 'inherit', env });
+  const child = spawn(process.execPath, ['--conditions=source', '--import', tsx, '--import', WATCH, entry, ...args], { stdio: 'inherit', env });
 
   const sent = new Set();
   const forward = (signal) => {

@@ -76,12 +76,6 @@ describe.skipIf(process.platform !== 'linux')('launcher', () => {
     expect(r.out).toMatch(/worker \d+ glibc\.malloc\.hugetlb=1:/);
   });
 
-  it('starts the worker with the launcher V8 flags (fewer full collections in a training step)', async () => {
-    const r = await start(process.execPath, [launch, 'exit', '0']);
-    expect(await r.exited).toEqual({ code: 0, signal: null });
-    expect(r.out).toMatch(/^v8 flags --heap-growing-percent=200$/m);
-  });
-
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     it(`${signal} to the launcher stops the worker, and the launcher ends by ${signal}`, async () => {
       const r = await start(process.execPath, [launch]);

@@ -1,6 +1,5 @@
 // A worker for the launcher tests: says its PID, then idles or spins (a long synchronous op).
 process.stdout.write(`worker ${process.pid} ${process.env.GLIBC_TUNABLES ?? '-'}\n`);
-process.stdout.write(`v8 flags ${process.execArgv.filter((a) => !a.startsWith('--conditions') && !a.startsWith('--import') && !a.includes('/')).join(' ') || '-'}\n`);
 if (process.argv[2] === 'busy') {
   const t = Date.now();
   while (Date.now() - t < 30_000);

@@ -37,7 +37,8 @@ export const FREE_MIN_BYTES = 2 ** 20;
  * for again: at 128 the pool evicted them, every step allocated afresh, and the new ArrayBuffers'
  * external-memory pressure drove 10-25 garbage collections a step. At 384: 2 scavenges, no full
  * collection; 1 thread, CPU time, train mid.step 874/858 -> 792/775 ms, stdit mid.fwd_bwd 424 -> 370 ms,
- * for +150 MiB peak RSS in the train step (still within PyTorch's) and none in the VAE mid cases.
+ * for +150 MiB peak RSS in the train step (still within PyTorch's), none in the VAE mid cases, +309 MiB
+ * in the released VAE's encode at 17x128x128 (1899 -> 2208; PyTorch 3267): set 128 where memory is tight.
  */
 export const DEFAULT_POOL_MB = 384;
 

@@ -1,6 +1,6 @@
 // The few vitest APIs the torch backend's op tests use (describe / describe.skipIf / it /
 // it.skipIf / afterAll / expect with toBe, toEqual, toMatch, toThrow, toBeDefined,
-// toBeGreaterThan(OrEqual), toBeLessThan, expect.fail), so gpu-check can bundle those test files
+// toBeGreaterThan(OrEqual), toBeLessThan, toHaveBeenCalledTimes, expect.fail, vi.spyOn), so gpu-check can bundle those test files
 // and run them on a machine without node_modules. Tests run in registration order; run() reports.
 import { isDeepStrictEqual } from 'node:util';
 
@@ -65,6 +65,10 @@ function matchers(actual: unknown, what?: string, negate = false) {
     toBeGreaterThan: (e: number) => check((actual as number) > e, `expected ${show(actual)} > ${e}`),
     toBeGreaterThanOrEqual: (e: number) => check((actual as number) >= e, `expected ${show(actual)} >= ${e}`),
     toBeLessThan: (e: number) => check((actual as number) < e, `expected ${show(actual)} < ${e}`),
+    toHaveBeenCalledTimes: (n: number) => {
+      const calls = (actual as Partial<Spy>).mock?.calls.length;
+      check(calls === n, `expected ${n} calls, got ${calls ?? 'a value that is not a spy'}`);
+    },
     toMatch: (e: RegExp | string) => check(typeof e === 'string' ? String(actual).includes(e) : e.test(String(actual)), `expected ${show(actual)} to match ${e}`),
     toThrow: (e?: RegExp | string) => {
       let threw: unknown;
@@ -88,6 +92,32 @@ export const expect = Object.assign(
     },
   },
 );
+
+interface Spy {
+  mock: { calls: unknown[][] };
+  mockRestore(): void;
+}
+
+/** vi.spyOn: records each call's arguments and calls through to the method; mockRestore puts it back. */
+export const vi = {
+  spyOn<T extends object>(obj: T, name: keyof T & string): Spy {
+    const target = obj as Record<string, unknown>;
+    const had = Object.prototype.hasOwnProperty.call(target, name);
+    const original = target[name] as (...args: unknown[]) => unknown;
+    const spy: Spy = {
+      mock: { calls: [] },
+      mockRestore: () => {
+        if (had) target[name] = original;
+        else delete target[name];
+      },
+    };
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      spy.mock.calls.push(args);
+      return original.apply(this, args);
+    };
+    return spy;
+  },
+};
 
 /** Runs every registered test; returns counts and the failures (name: message). */
 export async function run(log: (line: string) => void): Promise<{ passed: number; failed: number; skipped: number; failures: string[] }> {

@@ -149,7 +149,16 @@ describe.skipIf(!torchAvailable())('OpensoraConv3d on torch (padding and bias in
 
 const onCpuFp32 = (process.env.OPENSORA_DEVICE || 'cpu') === 'cpu' && (process.env.OPENSORA_PRECISION || 'fp32') === 'fp32';
 
-describe.skipIf(!torchAvailable() || !onCpuFp32)('Conv3D on torch: small 3-D convs go to oneDNN', () => {
+// The child process runs TypeScript through tsx: absent where these tests run bundled (tools/device's gpu-check).
+const tsx = (() => {
+  try {
+    return require.resolve('tsx');
+  } catch {
+    return null;
+  }
+})();
+
+describe.skipIf(!torchAvailable() || !onCpuFp32 || tsx == null)('Conv3D on torch: small 3-D convs go to oneDNN', () => {
   it("32 -> 64 at 17x32x32 runs as a oneDNN convolution (ATen's own rule sends it to its single-thread Slow3d)", () => {
     // ATen picks oneDNN for a 3-D conv only when N*C*D*H of the input is large enough (W is left out), so
     // the VAE's small convs ran its im2col path, 3-7x slower. oneDNN's verbose log names every primitive
@@ -160,7 +169,7 @@ describe.skipIf(!torchAvailable() || !onCpuFp32)('Conv3D on torch: small 3-D con
       const x = tf.ones([1, 17, 32, 32, 32]); const f = tf.ones([3, 3, 3, 32, 64]);
       process.stderr.write('conv start\\n');
       tf.conv3d(x, f, 1, 'same').dataSync();`;
-    const r = spawnSync(process.execPath, ['--import', require.resolve('tsx'), '--input-type=module', '-e', script], {
+    const r = spawnSync(process.execPath, ['--import', tsx!, '--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: { ...process.env, ONEDNN_VERBOSE: '1', DNNL_VERBOSE: '1' },
       cwd: fileURLToPath(new URL('../..', import.meta.url)),

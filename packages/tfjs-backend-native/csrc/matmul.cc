@@ -58,21 +58,15 @@ DnnlGemmScope::~DnnlGemmScope() {
 // Signals are blocked for the call: oneDNN 2.6's sgemm kernels corrupt the heap when a signal
 // lands on their thread mid-call (reproduced in plain C++ with pthread_kill, and in Node under
 // --cpu-prof's SIGPROF; a child's SIGCHLD would do the same). A signal that arrives meanwhile is
-// delivered when the call returns. Inside a DnnlGemmScope they already are, and the two
-// syscalls are skipped.
+// delivered when the call returns. Inside a caller's DnnlGemmScope they already are, and the
+// two syscalls are skipped.
 bool dnnl_gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   const auto call = [&] {
     return dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
   };
-  if (dnnl_scope_depth > 0) return call();
-  omp_set_num_threads(1);
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &previous);
-  const bool ok = call();
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  return ok;
+  const DnnlGemmScope scope;  // nested in a caller's scope: nothing to do
+  return call();
 }
 #endif
 
